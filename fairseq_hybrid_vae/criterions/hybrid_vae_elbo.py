@@ -1,0 +1,133 @@
+"""Criterion `hybrid_vae_elbo`: rec + w·KL + alpha·aux, with the KL weight w annealed by update."""
+
+import math
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+import torch.nn.functional as F
+from fairseq import metrics
+from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.dataclass import FairseqDataclass
+from torch import Tensor
+
+from ..modules import gaussian_kl
+
+
+@dataclass
+class HybridVAEElboConfig(FairseqDataclass):
+    alpha: float = field(
+        default=0.2,
+        metadata={"help": "weight of the auxiliary (historyless) reconstruction loss; the paper "
+                  "uses 0.2 (0 turns it off)"},
+    )
+    kl_weight_floor: float = field(
+        default=0.001, metadata={"help": "KL weight before and at --kl-anneal-start (the authors: 0.001)"}
+    )
+    kl_anneal_start: int = field(
+        default=1000, metadata={"help": "update at which the KL weight starts to rise linearly"}
+    )
+    kl_anneal_updates: int = field(
+        default=7000,
+        metadata={"help": "updates over which the KL weight rises from the floor to 1 "
+                  "(0: weight 1 from the start, no annealing)"},
+    )
+    free_bits: float = field(
+        default=0.0,
+        metadata={"help": "free bits (Kingma et al. 2016): nats per latent dimension below which "
+                  "the batch-mean KL of that dimension is not penalised; 0 = off"},
+    )
+
+
+def kl_weight_at(update: int, floor: float, start: int, updates: int) -> float:
+    """Linear ramp from `floor` at update `start` to 1 at `start + updates`; constant outside."""
+    if updates <= 0:
+        return 1.0
+    progress = min(max((update - start) / updates, 0.0), 1.0)
+    return floor + (1.0 - floor) * progress
+
+
+def token_nll(logits: Tensor, target: Tensor, pad: int) -> Tensor:
+    """Summed cross-entropy in nats over all non-pad positions; logits (B, T, V), target (B, T)."""
+    return F.cross_entropy(
+        logits.reshape(-1, logits.size(-1)).float(),  # (B·T, V)
+        target.reshape(-1),  # (B·T,)
+        ignore_index=pad,
+        reduction="sum",
+    )
+
+
+@register_criterion("hybrid_vae_elbo", dataclass=HybridVAEElboConfig)
+class HybridVAEElboCriterion(FairseqCriterion):
+    """Per sample: sum_t -log p(x_t|z, x_<t) + w·KL(q(z|x) || N(0, I)) + alpha·sum_t -log p_aux(x_t|z).
+
+    The loss is summed over the batch and `sample_size` is the number of units, so fairseq reports it
+    in bits per unit; every logged term is too, except `kl_nats` (nats per sample) and `kl_weight`.
+    """
+
+    def __init__(self, task, alpha, kl_weight_floor, kl_anneal_start, kl_anneal_updates, free_bits):
+        super().__init__(task)
+        self.alpha = alpha
+        self.kl_weight_floor = kl_weight_floor
+        self.kl_anneal_start = kl_anneal_start
+        self.kl_anneal_updates = kl_anneal_updates
+        self.free_bits = free_bits
+        self.pad = task.target_dictionary.pad()
+
+    def kl_weight(self, update: int) -> float:
+        return kl_weight_at(update, self.kl_weight_floor, self.kl_anneal_start, self.kl_anneal_updates)
+
+    def forward(self, model, sample, reduce=True):
+        logits, extra = model(**sample["net_input"])
+        target = sample["target"]
+        rec = token_nll(logits, target, self.pad)
+        kl_per_dim = gaussian_kl(extra["mu"].float(), extra["logvar"].float())  # (B, Z)
+        kl = kl_per_dim.sum()
+        kl_penalty = kl
+        if self.free_bits > 0:
+            batch_size = kl_per_dim.size(0)
+            kl_penalty = batch_size * kl_per_dim.mean(0).clamp(min=self.free_bits).sum()
+        kl_weight = self.kl_weight(getattr(model, "num_updates", 0))
+        loss = rec + kl_weight * kl_penalty
+        aux = None
+        if extra.get("aux_logits") is not None:
+            aux = token_nll(extra["aux_logits"], target, self.pad)
+            loss = loss + self.alpha * aux
+
+        nsentences = target.size(0)
+        logging_output = {
+            "loss": loss.data,
+            "rec": rec.data,
+            "kl": kl.data,
+            "kl_weight": kl_weight * nsentences,  # summed over workers; divided by nsentences
+            "ntokens": sample["ntokens"],
+            "nsentences": nsentences,
+            "sample_size": sample["ntokens"],
+        }
+        if aux is not None:
+            logging_output["aux"] = aux.data
+        return loss, sample["ntokens"], logging_output
+
+    @staticmethod
+    def reduce_metrics(logging_outputs: List[Dict]) -> None:
+        def total(key):
+            return sum(float(log.get(key, 0)) for log in logging_outputs)
+
+        ntokens, nsentences = total("ntokens"), total("nsentences")
+        if ntokens == 0:
+            return
+        bits = ntokens * math.log(2)
+        rec, kl = total("rec"), total("kl")
+        metrics.log_scalar("loss", total("loss") / bits, ntokens, round=3)
+        metrics.log_scalar("elbo", (rec + kl) / bits, ntokens, round=3)
+        metrics.log_scalar("rec", rec / bits, ntokens, round=3)
+        metrics.log_scalar("kl", kl / bits, ntokens, round=3)
+        if any("aux" in log for log in logging_outputs):
+            metrics.log_scalar("aux", total("aux") / bits, ntokens, round=3)
+        metrics.log_scalar("kl_nats", kl / nsentences, nsentences, round=2)
+        metrics.log_scalar("kl_weight", total("kl_weight") / nsentences, 0, round=4)
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True
+
+

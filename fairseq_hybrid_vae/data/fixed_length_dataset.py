@@ -1,0 +1,143 @@
+"""Fixed-length samples of L units: random or consecutive windows of a token stream, or whole lines."""
+
+from typing import Dict, List
+
+import numpy as np
+import torch
+from fairseq.data import FairseqDataset
+
+
+class FixedLengthDataset(FairseqDataset):
+    """Samples of exactly `sample_size` tokens (right-padded); the target is the sample itself.
+
+    The decoder input is the sample shifted right behind the start symbol `bos` (fairseq's <s>), so
+    position t predicts x_t from x_<t, as the authors' dedicated start symbol did.
+    """
+
+    def __init__(self, sample_size: int, pad: int, bos: int, shuffle_seed: int | None):
+        self.sample_size = sample_size
+        self.pad = pad
+        self.bos = bos
+        self.shuffle_seed = shuffle_seed  # None: keep the order (valid/test)
+        self.epoch = 1
+
+    def sample_tokens(self, index: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> Dict:
+        tokens = np.full(self.sample_size, self.pad, dtype=np.int64)
+        sample = self.sample_tokens(index)
+        tokens[: len(sample)] = sample
+        return {"id": index, "tokens": torch.from_numpy(tokens)}
+
+    def collater(self, samples: List[Dict]) -> Dict:
+        if len(samples) == 0:
+            return {}
+        target = torch.stack([s["tokens"] for s in samples])  # (B, L)
+        start = target.new_full((target.size(0), 1), self.bos)  # (B, 1)
+        prev_output_tokens = torch.cat([start, target[:, :-1]], dim=1)  # (B, L)
+        return {
+            "id": torch.tensor([s["id"] for s in samples]),
+            "nsentences": len(samples),
+            "ntokens": int(target.ne(self.pad).sum()),
+            "net_input": {
+                "src_tokens": target,
+                "src_lengths": torch.full((target.size(0),), self.sample_size),
+                "prev_output_tokens": prev_output_tokens,
+            },
+            "target": target,
+        }
+
+    def num_tokens(self, index: int) -> int:
+        return self.sample_size
+
+    def size(self, index: int) -> int:
+        return self.sample_size
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.full(len(self), self.sample_size)
+
+    def ordered_indices(self) -> np.ndarray:
+        if self.shuffle_seed is None:
+            return np.arange(len(self))
+        return np.random.default_rng([self.shuffle_seed, self.epoch]).permutation(len(self))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
+class WindowDataset(FixedLengthDataset):
+    """Windows of a token stream (the corpus as one sequence; each line ends in EOS, i.e. newline).
+
+    Training (`num_windows` given): windows at uniformly random offsets, redrawn for every epoch from
+    (seed, epoch), so a run is deterministic and a resumed epoch sees the same windows.
+    Evaluation (`num_windows` None): consecutive windows covering the stream, the last one padded, so
+    each token is scored exactly once.
+    """
+
+    def __init__(
+        self,
+        stream: np.ndarray,
+        sample_size: int,
+        pad: int,
+        bos: int,
+        num_windows: int | None = None,
+        seed: int = 1,
+        epoch: int = 1,
+    ):
+        random = num_windows is not None
+        super().__init__(sample_size, pad, bos, shuffle_seed=seed if random else None)
+        if len(stream) < sample_size and random:
+            raise ValueError(
+                f"the training split has {len(stream)} units, fewer than one window of "
+                f"--sample-size {sample_size}: use a larger corpus or a smaller --sample-size"
+            )
+        self.stream = stream
+        self.num_windows = num_windows
+        self.seed = seed
+        self.set_epoch(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        if self.num_windows is None:
+            self.offsets = np.arange(0, len(self.stream), self.sample_size)
+        else:
+            rng = np.random.default_rng([self.seed, epoch, 0x57])  # 0x57: not the shuffle's stream
+            high = len(self.stream) - self.sample_size + 1
+            self.offsets = rng.integers(0, high, size=self.num_windows)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def sample_tokens(self, index: int) -> np.ndarray:
+        offset = self.offsets[index]
+        return self.stream[offset : offset + self.sample_size]
+
+
+class LineDataset(FixedLengthDataset):
+    """One line (ending in EOS) per sample, padded to L; longer lines are dropped or truncated."""
+
+    def __init__(
+        self,
+        lines,
+        sample_size: int,
+        pad: int,
+        bos: int,
+        long_lines: str = "drop",
+        shuffle_seed: int | None = None,
+    ):
+        super().__init__(sample_size, pad, bos, shuffle_seed)
+        self.lines = lines
+        lengths = np.asarray(lines.sizes)
+        self.indices = np.arange(len(lengths))
+        if long_lines == "drop":
+            self.indices = self.indices[lengths <= sample_size]
+        self.num_dropped = len(lengths) - len(self.indices)
+        self.num_truncated = int((lengths > sample_size).sum()) if long_lines == "truncate" else 0
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def sample_tokens(self, index: int) -> np.ndarray:
+        return self.lines[self.indices[index]][: self.sample_size].numpy()

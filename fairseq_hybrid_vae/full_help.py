@@ -1,0 +1,34 @@
+"""`fairseq-train ... --help` that lists the task, model and criterion options.
+
+fairseq's `parse_args_and_arch` parses twice: first to learn --task/--arch/--criterion, then again
+after adding their options. argparse answers --help in the first pass, before those options exist,
+so upstream help never shows them. When --help is asked for, this runs fairseq's own two passes
+without it, then prints the complete parser's help. Without --help nothing changes.
+"""
+
+import sys
+
+from fairseq import options
+
+_HELP_FLAGS = ("-h", "--help")
+_fairseq_parse_args_and_arch = options.parse_args_and_arch
+
+
+def parse_args_and_arch(parser, input_args=None, parse_known=False, suppress_defaults=False,
+                        modify_parser=None):  # fmt: skip
+    argv = sys.argv[1:] if input_args is None else list(input_args)
+    if not any(flag in argv for flag in _HELP_FLAGS):
+        return _fairseq_parse_args_and_arch(
+            parser, input_args, parse_known, suppress_defaults, modify_parser
+        )
+    rest = [arg for arg in argv if arg not in _HELP_FLAGS]
+    try:
+        # A placeholder for the positional DATA, which --help does not need.
+        _fairseq_parse_args_and_arch(parser, rest + ["DATA"], True, suppress_defaults, modify_parser)
+    except (SystemExit, Exception):
+        pass  # fall back to whatever the parser knows so far
+    parser.print_help()
+    sys.exit(0)
+
+
+options.parse_args_and_arch = parse_args_and_arch

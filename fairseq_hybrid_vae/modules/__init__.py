@@ -1,0 +1,24 @@
+"""Reusable layers; the models in `fairseq_hybrid_vae.models` assemble them."""
+
+from .causal_conv import CausalConv1d
+from .conv_encoder import ConvEncoder
+from .deconv_decoder import DeconvDecoder
+from .gaussian import gaussian_kl, reparameterize
+from .heads import ByteNetHead, GatedResidualBlock, HistorylessHead, LSTMHead
+from .layer_norm_lstm import LayerNormLSTM
+from .one_hot import OneHot, build_token_embedding
+
+__all__ = [
+    "ByteNetHead",
+    "CausalConv1d",
+    "ConvEncoder",
+    "DeconvDecoder",
+    "GatedResidualBlock",
+    "HistorylessHead",
+    "LSTMHead",
+    "LayerNormLSTM",
+    "OneHot",
+    "build_token_embedding",
+    "gaussian_kl",
+    "reparameterize",
+]

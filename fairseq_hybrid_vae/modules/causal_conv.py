@@ -1,0 +1,49 @@
+"""A causal (masked) 1-d convolution that can also run one position at a time."""
+
+from typing import Dict
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from fairseq.incremental_decoding_utils import with_incremental_state
+from torch import Tensor
+
+
+@with_incremental_state
+class CausalConv1d(nn.Conv1d):
+    """Conv1d whose output at t sees inputs t-(k-1)·d ... t only (left zero padding).
+
+    With kernel 2 this is the authors' masked kernel-3 convolution (paper-spec.md section 1).
+    Incrementally it keeps the last (k-1)·d inputs in a zero-initialised buffer, which is exactly the
+    zero padding of the full pass, so both paths give the same numbers.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 2, dilation: int = 1):
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation)
+        self.history = (kernel_size - 1) * dilation
+
+    def forward(
+        self,
+        x: Tensor,
+        incremental_state: Dict[str, Dict[str, Tensor | None]] | None = None,
+    ) -> Tensor:
+        """x: (B, T, C_in) -> (B, T, C_out); with `incremental_state`, T is the newest position only."""
+        if incremental_state is None:
+            x = F.pad(x.transpose(1, 2), (self.history, 0))  # (B, C_in, history + T)
+            return super().forward(x).transpose(1, 2)  # (B, C_out, T) -> (B, T, C_out)
+        buffer = self.get_incremental_state(incremental_state, "input_buffer")
+        if buffer is None:
+            buffer = x.new_zeros(x.size(0), self.history, x.size(2))  # (B, history, C_in)
+        window = torch.cat([buffer, x], dim=1)  # (B, history + T, C_in)
+        self.set_incremental_state(incremental_state, "input_buffer", window[:, -self.history :])
+        out = F.conv1d(window.transpose(1, 2), self.weight, self.bias, dilation=self.dilation)
+        return out.transpose(1, 2)  # (B, C_out, T) -> (B, T, C_out)
+
+    def reorder_incremental_state(
+        self, incremental_state: Dict[str, Dict[str, Tensor | None]], new_order: Tensor
+    ) -> None:
+        buffer = self.get_incremental_state(incremental_state, "input_buffer")
+        if buffer is not None:
+            self.set_incremental_state(
+                incremental_state, "input_buffer", buffer.index_select(0, new_order)
+            )

@@ -1,0 +1,134 @@
+"""Decoder heads: what turns the per-position deconv features into p(x_t | z, x_<t).
+
+Each head is a fairseq decoder reading `encoder_out["features"]` (B, L, F) and the previous tokens;
+its input at position t is [feature_t ; embed(x_{t-1})] (paper Fig. 2). In incremental mode (fairseq's
+SequenceGenerator) it receives the whole prefix and uses only the newest token and feature.
+"""
+
+from typing import Dict, List
+
+import torch
+import torch.nn as nn
+from fairseq.models import FairseqDecoder, FairseqIncrementalDecoder
+from torch import Tensor
+
+from .causal_conv import CausalConv1d
+from .layer_norm_lstm import LayerNormLSTM
+from .one_hot import build_token_embedding
+
+IncrementalState = Dict[str, Dict[str, Tensor | None]]
+
+
+def _features_for(prev_output_tokens: Tensor, encoder_out: Dict, incremental: bool) -> Tensor:
+    """The deconv features aligned with `prev_output_tokens`: all positions, or the newest one."""
+    features = encoder_out["features"]  # (B, L, F)
+    length = prev_output_tokens.size(1)
+    if incremental:
+        return features[:, length - 1 : length]  # (B, 1, F)
+    return features[:, :length]  # (B, T, F)
+
+
+class HistorylessHead(FairseqDecoder):
+    """No head (paper Fig. 2a): x_t is predicted from feature_t alone, in one parallel pass."""
+
+    def __init__(self, dictionary, feature_dim: int):
+        super().__init__(dictionary)
+        self.output_projection = nn.Linear(feature_dim, len(dictionary))
+
+    def forward(self, prev_output_tokens, encoder_out=None, incremental_state=None, **kwargs):
+        features = _features_for(prev_output_tokens, encoder_out, incremental_state is not None)
+        return self.output_projection(features), {"attn": None}  # (B, T, V)
+
+    def max_positions(self):
+        return 1_000_000
+
+
+class LSTMHead(FairseqIncrementalDecoder):
+    """Layer-normalised LSTM over [feature_t ; embed(x_{t-1})] (paper Fig. 2b); zero initial state."""
+
+    def __init__(self, dictionary, feature_dim: int, embed_dim: int, hidden_size: int, num_layers: int):
+        super().__init__(dictionary)
+        self.embed_tokens = build_token_embedding(len(dictionary), embed_dim)
+        input_size = feature_dim + self.embed_tokens.embedding_dim
+        self.layers = nn.ModuleList(
+            LayerNormLSTM(input_size if i == 0 else hidden_size, hidden_size) for i in range(num_layers)
+        )
+        self.output_projection = nn.Linear(hidden_size, len(dictionary))
+
+    def forward(self, prev_output_tokens, encoder_out=None, incremental_state=None, **kwargs):
+        incremental = incremental_state is not None
+        features = _features_for(prev_output_tokens, encoder_out, incremental)
+        if incremental:
+            prev_output_tokens = prev_output_tokens[:, -1:]
+        x = torch.cat([features, self.embed_tokens(prev_output_tokens)], dim=-1)  # (B, T, F+E)
+        states: List = (
+            self.get_incremental_state(incremental_state, "lstm_state") if incremental else None
+        ) or [None] * len(self.layers)
+        new_states = []
+        for layer, state in zip(self.layers, states):
+            x, state = layer(x, state)  # (B, T, H)
+            new_states.append(state)
+        if incremental:
+            self.set_incremental_state(incremental_state, "lstm_state", new_states)
+        return self.output_projection(x), {"attn": None}  # (B, T, V)
+
+    def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
+        states = self.get_incremental_state(incremental_state, "lstm_state")
+        if states is not None:
+            reordered = [tuple(s.index_select(0, new_order) for s in state) for state in states]
+            self.set_incremental_state(incremental_state, "lstm_state", reordered)
+
+    def max_positions(self):
+        return 1_000_000
+
+
+class GatedResidualBlock(nn.Module):
+    """The authors' highway convolution: y = sigmoid(f) * x + sigmoid(i) * tanh(g), with [i, f, g]
+    from a causal kernel-2 convolution of x.
+
+    LayerNorm replaces the authors' BatchNorm here: BatchNorm's statistics over time would let a
+    position see the future and would make incremental decoding differ from the full pass.
+    """
+
+    def __init__(self, channels: int, dilation: int):
+        super().__init__()
+        self.conv = CausalConv1d(channels, 3 * channels, kernel_size=2, dilation=dilation)
+        self.norm = nn.LayerNorm(3 * channels, eps=1e-4)
+
+    def forward(self, x: Tensor, incremental_state: IncrementalState | None = None) -> Tensor:
+        i, f, g = self.norm(self.conv(x, incremental_state)).chunk(3, dim=-1)  # 3 x (B, T, C)
+        return torch.sigmoid(f) * x + torch.sigmoid(i) * torch.tanh(g)
+
+
+class ByteNetHead(FairseqIncrementalDecoder):
+    """Masked causal convolutions over [feature_t ; embed(x_{t-1})] (paper Fig. 2c).
+
+    A per-position gated projection to `channels`, then one GatedResidualBlock per dilation. With all
+    dilations 1 and N layers, position t sees decoder inputs t-N ... t: a receptive field of N+1 units.
+    """
+
+    def __init__(
+        self, dictionary, feature_dim: int, embed_dim: int, channels: int, dilations: List[int]
+    ):
+        super().__init__(dictionary)
+        self.embed_tokens = build_token_embedding(len(dictionary), embed_dim)
+        input_size = feature_dim + self.embed_tokens.embedding_dim
+        self.input_proj = nn.Linear(input_size, 2 * channels)
+        self.input_norm = nn.LayerNorm(2 * channels, eps=1e-4)
+        self.blocks = nn.ModuleList(GatedResidualBlock(channels, d) for d in dilations)
+        self.output_projection = nn.Linear(channels, len(dictionary))
+        self.receptive_field = 1 + sum(dilations)
+
+    def forward(self, prev_output_tokens, encoder_out=None, incremental_state=None, **kwargs):
+        features = _features_for(prev_output_tokens, encoder_out, incremental_state is not None)
+        if incremental_state is not None:
+            prev_output_tokens = prev_output_tokens[:, -1:]
+        x = torch.cat([features, self.embed_tokens(prev_output_tokens)], dim=-1)  # (B, T, F+E)
+        content, gate = self.input_norm(self.input_proj(x)).chunk(2, dim=-1)  # 2 x (B, T, C)
+        x = torch.tanh(content) * torch.sigmoid(gate)
+        for block in self.blocks:
+            x = block(x, incremental_state)  # (B, T, C)
+        return self.output_projection(x), {"attn": None}  # (B, T, V)
+
+    def max_positions(self):
+        return 1_000_000

@@ -1,0 +1,89 @@
+"""The KL annealing schedule and the ELBO criterion's arithmetic and logging."""
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from fairseq import metrics
+from fairseq.data import Dictionary
+
+from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboCriterion, kl_weight_at
+from fairseq_hybrid_vae.modules import gaussian_kl
+
+
+def test_kl_weight_schedule():
+    assert kl_weight_at(0, 0.001, 1000, 7000) == 0.001
+    assert kl_weight_at(1000, 0.001, 1000, 7000) == 0.001
+    assert kl_weight_at(4500, 0.001, 1000, 7000) == pytest.approx(0.001 + 0.999 * 0.5)
+    assert kl_weight_at(8000, 0.001, 1000, 7000) == 1.0
+    assert kl_weight_at(10**6, 0.001, 1000, 7000) == 1.0
+    weights = [kl_weight_at(u, 0.0, 10, 20) for u in range(0, 40)]
+    assert weights == sorted(weights)  # monotone
+    steps = [b - a for a, b in zip(weights[10:30], weights[11:31])]
+    assert all(s == pytest.approx(1 / 20) for s in steps)  # linear
+    assert kl_weight_at(0, 0.001, 1000, 0) == 1.0  # no annealing
+
+
+class FixedModel(torch.nn.Module):
+    """Returns preset logits and posterior: checks the criterion's arithmetic in isolation."""
+
+    def __init__(self, logits, aux_logits, mu, logvar, num_updates):
+        super().__init__()
+        self.out = (logits, {"mu": mu, "logvar": logvar, "aux_logits": aux_logits, "attn": None})
+        self.num_updates = num_updates
+
+    def forward(self, **kwargs):
+        return self.out
+
+
+def make_criterion(**overrides):
+    dictionary = Dictionary()
+    for c in "abcdef":
+        dictionary.add_symbol(c)
+    task = SimpleNamespace(target_dictionary=dictionary)
+    config = dict(alpha=0.2, kl_weight_floor=0.001, kl_anneal_start=10, kl_anneal_updates=10,
+                  free_bits=0.0) | overrides  # fmt: skip
+    return HybridVAEElboCriterion(task, **config), dictionary
+
+
+def test_loss_is_rec_plus_weighted_kl_plus_alpha_aux():
+    torch.manual_seed(0)
+    criterion, dictionary = make_criterion()
+    V = len(dictionary)
+    target = torch.randint(4, V, (3, 5))
+    target[2, 3:] = dictionary.pad()
+    logits, aux_logits = torch.randn(3, 5, V), torch.randn(3, 5, V)
+    mu, logvar = torch.randn(3, 4), torch.randn(3, 4)
+    model = FixedModel(logits, aux_logits, mu, logvar, num_updates=15)
+    sample = {"net_input": {}, "target": target, "ntokens": int(target.ne(1).sum())}
+    loss, sample_size, log = criterion(model, sample)
+
+    mask = target.ne(dictionary.pad())
+    rec = -(logits.log_softmax(-1).gather(-1, target.unsqueeze(-1)).squeeze(-1) * mask).sum()
+    aux = -(aux_logits.log_softmax(-1).gather(-1, target.unsqueeze(-1)).squeeze(-1) * mask).sum()
+    kl = gaussian_kl(mu, logvar).sum()
+    w = 0.001 + 0.999 * 0.5
+    torch.testing.assert_close(loss, rec + w * kl + 0.2 * aux)
+    assert sample_size == 13
+    assert log["kl_weight"] == pytest.approx(3 * w)
+
+    with metrics.aggregate() as agg:
+        HybridVAEElboCriterion.reduce_metrics([log, log])
+    values = agg.get_smoothed_values()
+    assert values["elbo"] == pytest.approx(float(rec + kl) / 13 / math.log(2), rel=1e-4)
+    assert values["kl_nats"] == pytest.approx(float(kl) / 3, rel=1e-3)
+    assert values["kl_weight"] == pytest.approx(w, rel=1e-3)  # not doubled by summing two logs
+    assert values["aux"] == pytest.approx(float(aux) / 13 / math.log(2), rel=1e-3)
+
+
+def test_free_bits_only_penalise_kl_above_the_threshold():
+    criterion, dictionary = make_criterion(free_bits=1.0, kl_anneal_updates=0, alpha=0.0)
+    target = torch.full((2, 3), 5)
+    logits = torch.zeros(2, 3, len(dictionary))
+    mu = torch.tensor([[0.0, 3.0], [0.0, 3.0]])  # dim 0: KL 0 (below 1 nat), dim 1: KL 4.5 nats
+    model = FixedModel(logits, None, mu, torch.zeros(2, 2), num_updates=0)
+    loss, _, log = criterion(model, {"net_input": {}, "target": target, "ntokens": 6})
+    rec = 6 * math.log(len(dictionary))
+    assert float(loss) == pytest.approx(rec + 2 * (1.0 + 4.5), rel=1e-5)
+    assert float(log["kl"]) == pytest.approx(9.0)  # the reported KL is the true KL

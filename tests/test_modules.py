@@ -1,0 +1,142 @@
+"""Shapes, causality and incremental decoding of the reusable layers."""
+
+import pytest
+import torch
+from fairseq.data import Dictionary
+
+from fairseq_hybrid_vae.modules import (
+    ByteNetHead,
+    CausalConv1d,
+    ConvEncoder,
+    DeconvDecoder,
+    HistorylessHead,
+    LayerNormLSTM,
+    LSTMHead,
+    gaussian_kl,
+)
+
+
+def make_dictionary(num_symbols: int = 10) -> Dictionary:
+    dictionary = Dictionary()
+    for i in range(num_symbols):
+        dictionary.add_symbol(chr(ord("a") + i))
+    return dictionary
+
+
+@pytest.mark.parametrize("sample_size,channels", [(12, [8, 16]), (60, [8, 16]), (64, [4, 8, 8, 8, 8])])
+def test_encoder_and_deconv_shapes(sample_size, channels):
+    torch.manual_seed(0)
+    encoder = ConvEncoder(vocab_size=14, channels=channels, sample_size=sample_size, latent_dim=5)
+    decoder = DeconvDecoder(latent_dim=5, encoder_channels=channels, sample_size=sample_size,
+                            feature_dim=7)  # fmt: skip
+    tokens = torch.randint(0, 14, (3, sample_size))
+    mu, logvar = encoder(tokens)
+    assert mu.shape == logvar.shape == (3, 5)
+    assert decoder(mu).shape == (3, sample_size, 7)
+
+
+def test_kl_closed_form_matches_monte_carlo():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(4, 3), torch.randn(4, 3) * 0.5
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(200_000, 4, 3)
+    log_q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z)
+    log_p = torch.distributions.Normal(0.0, 1.0).log_prob(z)
+    monte_carlo = (log_q - log_p).mean(0)  # (4, 3)
+    torch.testing.assert_close(gaussian_kl(mu, logvar), monte_carlo, atol=0.02, rtol=0.02)
+    assert torch.all(gaussian_kl(torch.zeros(2), torch.zeros(2)) == 0)
+
+
+def test_layer_norm_lstm_matches_a_step_by_step_reference():
+    torch.manual_seed(0)
+    lstm = LayerNormLSTM(input_size=3, hidden_size=4)
+    x = torch.randn(2, 5, 3)
+    out, (h, c) = lstm(x)
+    h_ref, c_ref = torch.zeros(2, 4), torch.zeros(2, 4)
+    for t in range(5):
+        pre = torch.cat([x[:, t], h_ref], -1) @ torch.cat(
+            [lstm.input_proj.weight, lstm.hidden_proj.weight], 1
+        ).T + lstm.input_proj.bias
+        i, f, o, g = torch.nn.functional.layer_norm(pre, (16,), eps=1e-4).chunk(4, -1)
+        c_ref = torch.sigmoid(f) * c_ref + torch.sigmoid(i) * torch.tanh(g)
+        h_ref = torch.sigmoid(o) * torch.tanh(c_ref)
+        torch.testing.assert_close(out[:, t], h_ref)
+    torch.testing.assert_close(c, c_ref)
+
+
+@pytest.mark.parametrize("dilation,kernel", [(1, 2), (3, 2), (2, 3)])
+def test_causal_conv_receptive_field(dilation, kernel):
+    torch.manual_seed(0)
+    conv = CausalConv1d(2, 3, kernel_size=kernel, dilation=dilation)
+    x = torch.randn(1, 12, 2)
+    history = (kernel - 1) * dilation
+    for t in range(12):
+        changed = x.clone()
+        changed[:, t] += 1.0
+        diff = (conv(changed) - conv(x)).abs().sum(-1)[0]  # (T,)
+        affected = {s for s in range(12) if diff[s] > 1e-6}
+        # Only outputs that have t at one of their taps s, s-d, ..., s-history change.
+        assert affected == {t + k * dilation for k in range(kernel) if t + k * dilation < 12}
+        assert max(affected) - t <= history
+
+
+def build_head(kind: str, dictionary: Dictionary, feature_dim: int = 6):
+    if kind == "lstm":
+        return LSTMHead(dictionary, feature_dim, embed_dim=0, hidden_size=8, num_layers=2)
+    if kind == "bytenet":
+        return ByteNetHead(dictionary, feature_dim, embed_dim=5, channels=8, dilations=[1, 2, 1])
+    return HistorylessHead(dictionary, feature_dim)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "bytenet", "none"])
+def test_heads_are_causal(kind):
+    """Changing the decoder input at t (token or feature) changes no output at a position < t."""
+    torch.manual_seed(0)
+    dictionary = make_dictionary()
+    head = build_head(kind, dictionary).eval()
+    length = 9
+    tokens = torch.randint(4, len(dictionary), (2, length))
+    features = torch.randn(2, length, 6)
+    base, _ = head(tokens, encoder_out={"features": features})
+    assert base.shape == (2, length, len(dictionary))
+    for t in range(length):
+        changed_tokens = tokens.clone()
+        changed_tokens[:, t] = 4 + (tokens[:, t] - 4 + 1) % (len(dictionary) - 4)
+        changed_features = features.clone()
+        changed_features[:, t] += 1.0
+        for tok, feat in [(changed_tokens, features), (tokens, changed_features)]:
+            out, _ = head(tok, encoder_out={"features": feat})
+            torch.testing.assert_close(out[:, :t], base[:, :t], atol=0, rtol=0)
+            if kind != "none" or feat is changed_features:
+                assert not torch.allclose(out[:, t], base[:, t])
+
+
+def test_bytenet_receptive_field_is_layers_plus_one():
+    torch.manual_seed(0)
+    dictionary = make_dictionary()
+    layers = 3
+    head = ByteNetHead(dictionary, 6, embed_dim=0, channels=8, dilations=[1] * layers).eval()
+    assert head.receptive_field == layers + 1
+    tokens = torch.randint(4, len(dictionary), (1, 12))
+    features = torch.zeros(1, 12, 6)
+    base, _ = head(tokens, encoder_out={"features": features})
+    t = 10
+    for s in range(12):
+        changed = tokens.clone()
+        changed[0, s] = 4 + (tokens[0, s] - 4 + 1) % (len(dictionary) - 4)
+        out, _ = head(changed, encoder_out={"features": features})
+        sees = not torch.allclose(out[0, t], base[0, t])
+        assert sees == (t - layers <= s <= t), s
+
+
+@pytest.mark.parametrize("kind", ["lstm", "bytenet", "none"])
+def test_incremental_decoding_equals_full_forward(kind):
+    torch.manual_seed(0)
+    dictionary = make_dictionary()
+    head = build_head(kind, dictionary).eval()
+    tokens = torch.randint(4, len(dictionary), (3, 10))
+    encoder_out = {"features": torch.randn(3, 10, 6)}
+    full, _ = head(tokens, encoder_out=encoder_out)
+    state = {}
+    for t in range(10):
+        step, _ = head(tokens[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+        torch.testing.assert_close(step[:, 0], full[:, t], atol=1e-5, rtol=0)

@@ -1,0 +1,93 @@
+"""hybrid-vae-prepare: exact round trip, tweet normalisation, splits and bad input."""
+
+import os
+
+import numpy as np
+import pytest
+import sentencepiece as spm
+from fairseq.data import Dictionary, data_utils
+
+from fairseq_hybrid_vae.prepare import cli_main, normalize_tweet
+
+TEXT = [
+    " the <unk> company said N shares rose $ N ",
+    "  two  spaces, tabs\tand ünïcödé — quotes \"'\" ",
+    "",
+    " a <unk> b ",
+]
+
+
+def decode(data_dir: str, split: str) -> list:
+    dictionary = Dictionary.load(os.path.join(data_dir, "dict.txt"))
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(data_dir, "spm.model"))
+    lines = data_utils.load_indexed_dataset(os.path.join(data_dir, split), dictionary)
+    out = []
+    for i in range(len(lines)):
+        ids = lines[i].tolist()
+        assert ids[-1] == dictionary.eos()
+        out.append(sp.decode_pieces([dictionary[j] for j in ids[:-1]]))
+    return out
+
+
+def test_char_units_round_trip_exactly(tmp_path):
+    corpus = tmp_path / "train.txt"
+    corpus.write_text("\n".join(TEXT * 5) + "\n", encoding="utf-8")
+    cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "data")])
+    assert sorted(os.listdir(tmp_path / "data")) == [
+        "dict.txt", "spm.model", "train.bin", "train.idx", "valid.bin", "valid.idx"
+    ]  # fmt: skip
+    assert decode(str(tmp_path / "data"), "train") == TEXT * 5
+
+
+def test_split_ratio_makes_contiguous_blocks(tmp_path):
+    corpus = tmp_path / "all.txt"
+    lines = [f"line {i}" for i in range(100)]
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cli_main(["--train", str(corpus), "--destdir", str(tmp_path / "d"), "--split-ratio", "0.8,0.1,0.1"])
+    assert decode(str(tmp_path / "d"), "train") == lines[:80]
+    assert decode(str(tmp_path / "d"), "valid") == lines[80:90]
+    assert decode(str(tmp_path / "d"), "test") == lines[90:]
+
+
+def test_tweet_normalisation():
+    assert normalize_tweet("@bob  check https://t.co/x &amp; http://a.b  now&quot;") == (
+        "@userid check url & url now\""
+    )
+    assert normalize_tweet("   ") == ""
+
+
+def test_tweet_mode_drops_blank_and_duplicate_lines(tmp_path):
+    corpus = tmp_path / "tweets.txt"
+    corpus.write_text("@a hi\n\n@b hi\nother  one\n", encoding="utf-8")
+    cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "d"),
+              "--normalize", "tweets"])  # fmt: skip
+    assert decode(str(tmp_path / "d"), "train") == ["@userid hi", "other one"]
+
+
+def test_subword_units(tmp_path):
+    corpus = tmp_path / "train.txt"
+    rng = np.random.default_rng(0)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon"]
+    lines = [" ".join(rng.choice(words, 6)) for _ in range(300)]
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "d"),
+              "--unit", "subword", "--vocab-size", "20"])  # fmt: skip
+    assert decode(str(tmp_path / "d"), "valid") == lines
+    assert len(Dictionary.load(str(tmp_path / "d" / "dict.txt"))) <= 20 + 4
+
+
+@pytest.mark.parametrize(
+    "content,flags,message",
+    [
+        (b"", [], "no text left"),
+        (b"ok\n\xff\xfe bad\n", [], "line 2 is not valid UTF-8"),
+        (b"ab ab\n" * 50, ["--unit", "subword", "--vocab-size", "500"], "Vocabulary size too high"),
+    ],
+)
+def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, content, flags, message):
+    corpus = tmp_path / "bad.txt"
+    corpus.write_bytes(content)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--train", str(corpus), "--destdir", str(tmp_path / "d")] + flags)
+    assert message in str(exit_info.value) and "\n" not in str(exit_info.value)
+    assert not os.path.exists(tmp_path / "d" / "dict.txt")

@@ -1,0 +1,87 @@
+"""fairseq-train end to end, in-process, for every arch: the loss falls and the logs are complete."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import PACKAGE_DIR, run_train
+
+ARCHS = ["hybrid_vae_feedforward", "hybrid_vae_lstm", "hybrid_vae_bytenet"]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_each_arch_trains_and_its_loss_falls(tiny_data, tmp_path, caplog, arch):
+    stats = run_train(tiny_data, str(tmp_path), arch,
+                      ["--max-update", "150", "--windows-per-epoch", "800", "--kl-anneal-start", "0",
+                       "--kl-anneal-updates", "100"],
+                      caplog)  # fmt: skip
+    assert len(stats) == 150
+    losses = np.array([float(s["loss"]) for s in stats])
+    assert np.isfinite(losses).all()
+    assert losses[-10:].mean() < 0.9 * losses[:10].mean(), losses
+    logged = set(stats[-1])
+    expected = {"loss", "elbo", "rec", "kl", "kl_nats", "kl_weight"}
+    expected |= set() if arch == "hybrid_vae_feedforward" else {"aux"}
+    assert expected <= logged
+    # The KL weight follows the update number: linear from the floor to 1 over 100 updates. The
+    # stats of update u (1-based) were computed with the weight of u - 1 completed updates.
+    kl_weights = [float(s["kl_weight"]) for s in stats]
+    assert kl_weights[0] == pytest.approx(0.001, abs=1e-4)
+    assert kl_weights[20] == pytest.approx(0.001 + 0.999 * 20 / 100, abs=1e-3)
+    assert kl_weights[-1] == 1.0
+    assert (tmp_path / "checkpoint_best.pt").exists() and (tmp_path / "checkpoint_last.pt").exists()
+
+
+def test_line_mode_and_bytenet_dilations_train(tiny_data, tmp_path, caplog):
+    stats = run_train(tiny_data, str(tmp_path), "hybrid_vae_bytenet",
+                      ["--max-update", "150", "--windows-per-epoch", "800", "--sample-mode", "line",
+                       "--sample-size", "32", "--head-dilations", "1,2,4"], caplog)  # fmt: skip
+    losses = np.array([float(s["loss"]) for s in stats])
+    assert losses[-10:].mean() < 0.9 * losses[:10].mean(), losses
+
+
+def test_sample_size_not_divisible_is_a_clear_error(tiny_data, tmp_path, caplog):
+    with pytest.raises(ValueError, match=r"--sample-size 18 is not divisible by 2\^2 = 4.*16 or 20"):
+        run_train(tiny_data, str(tmp_path), "hybrid_vae_lstm",
+                  ["--max-update", "1", "--sample-size", "18"], caplog)  # fmt: skip
+
+
+def test_paper_size_parameter_count():
+    """The PTB LSTM hybrid at L=60: the authors' code has 2,422,870 parameters (paper-spec.md)."""
+    from types import SimpleNamespace
+
+    from fairseq.data import Dictionary
+
+    from fairseq_hybrid_vae.models.hybrid_vae import (
+        HybridVAEConfig,
+        HybridVAEModel,
+        count_parameters,
+    )
+
+    dictionary = Dictionary()
+    for i in range(49):  # PTB: 50 characters, of which the newline is fairseq's EOS
+        dictionary.add_symbol(chr(0x4E00 + i))
+    cfg = HybridVAEConfig(sample_size=60)
+    model = HybridVAEModel.build_model(cfg, SimpleNamespace(target_dictionary=dictionary))
+    assert len(dictionary) == 53
+    # The authors' 51 classes -> our 53 types: 2 more input channels of conv1 (3·128 weights each),
+    # 2 more outputs of the aux head (200 + 1 each) and of the LSTM's output layer (500 + 1 each).
+    two_extra_classes = 2 * 3 * 128 + 2 * 201 + 2 * 501
+    assert count_parameters(model) == 2_422_870 + two_extra_classes
+
+
+def test_help_lists_every_option():
+    result = subprocess.run(
+        [sys.executable, "-m", "fairseq_cli.train", "--user-dir", PACKAGE_DIR, "--task", "text_vae",
+         "--arch", "hybrid_vae_bytenet", "--criterion", "hybrid_vae_elbo", "--help"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    text = " ".join(result.stdout.split())
+    for option in ["--sample-size", "--sample-mode", "--windows-per-epoch", "--long-lines",
+                   "--latent-dim", "--encoder-channels", "--decoder-feature-dim",
+                   "--decoder-embed-dim", "--lstm-hidden-size", "--head-layers", "--head-dilations",
+                   "--head-channels", "--init-scale", "--alpha", "--kl-weight-floor",
+                   "--kl-anneal-start", "--kl-anneal-updates", "--free-bits"]:  # fmt: skip
+        assert option in text, option
+    assert "receptive field N+1 units" in text
