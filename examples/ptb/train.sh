@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prepare PTB (once) and train one arch on it with the paper's PTB settings; then score valid and test.
+# Usage: bash examples/ptb/train.sh PTB_DIR [ARCH] -- [extra fairseq-train flags]
+#   PTB_DIR holds ptb.{train,valid,test}.txt (see README.md). ARCH: hybrid_vae_lstm_ptb (default).
+# Environment: MAX_UPDATE (100000), ANNEAL_START (1000), ANNEAL_UPDATES (7000), WORK (runs/ptb),
+#   DEVICE_FLAGS (default --cpu when no GPU is visible).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PTB_DIR=${1:?usage: bash examples/ptb/train.sh PTB_DIR [ARCH] -- [fairseq-train flags]}
+shift
+ARCH=hybrid_vae_lstm_ptb
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then ARCH=$1; shift; fi
+if [ "${1:-}" = "--" ]; then shift; fi
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+WORK=${WORK:-runs/ptb}
+DATA=$WORK/data-bin
+RUN=$WORK/$ARCH
+if [ -z "${DEVICE_FLAGS+x}" ]; then
+  DEVICE_FLAGS=$(python -c 'import torch; print("" if torch.cuda.is_available() else "--cpu")')
+fi
+[ -f "$DATA/dict.txt" ] || hybrid-vae-prepare --train "$PTB_DIR/ptb.train.txt" \
+  --valid "$PTB_DIR/ptb.valid.txt" --test "$PTB_DIR/ptb.test.txt" --destdir "$DATA"
+mkdir -p "$RUN"
+fairseq-train "$DATA" --user-dir fairseq_hybrid_vae \
+  --task text_vae --sample-size 60 --windows-per-epoch 64000 \
+  --arch "$ARCH" --criterion hybrid_vae_elbo --alpha 0.2 --kl-weight-floor 0.001 \
+  --kl-anneal-start "${ANNEAL_START:-1000}" --kl-anneal-updates "${ANNEAL_UPDATES:-7000}" \
+  --optimizer adam --adam-betas '(0.9, 0.999)' --lr 1e-3 --batch-size 64 \
+  --max-update "${MAX_UPDATE:-100000}" --lr-scheduler step --warmup-updates 19000 \
+  --warmup-init-lr 1e-3 --lr-deacy-period 1000 --lr-decay 0.95 \
+  --best-checkpoint-metric elbo --save-dir "$RUN/checkpoints" --no-epoch-checkpoints \
+  --tensorboard-logdir "$RUN/tensorboard" --log-format simple --log-interval 100 \
+  --num-workers 1 $DEVICE_FLAGS "$@" 2>&1 | tee "$RUN/train.log"
+for split in valid test; do
+  fairseq-validate "$DATA" --user-dir fairseq_hybrid_vae --task text_vae --sample-size 60 \
+    --path "$RUN/checkpoints/checkpoint_best.pt" --valid-subset "$split" --batch-size 64 \
+    $DEVICE_FLAGS 2>&1 | grep "on '$split' subset" | tee -a "$RUN/scores.txt"
+done
