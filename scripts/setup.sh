@@ -19,22 +19,27 @@ if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_value" ] && .venv/
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-PIP=".venv/bin/python -m pip --disable-pip-version-check -q"
+pip_install() {
+  # Quiet, minus the "Location ... is ignored" lines some pip configurations print per package.
+  .venv/bin/python -m pip --disable-pip-version-check -q install "$@" 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+  return "${PIPESTATUS[0]}"
+}
 
 # 1. torch first, from the CPU wheel; then the build tools fairseq's sdist needs.
 #    numpy<2: fairseq still uses np.compat / np.float on some paths (fairseq-notes.md section 6).
-$PIP install torch==2.13.0 cython setuptools wheel "numpy<2"
+pip_install torch==2.13.0 cython setuptools wheel "numpy<2"
 # 2. fairseq (the Python 3.11 fork) without build isolation and without deps, so pip cannot pull a
 #    CUDA torch or torchaudio. The first build compiles its C extensions (~3 min); pip caches the wheel.
 if ! .venv/bin/python -c 'import fairseq' 2>/dev/null; then
   echo "setup.sh: building fairseq-fixed 0.12.3.1 (first time only, ~3 minutes)" >&2
-  $PIP install --no-build-isolation --no-deps fairseq-fixed==0.12.3.1
+  pip_install --no-build-isolation --no-deps fairseq-fixed==0.12.3.1
 fi
 # 3. fairseq's real runtime dependencies, then ours.
-$PIP install hydra-core==1.3.2 omegaconf==2.3.0 bitarray sacrebleu regex tqdm cffi packaging scikit-learn \
+pip_install hydra-core==1.3.2 omegaconf==2.3.0 bitarray sacrebleu regex tqdm cffi packaging scikit-learn \
   sentencepiece tensorboardX pytest ruff matplotlib
 # 4. This project, editable, with its console scripts.
-$PIP install --no-build-isolation --no-deps -e .
+pip_install --no-build-isolation --no-deps -e .
 
 echo "$stamp_value" > "$stamp_file"
 echo "setup.sh: .venv ready ($(.venv/bin/python -c 'import torch, fairseq; print("torch", torch.__version__, "fairseq", fairseq.__version__)'))" >&2

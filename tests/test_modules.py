@@ -140,3 +140,29 @@ def test_incremental_decoding_equals_full_forward(kind):
     for t in range(10):
         step, _ = head(tokens[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
         torch.testing.assert_close(step[:, 0], full[:, t], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "bytenet"])
+def test_incremental_state_follows_a_beam_reorder(kind):
+    """As fairseq's SequenceGenerator does: reorder the cached state mid-sequence, then go on."""
+    torch.manual_seed(0)
+    dictionary = make_dictionary()
+    head = build_head(kind, dictionary).eval()
+    batch, length, switch = 4, 10, 5
+    tokens = torch.randint(4, len(dictionary), (batch, length))
+    features = torch.randn(batch, length, 6)
+    order = torch.tensor([2, 0, 0, 1])  # as beam search: one row dropped, one continued twice
+    # After the reorder at step `switch`, row i continues the history of row order[i]: its full pass
+    # is that of the permuted batch; before it, that of the original batch.
+    before, _ = head(tokens, encoder_out={"features": features})
+    after, _ = head(tokens[order], encoder_out={"features": features[order]})
+    state = {}
+    encoder_out = {"features": features}
+    for t in range(length):
+        if t == switch:
+            head.reorder_incremental_state_scripting(state, order)
+            encoder_out = {"features": features[order]}
+            tokens = tokens[order]
+        step, _ = head(tokens[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+        reference = before if t < switch else after
+        torch.testing.assert_close(step[:, 0], reference[:, t], atol=1e-5, rtol=0)
