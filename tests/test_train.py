@@ -85,3 +85,25 @@ def test_help_lists_every_option():
                    "--kl-anneal-start", "--kl-anneal-updates", "--free-bits"]:  # fmt: skip
         assert option in text, option
     assert "receptive field N+1 units" in text
+
+
+@pytest.mark.parametrize("head", ["none", "lstm", "bytenet"])
+def test_model_runs_in_bfloat16(head):
+    """--bf16/--fp16 convert the model: one-hot inputs must follow the weights' dtype."""
+    from types import SimpleNamespace
+
+    import torch
+    from fairseq.data import Dictionary
+
+    from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel
+
+    dictionary = Dictionary()
+    for c in "abcdef":
+        dictionary.add_symbol(c)
+    cfg = HybridVAEConfig(sample_size=8, decoder_head=head, latent_dim=4, encoder_channels=[8, 8],
+                          decoder_feature_dim=8, lstm_hidden_size=8, head_channels=8)  # fmt: skip
+    model = HybridVAEModel.build_model(cfg, SimpleNamespace(target_dictionary=dictionary))
+    model = model.to(torch.bfloat16)
+    tokens = torch.randint(4, len(dictionary), (3, 8))
+    logits, extra = model(tokens, None, tokens)
+    assert logits.dtype == torch.bfloat16 and logits.shape == (3, 8, len(dictionary))
