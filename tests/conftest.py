@@ -54,20 +54,42 @@ def train_flags(data_dir: str, save_dir: str, arch: str, extra: List[str]) -> Li
     ] + TINY_MODEL + extra  # fmt: skip
 
 
-def run_train(data_dir: str, save_dir: str, arch: str, extra: List[str], caplog) -> List[Dict]:
+def run_train(data_dir: str, save_dir: str, arch: str, extra: List[str], caplog=None) -> List[Dict]:
     """fairseq-train in this process; returns the per-update stats fairseq logged (train_inner)."""
-    from fairseq import distributed_utils, options
+    from fairseq import checkpoint_utils, distributed_utils, options
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq_cli import train
+
+    # fairseq keeps the best score on a function attribute; a new process would start without it.
+    if hasattr(checkpoint_utils.save_checkpoint, "best"):
+        del checkpoint_utils.save_checkpoint.best
 
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(parser, train_flags(data_dir, save_dir, arch, extra))
     cfg = convert_namespace_to_omegaconf(args)
+    if caplog is None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            distributed_utils.call_main(cfg, train.main)
+        return []
     caplog.clear()
     with caplog.at_level(logging.INFO), contextlib.redirect_stdout(io.StringIO()):
         distributed_utils.call_main(cfg, train.main)
-    stats = [json.loads(r.getMessage()) for r in caplog.records if r.name == "train_inner"]
-    return stats
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "train_inner"]
+
+
+def run_generate(data_dir: str, checkpoint: str, flags: List[str]) -> List[str]:
+    """fairseq-generate in this process; returns the lines it printed."""
+    from fairseq import options
+    from fairseq_cli import generate
+
+    parser = options.get_generation_parser()
+    args = options.parse_args_and_arch(parser, [
+        data_dir, "--user-dir", PACKAGE_DIR, "--task", "text_vae", "--path", checkpoint,
+        "--cpu", "--num-workers", "0", "--batch-size", "8"] + flags)  # fmt: skip
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        generate.main(args)
+    return out.getvalue().splitlines()
 
 
 def checkpoint_files(save_dir: str) -> List[str]:

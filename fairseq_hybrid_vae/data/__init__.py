@@ -1,3 +1,3 @@
-from .fixed_length_dataset import FixedLengthDataset, LineDataset, WindowDataset
+from .fixed_length_dataset import FixedLengthDataset, LineDataset, PriorDataset, WindowDataset
 
-__all__ = ["FixedLengthDataset", "LineDataset", "WindowDataset"]
+__all__ = ["FixedLengthDataset", "LineDataset", "PriorDataset", "WindowDataset"]

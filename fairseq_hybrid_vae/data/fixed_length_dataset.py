@@ -14,6 +14,8 @@ class FixedLengthDataset(FairseqDataset):
     position t predicts x_t from x_<t, as the authors' dedicated start symbol did.
     """
 
+    has_target = True
+
     def __init__(self, sample_size: int, pad: int, bos: int, shuffle_seed: int | None):
         self.sample_size = sample_size
         self.pad = pad
@@ -45,7 +47,7 @@ class FixedLengthDataset(FairseqDataset):
                 "src_lengths": torch.full((target.size(0),), self.sample_size),
                 "prev_output_tokens": prev_output_tokens,
             },
-            "target": target,
+            "target": target if self.has_target else None,
         }
 
     def num_tokens(self, index: int) -> int:
@@ -57,6 +59,21 @@ class FixedLengthDataset(FairseqDataset):
     @property
     def sizes(self) -> np.ndarray:
         return np.full(len(self), self.sample_size)
+
+    def batch_by_size(self, indices, max_tokens=None, max_sentences=None,
+                      required_batch_size_multiple=1):  # fmt: skip
+        """Consecutive batches of equal size, the last one possibly smaller.
+
+        fairseq's batcher drops a last batch whose size is not a multiple of
+        --required-batch-size-multiple (343 windows -> 336 at batch 64), which would leave units of
+        valid/test unscored. With all samples L units long, batching needs no bucketing at all.
+        """
+        size = max_sentences or len(indices)
+        if max_tokens:
+            size = min(size, max(1, max_tokens // self.sample_size))
+        if size > required_batch_size_multiple:
+            size -= size % required_batch_size_multiple
+        return [indices[start : start + size] for start in range(0, len(indices), max(size, 1))]
 
     def ordered_indices(self) -> np.ndarray:
         if self.shuffle_seed is None:
@@ -141,3 +158,19 @@ class LineDataset(FixedLengthDataset):
 
     def sample_tokens(self, index: int) -> np.ndarray:
         return self.lines[self.indices[index]][: self.sample_size].numpy()
+
+
+class PriorDataset(FixedLengthDataset):
+    """`num_samples` rows with no text: fairseq-generate's rows for samples of z ~ N(0, t^2 I)."""
+
+    has_target = False
+
+    def __init__(self, num_samples: int, sample_size: int, pad: int, bos: int):
+        super().__init__(sample_size, pad, bos, shuffle_seed=None)
+        self.num_samples = num_samples
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def sample_tokens(self, index: int) -> np.ndarray:
+        return np.zeros(0, dtype=np.int64)

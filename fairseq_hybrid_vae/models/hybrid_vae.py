@@ -10,7 +10,7 @@ so SequenceGenerator computes it once and the head decodes incrementally from it
 
 import logging
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch.nn as nn
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
@@ -94,13 +94,22 @@ class LatentEncoder(FairseqEncoder):
         super().__init__(dictionary)
         channels = list(cfg.encoder_channels)
         self.sample_size = cfg.sample_size
+        self.latent_dim = cfg.latent_dim
         self.conv_encoder = ConvEncoder(len(dictionary), channels, cfg.sample_size, cfg.latent_dim)
         self.deconv_decoder = DeconvDecoder(
             cfg.latent_dim, channels, cfg.sample_size, cfg.decoder_feature_dim
         )
 
-    def forward(self, src_tokens: Tensor, src_lengths: Tensor | None = None, **kwargs):
-        mu, logvar = self.conv_encoder(src_tokens)  # 2 x (B, Z)
+    def posterior(self, src_tokens: Tensor) -> Tuple[Tensor, Tensor]:
+        """q(z|x) as (mu, logvar), each (B, Z)."""
+        return self.conv_encoder(src_tokens)
+
+    def forward(self, src_tokens: Tensor, src_lengths: Tensor | None = None,
+                z: Tensor | None = None, **kwargs):  # fmt: skip
+        """With `z` (B, Z) given, as at generation, q(z|x) is skipped and z is decoded as it is."""
+        if z is not None:
+            return {"z": z, "features": self.deconv_decoder(z)}
+        mu, logvar = self.posterior(src_tokens)  # 2 x (B, Z)
         # One posterior sample in training and validation alike: the ELBO is an expectation under q.
         z = reparameterize(mu, logvar)
         return {"mu": mu, "logvar": logvar, "z": z, "features": self.deconv_decoder(z)}
@@ -139,6 +148,10 @@ class HybridVAEModel(FairseqEncoderDecoderModel):
         aux_logits = None if self.aux_head is None else self.aux_head(encoder_out["features"])
         return logits, {**extra, "mu": encoder_out["mu"], "logvar": encoder_out["logvar"],
                         "aux_logits": aux_logits}  # fmt: skip
+
+    def max_decoder_positions(self) -> int:
+        """L units and the EOS that fairseq's SequenceGenerator forces after them."""
+        return self.encoder.sample_size + 1
 
     def set_num_updates(self, num_updates):
         """The criterion reads `num_updates` to anneal the KL weight."""

@@ -24,6 +24,8 @@ def _features_for(prev_output_tokens: Tensor, encoder_out: Dict, incremental: bo
     features = encoder_out["features"]  # (B, L, F)
     length = prev_output_tokens.size(1)
     if incremental:
+        if length > features.size(1):  # the step after the last unit, where fairseq forces EOS
+            return features.new_zeros(features.size(0), 1, features.size(2))  # (B, 1, F)
         return features[:, length - 1 : length]  # (B, 1, F)
     return features[:, :length]  # (B, T, F)
 

@@ -6,13 +6,16 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
+import sentencepiece as spm
+import torch
 from fairseq import utils
 from fairseq.data import Dictionary, data_utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II
 
-from ..data import LineDataset, WindowDataset
+from ..data import LineDataset, PriorDataset, WindowDataset
+from ..modules import reparameterize
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,21 @@ class TextVAEConfig(FairseqDataclass):
         metadata={"help": "line mode: lines longer than L units (EOS included) are dropped or "
                   "truncated to L"},
     )
+    gen_mode: ChoiceEnum(["reconstruct", "prior"]) = field(
+        default="reconstruct",
+        metadata={"help": "fairseq-generate: reconstruct the --gen-subset (S- input, D- output), or "
+                  "decode z ~ N(0, t^2 I) (with --gen-subset prior)"},
+    )
+    num_samples: int = field(
+        default=100, metadata={"help": "prior mode: how many z to draw (rows of --gen-subset prior)"}
+    )
+    prior_temperature: float = field(
+        default=1.0, metadata={"help": "prior mode: z ~ N(0, t^2 I) with this t"}
+    )
+    posterior_sample: bool = field(
+        default=False,
+        metadata={"help": "reconstruct mode: decode a sample of q(z|x) instead of its mean"},
+    )
     seed: int = II("common.seed")
 
 
@@ -67,6 +85,10 @@ class TextVAETask(FairseqTask):
         return cls(cfg, dictionary)
 
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs):
+        L, pad, bos = self.cfg.sample_size, self.dictionary.pad(), self.dictionary.bos()
+        if split == "prior":
+            self.datasets[split] = PriorDataset(self.cfg.num_samples, L, pad, bos)
+            return
         paths = utils.split_paths(self.cfg.data)  # several directories: one per epoch, in turn
         data_dir = paths[(epoch - 1) % len(paths)]
         prefix = os.path.join(data_dir, split)
@@ -76,7 +98,6 @@ class TextVAETask(FairseqTask):
                 f"split '{split}' not found: no {prefix}.bin/.idx; prepare it with "
                 "hybrid-vae-prepare or choose another split (--valid-subset / --gen-subset)"
             )
-        L, pad, bos = self.cfg.sample_size, self.dictionary.pad(), self.dictionary.bos()
         training = split == "train"
         if self.cfg.sample_mode == "window":
             stream = np.concatenate([lines[i].numpy() for i in range(len(lines))])
@@ -103,6 +124,29 @@ class TextVAETask(FairseqTask):
         # even when its data-loader workers persist and hold an old copy of the dataset.
         return split == "train"
 
+    def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
+        """Choose z per --gen-mode, then let fairseq's generator decode it from the start symbol."""
+        if len(models) != 1:
+            raise ValueError("generation from an ensemble is not supported: each VAE has its own z")
+        with torch.no_grad():
+            sample["net_input"]["z"] = self.latent_codes(models[0], sample)
+            return generator.generate(models, sample, prefix_tokens=prefix_tokens,
+                                      constraints=constraints, bos_token=self.dictionary.bos())  # fmt: skip
+
+    def latent_codes(self, model, sample) -> torch.Tensor:
+        """z (B, Z): prior draws, or the posterior mean (or a sample) of each input."""
+        encoder = model.encoder
+        src_tokens = sample["net_input"]["src_tokens"]
+        if self.cfg.gen_mode == "prior":
+            z = torch.randn(src_tokens.size(0), encoder.latent_dim, device=src_tokens.device)
+            return z * self.cfg.prior_temperature
+        mu, logvar = encoder.posterior(src_tokens)
+        return reparameterize(mu, logvar) if self.cfg.posterior_sample else mu
+
+    def build_bpe(self, args):
+        """Detokenizes fairseq-generate's S-/T-/D- lines with the data's sentencepiece model."""
+        return SentencePieceDecoder(os.path.join(utils.split_paths(self.cfg.data)[0], "spm.model"))
+
     def max_positions(self):
         return (self.cfg.sample_size, self.cfg.sample_size)
 
@@ -113,3 +157,16 @@ class TextVAETask(FairseqTask):
     @property
     def target_dictionary(self) -> Dictionary:
         return self.dictionary
+
+
+class SentencePieceDecoder:
+    """fairseq's bpe interface: space-separated pieces (as Dictionary.string writes them) -> text."""
+
+    def __init__(self, model_file: str):
+        self.sp = spm.SentencePieceProcessor(model_file=model_file)
+
+    def encode(self, text: str) -> str:
+        return " ".join(self.sp.encode(text, out_type=str))
+
+    def decode(self, pieces: str) -> str:
+        return self.sp.decode_pieces(pieces.split(" ")) if pieces else ""
