@@ -1,0 +1,53 @@
+"""Checkpoints load with torch's weights_only unpickler: one holding a callable is refused."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import PACKAGE_DIR, run_generate
+
+import fairseq_hybrid_vae  # noqa: F401  (installs the allowlist and the clear error)
+from fairseq_hybrid_vae.checkpoint_safety import CheckpointError
+
+
+class Payload:
+    """Unpickling this calls os.system: what a malicious checkpoint would do."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_checkpoint_holding_a_callable_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "payload-ran"
+    checkpoint = tmp_path / "checkpoint_evil.pt"
+    torch.save({"model": {}, "cfg": {"payload": Payload(str(marker))}}, checkpoint)
+    from fairseq import checkpoint_utils
+
+    with pytest.raises(CheckpointError, match=r"refused to load .*checkpoint_evil.pt: it holds "
+                       r"posix.system"):  # fmt: skip
+        checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
+    assert not marker.exists()
+
+
+def test_fairseq_generate_refuses_it_too(tiny_data, tmp_path):
+    marker = tmp_path / "payload-ran"
+    checkpoint = tmp_path / "checkpoint_evil.pt"
+    torch.save({"model": {}, "cfg": {"payload": Payload(str(marker))}}, checkpoint)
+    with pytest.raises(CheckpointError):
+        run_generate(tiny_data, str(checkpoint), ["--sample-size", "16", "--gen-subset", "valid"])
+    assert not marker.exists()
+
+
+def test_project_never_disables_the_safe_loader():
+    root = Path(PACKAGE_DIR).parent
+    forbidden = ["TORCH_FORCE_NO_WEIGHTS_ONLY" + "_LOAD", "weights_only" + " *= *False"]
+    result = subprocess.run(["git", "grep", "-n", "-E", "|".join(forbidden)], cwd=root,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.stdout == "", result.stdout
+    assert sys.modules.get("fairseq_hybrid_vae.checkpoint_safety") is not None
