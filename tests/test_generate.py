@@ -4,7 +4,7 @@ import pytest
 from conftest import run_generate, run_train
 
 
-@pytest.fixture(scope="module", params=["hybrid_vae_lstm", "hybrid_vae_bytenet"])
+@pytest.fixture(scope="module", params=["hybrid_vae_lstm", "hybrid_vae_bytenet", "hybrid_vae_feedforward"])
 def checkpoint(request, tiny_data, tmp_path_factory):
     save_dir = tmp_path_factory.mktemp(request.param)
     run_train(tiny_data, str(save_dir), request.param,
@@ -40,8 +40,54 @@ def test_reconstructions_and_decoding_strategies(tiny_data, checkpoint):
         sources = lines_of(output, "S-")
         hypotheses = lines_of(output, "D-")
         assert len(sources) > 0
-        nbest = 2 if "--nbest" in strategy else 1
+        nbest = 2 if "--nbest" in strategy and "feedforward" not in checkpoint else 1
         assert len(hypotheses) == nbest * len(sources)
         # The S- lines are detokenized windows of the synthetic sentences.
         assert all(len(s[1]) <= 16 for s in sources)
         assert any(" " in s[1] for s in sources)
+
+
+@pytest.mark.parametrize("path", ["lerp", "slerp"])
+def test_interpolation_rows(tiny_data, checkpoint, path):
+    output = run_generate(tiny_data, checkpoint, [
+        "--sample-size", "16", "--gen-mode", "interpolate", "--gen-subset", "valid",
+        "--interpolate-steps", "4", "--interpolate", path, "--beam", "1"])  # fmt: skip
+    starts, ends, points = lines_of(output, "S-"), lines_of(output, "T-"), lines_of(output, "D-")
+    assert len(points) == len(starts) == len(ends) and len(points) % 4 == 0
+    by_id = {int(d[0][2:]): d[2] for d in points}
+    source = {int(s[0][2:]): s[1] for s in starts}
+    for pair in range(len(points) // 4):
+        ids = range(4 * pair, 4 * pair + 4)
+        assert len({source[i] for i in ids}) == 1  # one pair: the same start for its 4 points
+        assert all(by_id[i] for i in ids)
+
+
+def test_parallel_pass_equals_fairseq_greedy_search(tiny_data, checkpoint):
+    """hybrid_vae_feedforward decodes in one pass; fairseq's step-by-step greedy agrees exactly."""
+    if "feedforward" not in checkpoint:
+        pytest.skip("only the historyless model decodes in parallel")
+    import torch
+    from fairseq import checkpoint_utils
+    from fairseq.dataclass.configs import GenerationConfig
+    from fairseq.tasks import FairseqTask
+
+    from fairseq_hybrid_vae.parallel_generator import ParallelGenerator
+
+    models, _, task = checkpoint_utils.load_model_ensemble_and_task(
+        [checkpoint], arg_overrides={"data": tiny_data})
+    model = models[0].eval()
+    gen_cfg = GenerationConfig(beam=1)
+    parallel = task.build_generator(models, gen_cfg)
+    sequential = FairseqTask.build_generator(task, models, gen_cfg)
+    assert isinstance(parallel, ParallelGenerator)
+    torch.manual_seed(0)
+    z = torch.randn(6, model.encoder.latent_dim)
+    L, pad = task.cfg.sample_size, task.dictionary.pad()
+    tokens = torch.full((6, L), pad)
+    sample = {"net_input": {"src_tokens": tokens, "src_lengths": torch.full((6,), L),
+                            "prev_output_tokens": tokens, "z": z}}  # fmt: skip
+    bos = task.dictionary.bos()
+    fast = parallel.generate(models, sample, bos_token=bos)
+    slow = sequential.generate(models, sample, bos_token=bos)
+    for f, s in zip(fast, slow):
+        assert torch.equal(f[0]["tokens"], s[0]["tokens"])

@@ -1,5 +1,7 @@
 """Shapes, causality and incremental decoding of the reusable layers."""
 
+import math
+
 import pytest
 import torch
 from fairseq.data import Dictionary
@@ -166,3 +168,22 @@ def test_incremental_state_follows_a_beam_reorder(kind):
         step, _ = head(tokens[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
         reference = before if t < switch else after
         torch.testing.assert_close(step[:, 0], reference[:, t], atol=1e-5, rtol=0)
+
+
+def test_interpolation_paths():
+    from fairseq_hybrid_vae.modules import interpolate_latents
+
+    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]])
+    for method in ["lerp", "slerp"]:
+        torch.testing.assert_close(interpolate_latents(a, b, torch.tensor([0.0]), method), a)
+        torch.testing.assert_close(interpolate_latents(a, b, torch.tensor([1.0]), method), b)
+    half = interpolate_latents(a, b, torch.tensor([0.5]), "lerp")
+    torch.testing.assert_close(half, torch.tensor([[0.5, 1.0]]))
+    # Between unit vectors slerp stays on the unit circle and moves at a uniform angle.
+    east, north = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    for w in [0.25, 0.5, 0.9]:
+        point = interpolate_latents(east, north, torch.tensor([w]), "slerp")[0]
+        assert abs(float(point.norm()) - 1) < 1e-5
+        assert abs(float(torch.atan2(point[1], point[0])) - w * math.pi / 2) < 1e-5
+    same = interpolate_latents(a, a, torch.tensor([0.3]), "slerp")
+    torch.testing.assert_close(same, a)

@@ -1,3 +1,10 @@
-from .fixed_length_dataset import FixedLengthDataset, LineDataset, PriorDataset, WindowDataset
+from .fixed_length_dataset import (
+    FixedLengthDataset,
+    InterpolationDataset,
+    LineDataset,
+    PriorDataset,
+    WindowDataset,
+)
 
-__all__ = ["FixedLengthDataset", "LineDataset", "PriorDataset", "WindowDataset"]
+__all__ = ["FixedLengthDataset", "InterpolationDataset", "LineDataset", "PriorDataset",
+           "WindowDataset"]

@@ -174,3 +174,43 @@ class PriorDataset(FixedLengthDataset):
 
     def sample_tokens(self, index: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
+
+
+class InterpolationDataset(FairseqDataset):
+    """For each consecutive pair (0, 1), (2, 3), ... of `base`: `steps` rows on the path between them.
+
+    A row holds the pair's first sample as its source, the second as its target and the point's
+    weight (0 ... 1); the task decodes the point between their posterior means.
+    """
+
+    def __init__(self, base: FixedLengthDataset, steps: int):
+        if steps < 2:
+            raise ValueError(f"--interpolate-steps {steps}: use at least 2 (both ends)")
+        self.base = base
+        self.steps = steps
+
+    def __len__(self) -> int:
+        return len(self.base) // 2 * self.steps
+
+    def __getitem__(self, index: int) -> Dict:
+        pair, step = divmod(index, self.steps)
+        start, end = self.base[2 * pair], self.base[2 * pair + 1]
+        return {"id": index, "tokens": start["tokens"], "end_tokens": end["tokens"],
+                "weight": step / (self.steps - 1)}  # fmt: skip
+
+    def collater(self, samples: List[Dict]) -> Dict:
+        batch = self.base.collater(samples)
+        if samples:
+            batch["target"] = torch.stack([s["end_tokens"] for s in samples])  # (B, L)
+            batch["net_input"]["interpolate_to"] = batch["target"]
+            batch["net_input"]["interpolate_weight"] = torch.tensor([s["weight"] for s in samples])
+        return batch
+
+    def num_tokens(self, index: int) -> int:
+        return self.base.sample_size
+
+    def size(self, index: int) -> int:
+        return self.base.sample_size
+
+    def batch_by_size(self, indices, **kwargs):
+        return self.base.batch_by_size(indices, **kwargs)

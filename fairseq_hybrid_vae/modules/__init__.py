@@ -5,6 +5,7 @@ from .conv_encoder import ConvEncoder
 from .deconv_decoder import DeconvDecoder
 from .gaussian import gaussian_kl, reparameterize
 from .heads import ByteNetHead, GatedResidualBlock, HistorylessHead, LSTMHead
+from .interpolation import interpolate_latents
 from .layer_norm_lstm import LayerNormLSTM
 from .one_hot import OneHot, build_token_embedding
 
@@ -20,5 +21,6 @@ __all__ = [
     "OneHot",
     "build_token_embedding",
     "gaussian_kl",
+    "interpolate_latents",
     "reparameterize",
 ]

@@ -33,6 +33,8 @@ def _features_for(prev_output_tokens: Tensor, encoder_out: Dict, incremental: bo
 class HistorylessHead(FairseqDecoder):
     """No head (paper Fig. 2a): x_t is predicted from feature_t alone, in one parallel pass."""
 
+    historyless = True
+
     def __init__(self, dictionary, feature_dim: int):
         super().__init__(dictionary)
         self.output_projection = nn.Linear(feature_dim, len(dictionary))

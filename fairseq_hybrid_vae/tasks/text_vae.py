@@ -14,8 +14,9 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II
 
-from ..data import LineDataset, PriorDataset, WindowDataset
-from ..modules import reparameterize
+from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
+from ..modules import interpolate_latents, reparameterize
+from ..parallel_generator import ParallelGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +46,11 @@ class TextVAEConfig(FairseqDataclass):
         metadata={"help": "line mode: lines longer than L units (EOS included) are dropped or "
                   "truncated to L"},
     )
-    gen_mode: ChoiceEnum(["reconstruct", "prior"]) = field(
+    gen_mode: ChoiceEnum(["reconstruct", "prior", "interpolate"]) = field(
         default="reconstruct",
-        metadata={"help": "fairseq-generate: reconstruct the --gen-subset (S- input, D- output), or "
-                  "decode z ~ N(0, t^2 I) (with --gen-subset prior)"},
+        metadata={"help": "fairseq-generate: reconstruct the --gen-subset (S- input, D- output); "
+                  "decode z ~ N(0, t^2 I) (with --gen-subset prior); or interpolate between the "
+                  "posterior means of consecutive pairs of the --gen-subset (S- start, T- end)"},
     )
     num_samples: int = field(
         default=100, metadata={"help": "prior mode: how many z to draw (rows of --gen-subset prior)"}
@@ -59,6 +61,12 @@ class TextVAEConfig(FairseqDataclass):
     posterior_sample: bool = field(
         default=False,
         metadata={"help": "reconstruct mode: decode a sample of q(z|x) instead of its mean"},
+    )
+    interpolate_steps: int = field(
+        default=5, metadata={"help": "interpolate mode: points per pair, both ends included"}
+    )
+    interpolate: ChoiceEnum(["lerp", "slerp"]) = field(
+        default="lerp", metadata={"help": "interpolate mode: straight line or spherical path"}
     )
     seed: int = II("common.seed")
 
@@ -112,6 +120,8 @@ class TextVAETask(FairseqTask):
                 f"{split}: {len(dataset)} lines of at most {L} units "
                 f"({dataset.num_dropped} longer lines dropped, {dataset.num_truncated} truncated)"
             )
+        if self.cfg.gen_mode == "interpolate" and not training:
+            dataset = InterpolationDataset(dataset, self.cfg.interpolate_steps)
         if len(dataset) == 0:
             raise ValueError(
                 f"split '{split}' yields no samples of {L} units: use a smaller --sample-size "
@@ -141,7 +151,21 @@ class TextVAETask(FairseqTask):
             z = torch.randn(src_tokens.size(0), encoder.latent_dim, device=src_tokens.device)
             return z * self.cfg.prior_temperature
         mu, logvar = encoder.posterior(src_tokens)
+        if self.cfg.gen_mode == "interpolate":
+            end, _ = encoder.posterior(sample["net_input"]["interpolate_to"])
+            weight = sample["net_input"]["interpolate_weight"]
+            return interpolate_latents(mu, end, weight, self.cfg.interpolate)
         return reparameterize(mu, logvar) if self.cfg.posterior_sample else mu
+
+    def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs):
+        """fairseq's generators for the heads; one parallel pass for a historyless decoder."""
+        if all(getattr(m.decoder, "historyless", False) for m in models):
+            return ParallelGenerator(
+                self.target_dictionary, sampling=getattr(args, "sampling", False),
+                sampling_topk=getattr(args, "sampling_topk", -1),
+                temperature=getattr(args, "temperature", 1.0),
+            )  # fmt: skip
+        return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
 
     def build_bpe(self, args):
         """Detokenizes fairseq-generate's S-/T-/D- lines with the data's sentencepiece model."""

@@ -1,0 +1,60 @@
+"""One parallel pass for historyless decoders: every position is predicted from z alone.
+
+A drop-in for fairseq's SequenceGenerator (same `generate` interface and hypothesis dicts), chosen by
+the task for `hybrid_vae_feedforward`: with no dependence on earlier outputs, step-by-step decoding
+would only repeat the same argmax L times.
+"""
+
+import math
+from typing import Dict, List
+
+import torch
+from torch import Tensor
+
+
+class ParallelGenerator:
+    def __init__(self, tgt_dict, sampling: bool = False, sampling_topk: int = -1,
+                 temperature: float = 1.0):  # fmt: skip
+        self.tgt_dict = tgt_dict
+        self.pad, self.bos, self.eos, self.unk = (
+            tgt_dict.pad(), tgt_dict.bos(), tgt_dict.eos(), tgt_dict.unk()
+        )
+        self.sampling = sampling
+        self.sampling_topk = sampling_topk
+        self.temperature = temperature
+        self.symbols_to_strip_from_output = {self.eos}
+
+    @torch.no_grad()
+    def generate(self, models, sample: Dict, **kwargs) -> List[List[Dict]]:
+        model = models[0]
+        net_input = sample["net_input"]
+        encoder_out = model.encoder(**{k: v for k, v in net_input.items() if k != "prev_output_tokens"})
+        logits, _ = model.decoder(net_input["prev_output_tokens"], encoder_out=encoder_out)  # (B, L, V)
+        lprobs = torch.log_softmax(logits.float() / self.temperature, dim=-1)
+        lprobs[:, :, [self.pad, self.bos]] = -math.inf  # never emitted, as in SequenceGenerator
+        lprobs[:, 0, self.eos] = -math.inf  # a sample has at least one unit (min_len 1)
+        if self.sampling:
+            tokens = self._sample(lprobs)  # (B, L)
+        else:
+            tokens = lprobs.argmax(-1)  # (B, L)
+        scores = lprobs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)  # (B, L)
+        return [[self._hypothesis(t, s)] for t, s in zip(tokens, scores)]
+
+    def _sample(self, lprobs: Tensor) -> Tensor:
+        if self.sampling_topk > 0:
+            top, _ = lprobs.topk(self.sampling_topk, dim=-1)  # (B, L, k)
+            lprobs = lprobs.masked_fill(lprobs < top[..., -1:], -math.inf)
+        probs = lprobs.exp().flatten(0, 1)  # (B·L, V)
+        return torch.multinomial(probs, 1).view(lprobs.shape[:2])  # (B, L)
+
+    def _hypothesis(self, tokens: Tensor, scores: Tensor) -> Dict:
+        """Cut at the first EOS, or append one after L units as SequenceGenerator forces it."""
+        ends = (tokens == self.eos).nonzero()
+        if len(ends) > 0:
+            length = int(ends[0]) + 1
+            tokens, scores = tokens[:length], scores[:length]
+        else:
+            tokens = torch.cat([tokens, tokens.new_tensor([self.eos])])
+            scores = torch.cat([scores, scores.new_zeros(1)])
+        return {"tokens": tokens, "score": scores.mean(), "positional_scores": scores,
+                "attention": None, "alignment": None}  # fmt: skip
