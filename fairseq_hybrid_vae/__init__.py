@@ -1,12 +1,11 @@
 """fairseq-hybrid-vae: the Hybrid Convolutional VAE for text (Semeniuta et al. 2017) as a fairseq plugin.
 
-Use it with `--user-dir path/to/fairseq_hybrid_vae` on any fairseq CLI.
+Use it with `--user-dir path/to/fairseq_hybrid_vae` on any fairseq CLI, or from Python through
+`HybridVAE.from_pretrained(...)`. Importing it registers the task, models and criterion, allowlists
+what fairseq checkpoints hold for torch's safe loader, and makes `--help` list the plugin's options.
 """
 
-from . import (  # noqa: F401
-    checkpoint_safety,  # noqa: F401  (first: allowlists what fairseq checkpoints hold)
-    criterions,
-    full_help,
-    models,
-    tasks,
-)
+from . import checkpoint_safety, criterions, full_help, models, tasks  # noqa: F401
+from .hub_interface import HybridVAE
+
+__all__ = ["HybridVAE"]

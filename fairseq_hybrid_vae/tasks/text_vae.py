@@ -183,6 +183,9 @@ class TextVAETask(FairseqTask):
         return self.dictionary
 
 
+UNKNOWN_MARK = "\u2047"  # ⁇
+
+
 class SentencePieceDecoder:
     """fairseq's bpe interface: space-separated pieces (as Dictionary.string writes them) -> text."""
 
@@ -193,4 +196,6 @@ class SentencePieceDecoder:
         return " ".join(self.sp.encode(text, out_type=str))
 
     def decode(self, pieces: str) -> str:
-        return self.sp.decode_pieces(pieces.split(" ")) if pieces else ""
+        # fairseq's <unk> becomes sentencepiece's own mark: PTB's literal "<unk>" is five units.
+        units = [UNKNOWN_MARK if p == "<unk>" else p for p in pieces.split(" ")] if pieces else []
+        return self.sp.decode_pieces(units)

@@ -1,0 +1,107 @@
+"""Python API: `HybridVAE.from_pretrained(...)`, then sample / encode / decode / reconstruct /
+interpolate, strings in and strings out, on fairseq's own generators (as fairseq's hub interfaces).
+
+    vae = HybridVAE.from_pretrained("checkpoints", "checkpoint_best.pt", data_name_or_path="data-bin/ptb")
+    vae.sample(5)                                  # greedy decoding of z ~ N(0, I)
+    mu, logvar = vae.encode(["the company said"])  # q(z|x)
+    vae.interpolate("a first text", "a second one", steps=5, method="slerp")
+"""
+
+import copy
+import os
+from typing import List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from omegaconf import open_dict
+from torch import Tensor
+
+from .modules import interpolate_latents, reparameterize
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class HybridVAE(nn.Module):
+    def __init__(self, cfg, task, model):
+        super().__init__()
+        self.cfg = cfg
+        self.task = task
+        self.model = model.eval()
+        self.dictionary = task.target_dictionary
+        self.bpe = task.build_bpe(None)
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str, checkpoint_file: str = "checkpoint_best.pt",
+                        data_name_or_path: str = ".", **overrides) -> "HybridVAE":  # fmt: skip
+        """Load a checkpoint of `model_dir`; `data_name_or_path` is the data directory of training
+        (its dict.txt and spm.model), relative to `model_dir` when it starts with '.'."""
+        from fairseq import hub_utils
+
+        loaded = hub_utils.from_pretrained(
+            model_dir, checkpoint_file, data_name_or_path, user_dir=PACKAGE_DIR, **overrides
+        )
+        return cls(loaded["args"], loaded["task"], loaded["models"][0])
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def sample_size(self) -> int:
+        return self.model.encoder.sample_size
+
+    # text <-> units
+    def to_tokens(self, texts: Sequence[str]) -> Tensor:
+        """(B, L): each text's units, then EOS, truncated or padded to L as in line mode."""
+        tokens = torch.full((len(texts), self.sample_size), self.dictionary.pad(), dtype=torch.long)
+        for row, text in enumerate(texts):
+            units = [self.dictionary.index(p) for p in self.bpe.encode(text).split(" ") if p]
+            units = (units + [self.dictionary.eos()])[: self.sample_size]
+            tokens[row, : len(units)] = torch.tensor(units)
+        return tokens.to(self.device)
+
+    def to_text(self, tokens: Tensor) -> str:
+        """Units (padding and a final EOS ignored) -> text."""
+        return self.bpe.decode(self.dictionary.string(tokens[tokens.ne(self.dictionary.pad())]))
+
+    # the latent space
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
+        """q(z|x) of each text: (mu, logvar), each (B, Z)."""
+        return self.model.encoder.posterior(self.to_tokens(texts))
+
+    @torch.no_grad()
+    def decode(self, z: Tensor, beam: int = 1, **generation) -> List[str]:
+        """Text for each code in z (B, Z): greedy by default (the paper); `generation` takes
+        fairseq's generation options, e.g. sampling=True, sampling_topk=10, temperature=0.8."""
+        generator = self._generator(beam=beam, **generation)
+        blank = torch.full((z.size(0), self.sample_size), self.dictionary.pad(), device=self.device)
+        sample = {"net_input": {"src_tokens": blank, "prev_output_tokens": blank, "z": z.to(self.device),
+                                "src_lengths": torch.full((z.size(0),), self.sample_size)}}  # fmt: skip
+        hypos = generator.generate([self.model], sample, bos_token=self.dictionary.bos())
+        return [self.to_text(h[0]["tokens"]) for h in hypos]
+
+    def sample(self, n: int, temperature: float = 1.0, beam: int = 1, **generation) -> List[str]:
+        """n texts from z ~ N(0, temperature^2 I)."""
+        z = torch.randn(n, self.model.encoder.latent_dim, device=self.device) * temperature
+        return self.decode(z, beam=beam, **generation)
+
+    def reconstruct(self, texts: Sequence[str], posterior_sample: bool = False, **generation) -> List[str]:
+        """Decode the posterior mean of each text (or a posterior sample)."""
+        mu, logvar = self.encode(texts)
+        return self.decode(reparameterize(mu, logvar) if posterior_sample else mu, **generation)
+
+    def interpolate(self, start: str, end: str, steps: int = 5, method: str = "lerp",
+                    **generation) -> List[str]:  # fmt: skip
+        """`steps` texts on the path between the posterior means of `start` and `end`."""
+        mu, _ = self.encode([start, end])
+        weight = torch.linspace(0, 1, steps, device=self.device)
+        z = interpolate_latents(mu[:1].expand(steps, -1), mu[1:].expand(steps, -1), weight, method)
+        return self.decode(z, **generation)
+
+    def _generator(self, **generation):
+        args = copy.deepcopy(self.cfg.generation)
+        with open_dict(args):
+            for key, value in generation.items():
+                setattr(args, key, value)
+        return self.task.build_generator([self.model], args)
