@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check fairseq_hybrid_vae tests scripts examples
+.venv/bin/ruff check fairseq_hybrid_vae tests scripts examples benchmarks
 exec .venv/bin/python -m pytest -q "$@"

@@ -91,3 +91,36 @@ def test_parallel_pass_equals_fairseq_greedy_search(tiny_data, checkpoint):
     slow = sequential.generate(models, sample, bos_token=bos)
     for f, s in zip(fast, slow):
         assert torch.equal(f[0]["tokens"], s[0]["tokens"])
+
+
+def test_prior_subset_needs_prior_mode(tiny_data, checkpoint):
+    with pytest.raises(ValueError, match="add --gen-mode prior"):
+        run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--gen-subset", "prior"])
+
+
+def test_samples_longer_than_fairseq_default_length_limit(tmp_path):
+    """L = 256 > fairseq's default --max-len-b 200: a sample may still have all L units."""
+    from types import SimpleNamespace
+
+    import torch
+    from fairseq.data import Dictionary
+    from fairseq.dataclass.configs import GenerationConfig
+
+    from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel
+    from fairseq_hybrid_vae.tasks.text_vae import TextVAEConfig, TextVAETask
+
+    dictionary = Dictionary()
+    for c in "ab":
+        dictionary.add_symbol(c)
+    task = TextVAETask(TextVAEConfig(sample_size=256), dictionary)
+    cfg = HybridVAEConfig(sample_size=256, decoder_head="lstm", latent_dim=2, encoder_channels=[4, 4],
+                          decoder_feature_dim=4, lstm_hidden_size=4)  # fmt: skip
+    model = HybridVAEModel.build_model(cfg, SimpleNamespace(target_dictionary=dictionary)).eval()
+    with torch.no_grad():  # EOS never wins: every sample runs to the limit
+        model.decoder.output_projection.bias[dictionary.eos()] = -1e4
+    generator = task.build_generator([model], GenerationConfig(beam=1))
+    blank = torch.full((2, 256), dictionary.pad())
+    sample = {"net_input": {"src_tokens": blank, "src_lengths": torch.full((2,), 256),
+                            "prev_output_tokens": blank, "z": torch.randn(2, 2)}}  # fmt: skip
+    hypos = generator.generate([model], sample, bos_token=dictionary.bos())
+    assert [len(h[0]["tokens"]) for h in hypos] == [257, 257]  # 256 units and the forced EOS

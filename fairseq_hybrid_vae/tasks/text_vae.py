@@ -1,5 +1,7 @@
 """Task `text_vae`: fixed-length samples of L units for training and evaluating text VAEs."""
 
+import contextlib
+import copy
 import logging
 import os
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ from fairseq import utils
 from fairseq.data import Dictionary, data_utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
-from omegaconf import II
+from omegaconf import II, OmegaConf, open_dict
 
 from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
 from ..modules import interpolate_latents, reparameterize
@@ -95,6 +97,8 @@ class TextVAETask(FairseqTask):
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs):
         L, pad, bos = self.cfg.sample_size, self.dictionary.pad(), self.dictionary.bos()
         if split == "prior":
+            if self.cfg.gen_mode != "prior":
+                raise ValueError("--gen-subset prior holds no text to encode: add --gen-mode prior")
             self.datasets[split] = PriorDataset(self.cfg.num_samples, L, pad, bos)
             return
         paths = utils.split_paths(self.cfg.data)  # several directories: one per epoch, in turn
@@ -165,6 +169,11 @@ class TextVAETask(FairseqTask):
                 sampling_topk=getattr(args, "sampling_topk", -1),
                 temperature=getattr(args, "temperature", 1.0),
             )  # fmt: skip
+        if getattr(args, "max_len_a", 0) == 0 and getattr(args, "max_len_b", 200) == 200:
+            # fairseq's default length limit (200) would cut samples of more units: allow all L.
+            args = copy.deepcopy(args)
+            with open_dict(args) if OmegaConf.is_config(args) else contextlib.nullcontext():
+                args.max_len_b = max(200, self.cfg.sample_size)
         return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
 
     def build_bpe(self, args):
