@@ -14,8 +14,16 @@ import pytest
 PACKAGE_DIR = str(Path(__file__).resolve().parents[1] / "fairseq_hybrid_vae")
 
 # Small sizes so every arch trains for a few dozen updates in seconds on 2 CPU cores.
-TINY_MODEL = ["--latent-dim", "8", "--encoder-channels", "16,32", "--decoder-feature-dim", "16",
-              "--lstm-hidden-size", "32", "--head-channels", "32"]  # fmt: skip
+TINY_MODELS = {
+    "hybrid_vae": ["--latent-dim", "8", "--encoder-channels", "16,32", "--decoder-feature-dim", "16",
+                   "--lstm-hidden-size", "32", "--head-channels", "32"],
+    "lstm_vae": ["--latent-dim", "8", "--lstm-hidden-size", "32"],
+    "window_lm": ["--lstm-hidden-size", "32", "--head-channels", "32"],
+}  # fmt: skip
+
+
+def tiny_model_flags(arch: str) -> List[str]:
+    return next(flags for family, flags in TINY_MODELS.items() if arch.startswith(family))
 
 
 def synthetic_lines(num_lines: int, seed: int = 0) -> List[str]:
@@ -51,7 +59,7 @@ def train_flags(data_dir: str, save_dir: str, arch: str, extra: List[str]) -> Li
         "--save-dir", save_dir, "--cpu", "--num-workers", "0", "--no-progress-bar",
         "--log-format", "json", "--log-interval", "1", "--seed", "1",
         "--best-checkpoint-metric", "elbo", "--distributed-world-size", "1",
-    ] + TINY_MODEL + extra  # fmt: skip
+    ] + tiny_model_flags(arch) + extra  # fmt: skip
 
 
 def run_train(data_dir: str, save_dir: str, arch: str, extra: List[str], caplog=None) -> List[Dict]:

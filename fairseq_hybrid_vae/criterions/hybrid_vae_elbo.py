@@ -1,8 +1,9 @@
 """Criterion `hybrid_vae_elbo`: rec + w·KL + alpha·aux, with the KL weight w annealed by update."""
 
+import logging
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch.nn.functional as F
 from fairseq import metrics
@@ -11,6 +12,8 @@ from fairseq.dataclass import FairseqDataclass
 from torch import Tensor
 
 from ..modules import gaussian_kl
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,6 +33,11 @@ class HybridVAEElboConfig(FairseqDataclass):
         default=7000,
         metadata={"help": "updates over which the KL weight rises from the floor to 1 "
                   "(0: weight 1 from the start, no annealing)"},
+    )
+    kl_weight: Optional[float] = field(
+        default=None,
+        metadata={"help": "a fixed KL weight instead of the annealing; 0 switches the KL term off: "
+                  "a plain stochastic autoencoder, as the paper's historyless models (Fig. 3)"},
     )
     free_bits: float = field(
         default=0.0,
@@ -64,8 +72,15 @@ class HybridVAEElboCriterion(FairseqCriterion):
     in bits per unit; every logged term is too, except `kl_nats` (nats per sample) and `kl_weight`.
     """
 
-    def __init__(self, task, alpha, kl_weight_floor, kl_anneal_start, kl_anneal_updates, free_bits):
+    def __init__(self, task, alpha, kl_weight_floor, kl_anneal_start, kl_anneal_updates, free_bits,
+                 kl_weight=None):  # fmt: skip
         super().__init__(task)
+        self.fixed_kl_weight = kl_weight
+        if kl_weight == 0:
+            logger.info("--kl-weight 0: the KL term is off; this trains a stochastic autoencoder, "
+                        "not a VAE (KL is still measured and logged)")
+        elif kl_weight is not None:
+            logger.info(f"--kl-weight {kl_weight}: fixed KL weight, no annealing")
         self.alpha = alpha
         self.kl_weight_floor = kl_weight_floor
         self.kl_anneal_start = kl_anneal_start
@@ -74,6 +89,8 @@ class HybridVAEElboCriterion(FairseqCriterion):
         self.pad = task.target_dictionary.pad()
 
     def kl_weight(self, update: int) -> float:
+        if self.fixed_kl_weight is not None:
+            return self.fixed_kl_weight
         return kl_weight_at(update, self.kl_weight_floor, self.kl_anneal_start, self.kl_anneal_updates)
 
     def forward(self, model, sample, reduce=True):

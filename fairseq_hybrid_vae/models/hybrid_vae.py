@@ -10,16 +10,11 @@ so SequenceGenerator computes it once and the head decodes incrementally from it
 
 import logging
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import torch.nn as nn
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
-from fairseq.models import (
-    FairseqEncoder,
-    FairseqEncoderDecoderModel,
-    register_model,
-    register_model_architecture,
-)
+from fairseq.models import register_model, register_model_architecture
 from fairseq.utils import safe_getattr
 from omegaconf import II
 from torch import Tensor
@@ -30,19 +25,20 @@ from ..modules import (
     DeconvDecoder,
     HistorylessHead,
     LSTMHead,
-    reparameterize,
 )
+from .text_vae_model import LatentEncoder, TextVAEModel
 
 logger = logging.getLogger(__name__)
 
+# Decoder heads by name: each builder takes the model config, the dictionary and the width of the
+# per-position features it reads (0 for a language model with no z).
 HEADS = {
-    "none": lambda cfg, dictionary: HistorylessHead(dictionary, cfg.decoder_feature_dim),
-    "lstm": lambda cfg, dictionary: LSTMHead(
-        dictionary, cfg.decoder_feature_dim, cfg.decoder_embed_dim, cfg.lstm_hidden_size,
-        cfg.lstm_layers,
+    "none": lambda cfg, dictionary, feature_dim: HistorylessHead(dictionary, feature_dim),
+    "lstm": lambda cfg, dictionary, feature_dim: LSTMHead(
+        dictionary, feature_dim, cfg.decoder_embed_dim, cfg.lstm_hidden_size, cfg.lstm_layers
     ),
-    "bytenet": lambda cfg, dictionary: ByteNetHead(
-        dictionary, cfg.decoder_feature_dim, cfg.decoder_embed_dim, cfg.head_channels,
+    "bytenet": lambda cfg, dictionary, feature_dim: ByteNetHead(
+        dictionary, feature_dim, cfg.decoder_embed_dim, cfg.head_channels,
         list(cfg.head_dilations) or [1] * cfg.head_layers,
     ),
 }
@@ -87,53 +83,32 @@ class HybridVAEConfig(FairseqDataclass):
     sample_size: int = II("task.sample_size")
 
 
-class LatentEncoder(FairseqEncoder):
-    """x -> q(z|x) -> z -> deconv features: everything the head conditions on, computed once."""
+class ConvLatentEncoder(LatentEncoder):
+    """q(z|x) by strided convolutions; features by the mirrored transposed convolutions."""
 
     def __init__(self, cfg: HybridVAEConfig, dictionary):
-        super().__init__(dictionary)
+        super().__init__(dictionary, cfg.sample_size, cfg.latent_dim)
         channels = list(cfg.encoder_channels)
-        self.sample_size = cfg.sample_size
-        self.latent_dim = cfg.latent_dim
         self.conv_encoder = ConvEncoder(len(dictionary), channels, cfg.sample_size, cfg.latent_dim)
         self.deconv_decoder = DeconvDecoder(
             cfg.latent_dim, channels, cfg.sample_size, cfg.decoder_feature_dim
         )
 
     def posterior(self, src_tokens: Tensor) -> Tuple[Tensor, Tensor]:
-        """q(z|x) as (mu, logvar), each (B, Z)."""
         return self.conv_encoder(src_tokens)
 
-    def forward(self, src_tokens: Tensor, src_lengths: Tensor | None = None,
-                z: Tensor | None = None, **kwargs):  # fmt: skip
-        """With `z` (B, Z) given, as at generation, q(z|x) is skipped and z is decoded as it is."""
-        if z is not None:
-            return {"z": z, "features": self.deconv_decoder(z)}
-        mu, logvar = self.posterior(src_tokens)  # 2 x (B, Z)
-        # One posterior sample in training and validation alike: the ELBO is an expectation under q.
-        z = reparameterize(mu, logvar)
-        return {"mu": mu, "logvar": logvar, "z": z, "features": self.deconv_decoder(z)}
-
-    def reorder_encoder_out(self, encoder_out: Dict[str, Tensor], new_order: Tensor):
-        return {key: value.index_select(0, new_order) for key, value in encoder_out.items()}
-
-    def max_positions(self):
-        return self.sample_size
+    def features(self, z: Tensor) -> Tensor:
+        return self.deconv_decoder(z)  # (B, L, F)
 
 
 @register_model("hybrid_vae", dataclass=HybridVAEConfig)
-class HybridVAEModel(FairseqEncoderDecoderModel):
-    def __init__(self, encoder: LatentEncoder, decoder, aux_head: nn.Linear | None):
-        super().__init__(encoder, decoder)
-        self.aux_head = aux_head
-        self.num_updates = 0
-
+class HybridVAEModel(TextVAEModel):
     @classmethod
     def build_model(cls, cfg: HybridVAEConfig, task):
         check_sample_size(cfg.sample_size, len(cfg.encoder_channels))
         dictionary = task.target_dictionary
-        encoder = LatentEncoder(cfg, dictionary)
-        decoder = HEADS[cfg.decoder_head](cfg, dictionary)
+        encoder = ConvLatentEncoder(cfg, dictionary)
+        decoder = HEADS[cfg.decoder_head](cfg, dictionary, cfg.decoder_feature_dim)
         # Without a head the decoder's own output is the historyless prediction: no separate aux.
         aux_head = (
             None if cfg.decoder_head == "none" else nn.Linear(cfg.decoder_feature_dim, len(dictionary))
@@ -141,22 +116,6 @@ class HybridVAEModel(FairseqEncoderDecoderModel):
         model = cls(encoder, decoder, aux_head)
         init_uniform_(model, cfg.init_scale)
         return model
-
-    def forward(self, src_tokens, src_lengths, prev_output_tokens, **kwargs):
-        encoder_out = self.encoder(src_tokens, src_lengths)
-        logits, extra = self.decoder(prev_output_tokens, encoder_out=encoder_out)  # (B, T, V)
-        aux_logits = None if self.aux_head is None else self.aux_head(encoder_out["features"])
-        return logits, {**extra, "mu": encoder_out["mu"], "logvar": encoder_out["logvar"],
-                        "aux_logits": aux_logits}  # fmt: skip
-
-    def max_decoder_positions(self) -> int:
-        """L units and the EOS that fairseq's SequenceGenerator forces after them."""
-        return self.encoder.sample_size + 1
-
-    def set_num_updates(self, num_updates):
-        """The criterion reads `num_updates` to anneal the KL weight."""
-        super().set_num_updates(num_updates)
-        self.num_updates = num_updates
 
 
 def check_sample_size(sample_size: int, num_layers: int) -> None:

@@ -7,6 +7,7 @@ from .gaussian import gaussian_kl, reparameterize
 from .heads import ByteNetHead, GatedResidualBlock, HistorylessHead, LSTMHead
 from .interpolation import interpolate_latents
 from .layer_norm_lstm import LayerNormLSTM
+from .lstm_encoder import LSTMPosteriorEncoder
 from .one_hot import OneHot, build_token_embedding
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "GatedResidualBlock",
     "HistorylessHead",
     "LSTMHead",
+    "LSTMPosteriorEncoder",
     "LayerNormLSTM",
     "OneHot",
     "build_token_embedding",

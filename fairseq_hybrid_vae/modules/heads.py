@@ -5,7 +5,7 @@ its input at position t is [feature_t ; embed(x_{t-1})] (paper Fig. 2). In incre
 SequenceGenerator) it receives the whole prefix and uses only the newest token and feature.
 """
 
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -30,6 +30,11 @@ def _features_for(prev_output_tokens: Tensor, encoder_out: Dict, incremental: bo
     return features[:, :length]  # (B, T, F)
 
 
+def _head_input(features: Tensor, embedded: Tensor) -> Tensor:
+    """[feature_t ; embed(x_{t-1})], in the embedding's dtype (features may be empty: no z)."""
+    return torch.cat([features.to(embedded.dtype), embedded], dim=-1)  # (B, T, F+E)
+
+
 class HistorylessHead(FairseqDecoder):
     """No head (paper Fig. 2a): x_t is predicted from feature_t alone, in one parallel pass."""
 
@@ -48,15 +53,25 @@ class HistorylessHead(FairseqDecoder):
 
 
 class LSTMHead(FairseqIncrementalDecoder):
-    """Layer-normalised LSTM over [feature_t ; embed(x_{t-1})] (paper Fig. 2b); zero initial state."""
+    """Layer-normalised LSTM over [feature_t ; embed(x_{t-1})] (paper Fig. 2b).
 
-    def __init__(self, dictionary, feature_dim: int, embed_dim: int, hidden_size: int, num_layers: int):
+    The initial state is zero (the hybrid), or tanh(Linear(z)) when `latent_dim` > 0 (Bowman et al.'s
+    LSTM VAE). `input_dropout` p replaces each decoder input but the start symbol, in training only,
+    by a dedicated "dropped" symbol with probability p (the authors' Dropword; no rescaling).
+    """
+
+    def __init__(self, dictionary, feature_dim: int, embed_dim: int, hidden_size: int,
+                 num_layers: int, latent_dim: int = 0, input_dropout: float = 0.0):  # fmt: skip
         super().__init__(dictionary)
-        self.embed_tokens = build_token_embedding(len(dictionary), embed_dim)
+        self.input_dropout = input_dropout
+        self.dropped_index = len(dictionary)  # one symbol past the dictionary, only when p > 0
+        num_inputs = len(dictionary) + (1 if input_dropout > 0 else 0)
+        self.embed_tokens = build_token_embedding(num_inputs, embed_dim)
         input_size = feature_dim + self.embed_tokens.embedding_dim
         self.layers = nn.ModuleList(
             LayerNormLSTM(input_size if i == 0 else hidden_size, hidden_size) for i in range(num_layers)
         )
+        self.initial_state = nn.Linear(latent_dim, 2 * hidden_size) if latent_dim > 0 else None
         self.output_projection = nn.Linear(hidden_size, len(dictionary))
 
     def forward(self, prev_output_tokens, encoder_out=None, incremental_state=None, **kwargs):
@@ -64,10 +79,15 @@ class LSTMHead(FairseqIncrementalDecoder):
         features = _features_for(prev_output_tokens, encoder_out, incremental)
         if incremental:
             prev_output_tokens = prev_output_tokens[:, -1:]
-        x = torch.cat([features, self.embed_tokens(prev_output_tokens)], dim=-1)  # (B, T, F+E)
-        states: List = (
-            self.get_incremental_state(incremental_state, "lstm_state") if incremental else None
-        ) or [None] * len(self.layers)
+        elif self.training and self.input_dropout > 0:
+            dropped = torch.rand(prev_output_tokens.shape, device=prev_output_tokens.device)
+            dropped = dropped < self.input_dropout
+            dropped[:, 0] = False  # the start symbol is never dropped, as the authors'
+            prev_output_tokens = prev_output_tokens.masked_fill(dropped, self.dropped_index)
+        x = _head_input(features, self.embed_tokens(prev_output_tokens))  # (B, T, F+E)
+        states = self.get_incremental_state(incremental_state, "lstm_state") if incremental else None
+        if states is None:
+            states = [self._initial_state(encoder_out)] + [None] * (len(self.layers) - 1)
         new_states = []
         for layer, state in zip(self.layers, states):
             x, state = layer(x, state)  # (B, T, H)
@@ -75,6 +95,12 @@ class LSTMHead(FairseqIncrementalDecoder):
         if incremental:
             self.set_incremental_state(incremental_state, "lstm_state", new_states)
         return self.output_projection(x), {"attn": None}  # (B, T, V)
+
+    def _initial_state(self, encoder_out) -> Optional[Tuple[Tensor, Tensor]]:
+        if self.initial_state is None:
+            return None  # zeros
+        h, c = torch.tanh(self.initial_state(encoder_out["z"])).chunk(2, dim=-1)  # 2 x (B, H)
+        return h.contiguous(), c.contiguous()
 
     def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
         states = self.get_incremental_state(incremental_state, "lstm_state")
@@ -127,7 +153,7 @@ class ByteNetHead(FairseqIncrementalDecoder):
         features = _features_for(prev_output_tokens, encoder_out, incremental_state is not None)
         if incremental_state is not None:
             prev_output_tokens = prev_output_tokens[:, -1:]
-        x = torch.cat([features, self.embed_tokens(prev_output_tokens)], dim=-1)  # (B, T, F+E)
+        x = _head_input(features, self.embed_tokens(prev_output_tokens))  # (B, T, F+E)
         content, gate = self.input_norm(self.input_proj(x)).chunk(2, dim=-1)  # 2 x (B, T, C)
         x = torch.tanh(content) * torch.sigmoid(gate)
         for block in self.blocks:

@@ -1,0 +1,98 @@
+"""The LSTM VAE of Bowman et al. (2016) as the paper trains it: the baseline the hybrid is compared to.
+
+    x --LN-LSTM--> last state --Linear--> mu, logvar --sample--> z
+    z --tanh(Linear)--> the decoder LSTM's initial state; optionally z at every step (--z-every-step)
+    embed(x_{t-1}), with input dropout in training --LN-LSTM--> p(x_t | z, x_<t)
+
+With --input-dropout 1.0 every decoder input is the dropped symbol: a historyless LSTM decoder (Fig. 3).
+"""
+
+from dataclasses import dataclass, field
+
+from fairseq.dataclass import FairseqDataclass
+from fairseq.models import register_model, register_model_architecture
+from fairseq.utils import safe_getattr
+from omegaconf import II
+from torch import Tensor
+
+from ..modules import LSTMHead, LSTMPosteriorEncoder
+from .hybrid_vae import init_uniform_
+from .text_vae_model import LatentEncoder, TextVAEModel
+
+
+@dataclass
+class LSTMVAEConfig(FairseqDataclass):
+    latent_dim: int = field(default=100, metadata={"help": "size of the latent code z"})
+    lstm_hidden_size: int = field(
+        default=500, metadata={"help": "hidden units of the encoder and of the decoder LSTM"}
+    )
+    decoder_embed_dim: int = field(
+        default=0,
+        metadata={"help": "embedding size of x_{t-1} in the decoder; 0 = one-hot, as the paper"},
+    )
+    input_dropout: float = field(
+        default=0.0,
+        metadata={"help": "probability that a decoder input is replaced by the dropped symbol in "
+                  "training (Bowman et al.'s word dropout; the paper: 0.2, 0.5; 1.0 = historyless)"},
+    )
+    z_every_step: bool = field(
+        default=False,
+        metadata={"help": "also feed z to the decoder at every step, not only as its initial state"},
+    )
+    init_scale: float = field(
+        default=0.1, metadata={"help": "weights and biases ~ U(-s, s) as the authors"}
+    )
+    sample_size: int = II("task.sample_size")
+
+
+class LSTMLatentEncoder(LatentEncoder):
+    """q(z|x) from the last state of an LSTM; the features are z at every step, or nothing."""
+
+    def __init__(self, cfg: LSTMVAEConfig, dictionary):
+        super().__init__(dictionary, cfg.sample_size, cfg.latent_dim)
+        self.z_every_step = cfg.z_every_step
+        self.lstm_encoder = LSTMPosteriorEncoder(
+            len(dictionary), cfg.lstm_hidden_size, cfg.latent_dim, dictionary.pad()
+        )
+
+    def posterior(self, src_tokens: Tensor):
+        return self.lstm_encoder(src_tokens)
+
+    def features(self, z: Tensor) -> Tensor:
+        width = z.size(1) if self.z_every_step else 0
+        return z.unsqueeze(1)[..., :width].expand(-1, self.sample_size, -1)  # (B, L, Z or 0)
+
+
+@register_model("lstm_vae", dataclass=LSTMVAEConfig)
+class LSTMVAEModel(TextVAEModel):
+    @classmethod
+    def build_model(cls, cfg: LSTMVAEConfig, task):
+        dictionary = task.target_dictionary
+        encoder = LSTMLatentEncoder(cfg, dictionary)
+        decoder = LSTMHead(
+            dictionary,
+            feature_dim=cfg.latent_dim if cfg.z_every_step else 0,
+            embed_dim=cfg.decoder_embed_dim,
+            hidden_size=cfg.lstm_hidden_size,
+            num_layers=1,
+            latent_dim=cfg.latent_dim,
+            input_dropout=cfg.input_dropout,
+        )
+        model = cls(encoder, decoder)
+        init_uniform_(model, cfg.init_scale)
+        return model
+
+
+# Sizes whose parameter counts match the hybrid presets within 5% (tests/test_baselines.py).
+@register_model_architecture("lstm_vae", "lstm_vae_ptb")
+def lstm_vae_ptb(args):
+    args.latent_dim = safe_getattr(args, "latent_dim", 100)
+    args.lstm_hidden_size = safe_getattr(args, "lstm_hidden_size", 500)
+
+
+@register_model_architecture("lstm_vae", "lstm_vae_tweets")
+def lstm_vae_tweets(args):
+    args.latent_dim = safe_getattr(args, "latent_dim", 100)
+    args.lstm_hidden_size = safe_getattr(args, "lstm_hidden_size", 1000)
+
+

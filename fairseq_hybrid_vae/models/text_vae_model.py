@@ -1,0 +1,75 @@
+"""What every model of the plugin shares: an encoder to (mu, logvar, z, features), a decoder head over
+the features, an optional historyless aux head, and the update count the criterion anneals with."""
+
+from typing import Dict, Optional, Tuple
+
+import torch.nn as nn
+from fairseq.models import FairseqEncoder, FairseqEncoderDecoderModel
+from torch import Tensor
+
+from ..modules import reparameterize
+
+
+class LatentEncoder(FairseqEncoder):
+    """x -> q(z|x) -> z -> per-position features: what the decoder conditions on, computed once.
+
+    A model says how: `posterior` (mu, logvar) and `features` (B, L, F) of z. With `z` passed in, as
+    at generation, q(z|x) is skipped and that z is decoded.
+    """
+
+    def __init__(self, dictionary, sample_size: int, latent_dim: int):
+        super().__init__(dictionary)
+        self.sample_size = sample_size
+        self.latent_dim = latent_dim
+
+    def posterior(self, src_tokens: Tensor) -> Tuple[Tensor, Tensor]:
+        """q(z|x) as (mu, logvar), each (B, Z)."""
+        raise NotImplementedError
+
+    def features(self, z: Tensor) -> Tensor:
+        """(B, Z) -> (B, L, F): what each position of the decoder reads."""
+        raise NotImplementedError
+
+    def forward(self, src_tokens: Tensor, src_lengths: Optional[Tensor] = None,
+                z: Optional[Tensor] = None, **kwargs) -> Dict[str, Tensor]:  # fmt: skip
+        if z is not None:
+            return {"z": z, "features": self.features(z)}
+        mu, logvar = self.posterior(src_tokens)  # 2 x (B, Z)
+        # One posterior sample in training and validation alike: the ELBO is an expectation under q.
+        z = reparameterize(mu, logvar)
+        return {"mu": mu, "logvar": logvar, "z": z, "features": self.features(z)}
+
+    def reorder_encoder_out(self, encoder_out: Dict[str, Tensor], new_order: Tensor):
+        return {key: value.index_select(0, new_order) for key, value in encoder_out.items()}
+
+    def max_positions(self) -> int:
+        return self.sample_size
+
+
+class TextVAEModel(FairseqEncoderDecoderModel):
+    """Returns (logits, extra) with extra = {mu, logvar, aux_logits, attn} for the ELBO criterion.
+
+    The encoder computes once per sample everything the decoder conditions on: q(z|x), z and the
+    per-position `features`; with `z` passed in (generation) it decodes that z instead.
+    """
+
+    def __init__(self, encoder, decoder, aux_head: Optional[nn.Module] = None):
+        super().__init__(encoder, decoder)
+        self.aux_head = aux_head
+        self.num_updates = 0
+
+    def forward(self, src_tokens, src_lengths, prev_output_tokens, **kwargs):
+        encoder_out: Dict = self.encoder(src_tokens, src_lengths)
+        logits, extra = self.decoder(prev_output_tokens, encoder_out=encoder_out)  # (B, T, V)
+        aux_logits = None if self.aux_head is None else self.aux_head(encoder_out["features"])
+        return logits, {**extra, "mu": encoder_out["mu"], "logvar": encoder_out["logvar"],
+                        "aux_logits": aux_logits}  # fmt: skip
+
+    def max_decoder_positions(self) -> int:
+        """L units and the EOS that fairseq's SequenceGenerator forces after them."""
+        return self.encoder.sample_size + 1
+
+    def set_num_updates(self, num_updates):
+        """The criterion reads `num_updates` to anneal the KL weight."""
+        super().set_num_updates(num_updates)
+        self.num_updates = num_updates

@@ -1,0 +1,29 @@
+"""The LSTM inference network of Bowman et al.'s VAE: the last state of an LSTM over x -> mu, logvar."""
+
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from .layer_norm_lstm import LayerNormLSTM
+from .one_hot import OneHot
+
+
+class LSTMPosteriorEncoder(nn.Module):
+    """One-hot x -> LN-LSTM -> hidden state after the last non-pad unit -> Linear -> (mu, logvar)."""
+
+    def __init__(self, vocab_size: int, hidden_size: int, latent_dim: int, pad: int):
+        super().__init__()
+        self.pad = pad
+        self.embed = OneHot(vocab_size)
+        self.lstm = LayerNormLSTM(vocab_size, hidden_size)
+        self.to_posterior = nn.Linear(hidden_size, 2 * latent_dim)
+
+    def forward(self, tokens: Tensor) -> Tuple[Tensor, Tensor]:
+        states, _ = self.lstm(self.embed(tokens))  # (B, L, H)
+        last = tokens.ne(self.pad).sum(1).clamp(min=1) - 1  # (B,): padding comes after the text
+        final = states[torch.arange(tokens.size(0), device=tokens.device), last]  # (B, H)
+        mu, logvar = self.to_posterior(final).chunk(2, dim=-1)  # 2 x (B, Z)
+        return mu, logvar
+
