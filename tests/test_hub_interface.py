@@ -9,10 +9,10 @@ from conftest import run_train
 from fairseq_hybrid_vae import HybridVAE
 
 
-@pytest.fixture(scope="module")
-def vae(tiny_data, tmp_path_factory):
-    save_dir = tmp_path_factory.mktemp("hub")
-    run_train(tiny_data, str(save_dir), "hybrid_vae_lstm",
+@pytest.fixture(scope="module", params=["hybrid_vae_lstm", "lstm_vae", "window_lm_bytenet"])
+def vae(request, tiny_data, tmp_path_factory):
+    save_dir = tmp_path_factory.mktemp(request.param)
+    run_train(tiny_data, str(save_dir), request.param,
               ["--max-update", "60", "--windows-per-epoch", "960", "--kl-anneal-updates", "0"])  # fmt: skip
     return HybridVAE.from_pretrained(str(save_dir), "checkpoint_last.pt", data_name_or_path=tiny_data)
 
@@ -22,7 +22,7 @@ def test_sample_encode_decode(vae):
     texts = vae.sample(5)
     assert len(texts) == 5 and all(isinstance(t, str) and 0 < len(t) <= 16 for t in texts)
     mu, logvar = vae.encode(["the cat sees", "a dog eats some milk."])
-    assert mu.shape == logvar.shape == (2, 8)
+    assert mu.shape == logvar.shape == (2, vae.model.encoder.latent_dim)
     assert vae.decode(mu) == vae.reconstruct(["the cat sees", "a dog eats some milk."])
     sampled = vae.sample(3, sampling=True, sampling_topk=3)
     assert len(sampled) == 3
