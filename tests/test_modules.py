@@ -187,3 +187,23 @@ def test_interpolation_paths():
         assert abs(float(torch.atan2(point[1], point[0])) - w * math.pi / 2) < 1e-5
     same = interpolate_latents(a, a, torch.tensor([0.3]), "slerp")
     torch.testing.assert_close(same, a)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "bytenet"])
+def test_incremental_state_does_not_grow_with_the_position(kind):
+    """One step's work is bounded: the cache holds a fixed number of values at every position."""
+    dictionary = make_dictionary()
+    head = build_head(kind, dictionary).eval()
+    tokens = torch.randint(4, len(dictionary), (2, 30))
+    encoder_out = {"features": torch.randn(2, 30, 6)}
+    state, sizes = {}, []
+    for t in range(30):
+        head(tokens[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+        sizes.append(sum(v.numel() for value in state.values() for v in _tensors(value)))
+    assert len(set(sizes)) == 1 and sizes[0] > 0
+
+
+def _tensors(value):
+    if torch.is_tensor(value):
+        return [value]
+    return [t for item in value for t in _tensors(item)] if isinstance(value, (list, tuple)) else []

@@ -35,5 +35,5 @@ fairseq-train "$DATA" --user-dir fairseq_hybrid_vae \
 for split in valid test; do
   fairseq-validate "$DATA" --user-dir fairseq_hybrid_vae --task text_vae --sample-size 60 \
     --path "$RUN/checkpoints/checkpoint_best.pt" --valid-subset "$split" --batch-size 64 \
-    $DEVICE_FLAGS 2>&1 | grep "on '$split' subset" | tee -a "$RUN/scores.txt"
+    $DEVICE_FLAGS 2>&1 | grep "| $split | valid on '$split' subset" | tee -a "$RUN/scores.txt"
 done
