@@ -7,21 +7,12 @@ and for the historyless model's one-pass decoder. Weights are random: speed does
 """
 
 import argparse
-import statistics
-import time
 from types import SimpleNamespace
 
 import torch
-from fairseq.data import Dictionary
+from common import dictionary_of, median_seconds
 
 from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel
-
-
-def ptb_like_dictionary() -> Dictionary:
-    dictionary = Dictionary()
-    for i in range(49):  # PTB: 49 characters besides the newline (fairseq's EOS)
-        dictionary.add_symbol(chr(0x4E00 + i))
-    return dictionary
 
 
 @torch.no_grad()
@@ -43,16 +34,6 @@ def one_pass(model, z: torch.Tensor, length: int, bos: int) -> torch.Tensor:
     return logits.argmax(-1)
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample-size", type=int, default=128)
@@ -62,7 +43,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    dictionary = ptb_like_dictionary()
+    dictionary = dictionary_of(53)
     task = SimpleNamespace(target_dictionary=dictionary)
     L, B, bos = args.sample_size, args.batch_size, dictionary.bos()
     rows = []
@@ -71,11 +52,12 @@ def main() -> None:
         model = HybridVAEModel.build_model(cfg, task).eval()
         z = torch.randn(B, cfg.latent_dim)
         if head == "none":
-            seconds = timed(lambda m=model, z=z: one_pass(m, z, L, bos), args.repeats)
+            seconds = median_seconds(lambda m=model, z=z: one_pass(m, z, L, bos), args.repeats)
             rows.append((head, "one parallel pass", seconds))
             continue
         for incremental in [True, False]:
-            seconds = timed(lambda m=model, z=z, i=incremental: greedy(m, z, L, bos, i), args.repeats)
+            run = lambda m=model, z=z, i=incremental: greedy(m, z, L, bos, i)  # noqa: E731
+            seconds = median_seconds(run, args.repeats)
             rows.append((head, "incremental" if incremental else "recompute prefix", seconds))
     print(f"greedy generation, L={L}, batch {B}, {args.threads} threads, torch {torch.__version__}")
     print("| head | decoding | seconds per batch | units/s |\n|---|---|---|---|")

@@ -7,12 +7,10 @@ L = 60 by default), as fairseq-train runs it but without data loading; median of
 """
 
 import argparse
-import statistics
-import time
 from types import SimpleNamespace
 
 import torch
-from fairseq.data import Dictionary
+from common import dictionary_of, median_seconds
 
 import fairseq_hybrid_vae  # noqa: F401  (registers the models)
 from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboCriterion
@@ -37,13 +35,6 @@ ARCHS = {  # name: (model class, PTB preset, tweet preset)
 CONFIGS = {HybridVAEModel: HybridVAEConfig, LSTMVAEModel: LSTMVAEConfig, WindowLMModel: WindowLMConfig}
 
 
-def dictionary_of(size: int) -> Dictionary:
-    dictionary = Dictionary()
-    for i in range(size - len(dictionary)):
-        dictionary.add_symbol(chr(0x4E00 + i))
-    return dictionary
-
-
 def build(model_cls, overrides: dict, sample_size: int, vocab: int):
     cfg = CONFIGS[model_cls](sample_size=sample_size, **overrides)
     task = SimpleNamespace(target_dictionary=dictionary_of(vocab))
@@ -60,16 +51,14 @@ def seconds_per_update(model, task, batch_size: int, sample_size: int, repeats: 
     sample = {"net_input": {"src_tokens": target, "src_lengths": None, "prev_output_tokens": prev},
               "target": target, "ntokens": target.numel()}  # fmt: skip
     model.train()
-    times = []
-    for step in range(repeats + 1):
-        start = time.perf_counter()
+
+    def update():
         optimizer.zero_grad()
         loss, sample_size_, _ = criterion(model, sample)
         (loss / sample_size_).backward()
         optimizer.step()
-        if step > 0:  # the first update warms up allocators
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
+    return median_seconds(update, repeats)
 
 
 def main() -> None:
