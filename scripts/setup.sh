@@ -20,9 +20,13 @@ fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 pip_install() {
-  # Quiet, minus the "Location ... is ignored" lines some pip configurations print per package.
+  # Quiet, minus the "Location ... is ignored" lines some pip configurations print per package, and
+  # pip's note that fairseq-fixed lists torchaudio: it is imported only lazily, never here, and no
+  # CPU build of it exists (fairseq-notes.md section 6).
   .venv/bin/python -m pip --disable-pip-version-check -q install "$@" 2>&1 \
-    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    | { grep -v -e "is ignored: it is neither a file nor a directory" \
+          -e "pip's dependency resolver does not currently take into account" \
+          -e "requires torchaudio" || true; }
   return "${PIPESTATUS[0]}"
 }
 
