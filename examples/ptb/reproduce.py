@@ -1,0 +1,167 @@
+"""Reproduce the paper's PTB findings: Figures 3-6 as grids of fairseq-train runs, then the plots.
+
+    python examples/ptb/reproduce.py --figure 4 --scale cpu --ptb ../shared/data/ptb
+    python examples/ptb/reproduce.py --figure 4 --plot-only          # redraw from results/
+
+Raw results: examples/ptb/results/fig<N>-<scale>/<run>.csv (one row per run and validation point);
+figure: examples/ptb/results/fig<N>-<scale>.png. A rerun skips the runs already in results/.
+--scale cpu fits this project's 2-core machine (smaller layers, batch 32, 1000 updates, a short KL
+annealing); --scale paper is the paper's sizes and schedules, for a GPU.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from grid import REPO, Run, final_valid, read_results, run_grid  # noqa: E402
+
+SCALES = {
+    "cpu": {
+        "common": ["--batch-size", "32", "--max-update", "1000", "--windows-per-epoch", "16000",
+                   "--optimizer", "adam", "--lr", "1e-3", "--num-workers", "0", "--cpu"],
+        "hybrid": ["--latent-dim", "32", "--encoder-channels", "64,128", "--decoder-feature-dim", "100",
+                   "--lstm-hidden-size", "256", "--head-channels", "128"],
+        "lstm_vae": ["--latent-dim", "32", "--lstm-hidden-size", "256"],
+        "hybrid_anneal": ["--kl-weight-floor", "0.001", "--kl-anneal-start", "100",
+                          "--kl-anneal-updates", "500"],
+        "lstm_vae_anneal": ["--kl-weight-floor", "0", "--kl-anneal-start", "200",
+                            "--kl-anneal-updates", "500", "--clip-norm", "100"],
+    },
+    "paper": {  # paper-spec.md section 5
+        "common": ["--batch-size", "64", "--max-update", "100000", "--windows-per-epoch", "64000",
+                   "--optimizer", "adam", "--lr", "1e-3", "--num-workers", "2"],
+        "hybrid": ["--lr-scheduler", "step", "--warmup-updates", "19000", "--warmup-init-lr", "1e-3",
+                   "--lr-deacy-period", "1000", "--lr-decay", "0.95"],
+        "lstm_vae": ["--latent-dim", "100", "--lstm-hidden-size", "500"],
+        "hybrid_anneal": ["--kl-weight-floor", "0.001", "--kl-anneal-start", "1000",
+                          "--kl-anneal-updates", "7000"],
+        "lstm_vae_anneal": ["--kl-weight-floor", "0", "--kl-anneal-start", "10000",
+                            "--kl-anneal-updates", "7000", "--clip-norm", "100"],
+    },
+}  # fmt: skip
+
+
+def grid(figure: int, scale: str):
+    s = SCALES[scale]
+    hybrid = lambda head: (f"hybrid_vae_{head}", s["hybrid"] + s["hybrid_anneal"])  # noqa: E731
+    runs = []
+    if figure == 3:  # historyless autoencoders, KL off; L a multiple of 4 near the paper's values
+        for L in [12, 20, 32, 52, 76, 100]:
+            runs.append(Run(f"conv-L{L}", "hybrid_vae_feedforward",
+                            s["hybrid"] + ["--sample-size", str(L), "--kl-weight", "0"],
+                            {"model": "conv AE", "L": L}))
+            runs.append(Run(f"lstm-L{L}", "lstm_vae", s["lstm_vae"] + [
+                "--sample-size", str(L), "--kl-weight", "0", "--input-dropout", "1.0"],
+                {"model": "LSTM AE", "L": L}))
+    elif figure == 4:  # hybrid (alpha 0.2) vs LSTM VAE (p 0.2, 0.5) as L grows
+        for L in [12, 24, 36, 48, 60, 96, 128]:
+            arch, flags = hybrid("lstm")
+            runs.append(Run(f"hybrid-L{L}", arch, flags + ["--sample-size", str(L), "--alpha", "0.2"],
+                            {"model": "hybrid, alpha 0.2", "L": L}))
+            for p in [0.2, 0.5]:
+                runs.append(Run(f"lstmvae-p{p}-L{L}", "lstm_vae", s["lstm_vae"] + s["lstm_vae_anneal"] + [
+                    "--sample-size", str(L), "--input-dropout", str(p)],
+                    {"model": f"LSTM VAE, p {p}", "L": L}))
+    elif figure == 5:  # alpha, with and without KL annealing, L = 52
+        for anneal in [True, False]:
+            for alpha in [0.0, 0.1, 0.2, 0.5, 1.0]:
+                arch, flags = hybrid("lstm")
+                flags = flags + (["--kl-anneal-updates", "0"] if not anneal else [])
+                runs.append(Run(f"alpha{alpha}-{'anneal' if anneal else 'noanneal'}", arch,
+                                flags + ["--sample-size", "52", "--alpha", str(alpha)],
+                                {"alpha": alpha, "annealing": anneal}))
+    elif figure == 6:  # ByteNet head depth x alpha, L = 56
+        for alpha in [0.0, 0.2, 0.5]:
+            for layers in [1, 2, 3, 5, 7, 10]:
+                arch, flags = hybrid("bytenet")
+                runs.append(Run(f"bytenet-N{layers}-alpha{alpha}", arch, flags + [
+                    "--sample-size", "56", "--alpha", str(alpha), "--head-layers", str(layers)],
+                    {"alpha": alpha, "layers": layers}))
+    return runs
+
+
+def plot(figure: int, rows_by_run, runs, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    last = final_valid(rows_by_run)
+    done = [r for r in runs if r.name in last]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    value = lambda run, key: float(last[run.name][key])  # noqa: E731
+    if figure == 4:
+        for model in sorted({r.labels["model"] for r in done}):
+            pts = sorted((r.labels["L"], value(r, "elbo"), value(r, "kl")) for r in done
+                         if r.labels["model"] == model)  # fmt: skip
+            axes[0].plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=model)
+            axes[1].plot([p[0] for p in pts], [p[2] for p in pts], "o-", label=model)
+        axes[0].set(xlabel="sample length L (characters)", ylabel="valid ELBO (bits/char)",
+                    title="total: rec + KL")  # fmt: skip
+        axes[1].set(xlabel="sample length L (characters)", ylabel="valid KL (bits/char)",
+                    title="its KL part")  # fmt: skip
+    elif figure == 3:
+        for r in done:
+            curve = [(int(x["num_updates"]), float(x["rec"])) for x in rows_by_run
+                     if x["run"] == r.name and x["split"] == "valid"]  # fmt: skip
+            axis = axes[0] if r.labels["model"] == "conv AE" else axes[1]
+            axis.plot(*zip(*curve), "o-", label=f"L = {r.labels['L']}")
+        for axis, title in zip(axes, ["conv/deconv AE (historyless)", "LSTM AE, input dropout 1.0"]):
+            axis.set(xlabel="updates", ylabel="valid rec (bits/char)", title=title)
+    elif figure == 5:
+        for anneal in [True, False]:
+            pts = sorted((r.labels["alpha"], value(r, "elbo"), value(r, "kl")) for r in done
+                         if r.labels["annealing"] == anneal)  # fmt: skip
+            label = "KL annealing" if anneal else "no annealing"
+            axes[0].plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+            axes[1].plot([p[0] for p in pts], [p[2] for p in pts], "o-", label=label)
+        axes[0].set(xlabel="alpha", ylabel="valid ELBO (bits/char)")
+        axes[1].set(xlabel="alpha", ylabel="valid KL (bits/char)")
+    elif figure == 6:
+        for alpha in sorted({r.labels["alpha"] for r in done}):
+            pts = sorted((r.labels["layers"], value(r, "elbo"), value(r, "kl")) for r in done
+                         if r.labels["alpha"] == alpha)  # fmt: skip
+            axes[0].plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"alpha {alpha}")
+            axes[1].plot([p[0] for p in pts], [p[2] for p in pts], "o-", label=f"alpha {alpha}")
+        axes[0].set(xlabel="ByteNet head layers N", ylabel="valid ELBO (bits/char)")
+        axes[1].set(xlabel="ByteNet head layers N (receptive field N+1)", ylabel="valid KL (bits/char)")
+    for axis in axes:
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.suptitle(f"Figure {figure}: {len(done)} of {len(runs)} runs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--figure", type=int, choices=[3, 4, 5, 6], required=True)
+    parser.add_argument("--scale", choices=list(SCALES), default="cpu")
+    parser.add_argument("--ptb", help="folder with ptb.{train,valid,test}.txt (for the first run)")
+    parser.add_argument("--work", default=os.path.join(REPO, "runs", "reproduce-ptb"),
+                        help="prepared data and checkpoints (not committed)")
+    parser.add_argument("--plot-only", action="store_true")
+    args = parser.parse_args()
+    runs = grid(args.figure, args.scale)
+    name = f"fig{args.figure}-{args.scale}"
+    results = os.path.join(HERE, "results", name)
+    if not args.plot_only:
+        data = os.path.join(args.work, "data-bin")
+        if not os.path.exists(os.path.join(data, "dict.txt")):
+            if not args.ptb:
+                sys.exit("no prepared data yet: pass --ptb FOLDER with ptb.{train,valid,test}.txt")
+            subprocess.run([os.path.join(REPO, ".venv", "bin", "hybrid-vae-prepare"),
+                            "--train", os.path.join(args.ptb, "ptb.train.txt"),
+                            "--valid", os.path.join(args.ptb, "ptb.valid.txt"),
+                            "--test", os.path.join(args.ptb, "ptb.test.txt"), "--destdir", data],
+                           check=True)  # fmt: skip
+        run_grid(runs, data, results, os.path.join(args.work, name), SCALES[args.scale]["common"])
+    plot(args.figure, read_results(results, [r.name for r in runs]), runs, results + ".png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""The reproduction grids' log parsing (examples/grid.py): fairseq's JSON stats become CSV rows."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from grid import final_valid, parse_stats  # noqa: E402
+
+LOG = [
+    '2026-11-25 00:37:01 | INFO | train_inner | {"epoch": 1, "update": 0.5, "loss": "5.1"}',
+    '2026-11-25 00:37:02 | INFO | valid | {"epoch": 1, "valid_loss": "4.9", "valid_elbo": "4.8", '
+    '"valid_rec": "4.7", "valid_kl": "0.1", "valid_kl_nats": "1.2", "valid_num_updates": "20"}',
+    '2026-11-25 00:37:02 | INFO | train | {"epoch": 1, "train_loss": "5.0", "train_elbo": "4.9", '
+    '"train_num_updates": "20"}',
+    '2026-11-25 00:37:03 | INFO | valid | {"epoch": 2, "valid_elbo": "4.5", "valid_num_updates": "40"}',
+]
+
+
+def test_parse_stats_keeps_epoch_summaries_of_train_and_valid():
+    rows = parse_stats(LOG, "r1", 3.0)
+    assert [(r["split"], r["epoch"]) for r in rows] == [("valid", 1), ("train", 1), ("valid", 2)]
+    assert rows[0]["elbo"] == "4.8" and rows[0]["kl_nats"] == "1.2" and rows[0]["num_updates"] == "20"
+    assert rows[1]["aux"] is None  # absent statistics stay empty
+    assert final_valid(rows)["r1"]["elbo"] == "4.5"
