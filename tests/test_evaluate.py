@@ -12,14 +12,16 @@ from fairseq_hybrid_vae.evaluate import active_units, cli_main, mutual_informati
 
 def test_mutual_information_of_known_posteriors():
     torch.manual_seed(0)
-    N, Z = 1000, 2  # the estimator samples one z per x: its noise is about sqrt(Z / 2 / N) = 0.03
+    N, Z = 200, 2
     # Every x has the same posterior: z says nothing about x.
     same = mutual_information(torch.zeros(N, Z), torch.zeros(N, Z))
-    assert abs(same) < 0.15
+    assert abs(same) < 1e-5
     # Far-apart, narrow posteriors: z identifies x, so I(x; z) reaches log N.
     mu = torch.arange(N, dtype=torch.float).unsqueeze(1).repeat(1, Z) * 10
     separated = mutual_information(mu, torch.full((N, Z), -4.0))
-    assert abs(separated - math.log(N)) < 0.15
+    assert abs(separated - math.log(N)) < 1e-3
+    # A mixture of N posteriors carries at most log N nats, whatever the posteriors.
+    assert mutual_information(torch.randn(N, 50), torch.randn(N, 50)) <= math.log(N) + 1e-5
 
 
 def test_active_units():
