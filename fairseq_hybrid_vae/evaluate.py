@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .modules import gaussian_kl
+
 logger = logging.getLogger("fairseq_hybrid_vae.evaluate")
 LOG_2PI = math.log(2 * math.pi)
 
@@ -87,7 +89,7 @@ def active_units(mu: Tensor, threshold: float = 0.01) -> int:
 
 
 @torch.no_grad()
-def evaluate(model, task, split: str, iw_samples: int, iw_chunk: int, batch_size: int,
+def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch_size: int,
              max_samples: Optional[int], diversity_samples: int) -> Dict:  # fmt: skip
     from .hub_interface import HybridVAE
 
@@ -108,13 +110,13 @@ def evaluate(model, task, split: str, iw_samples: int, iw_chunk: int, batch_size
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
         prev, target = sample["net_input"]["prev_output_tokens"], sample["target"]
         totals["rec"] += float(-log_likelihood(model, z, prev, target, pad).sum())
-        totals["kl"] += float((0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).sum())
+        totals["kl"] += float(gaussian_kl(mu, logvar).sum())
         weights = importance_weights(model, sample, mu, logvar, iw_samples, iw_chunk, pad)  # (B, K)
         totals["iw_nll"] += float(-(torch.logsumexp(weights, 1) - math.log(iw_samples)).sum())
         totals["elbo_same_samples"] += float(-weights.mean(1).sum())
         totals["units"] += int(target.ne(pad).sum())
     mu, logvar = torch.cat(mus), torch.cat(logvars)
-    vae = HybridVAE(_saved_cfg(task), task, model)
+    vae = HybridVAE(cfg, task, model)
     texts = vae.sample(diversity_samples) if diversity_samples > 0 else []
     return summarize(totals, count, mu, logvar, texts)
 
@@ -135,13 +137,6 @@ def summarize(totals: Dict, count: int, mu: Tensor, logvar: Tensor, texts: List[
         "latent_dim": mu.size(1),
         "diversity": {"distinct": len(set(texts)), "of": len(texts)},
     }
-
-
-def _saved_cfg(task):
-    from fairseq.dataclass.configs import GenerationConfig
-    from omegaconf import OmegaConf
-
-    return OmegaConf.create({"generation": OmegaConf.structured(GenerationConfig(beam=1))})
 
 
 def _to(sample: Dict, device) -> Dict:
@@ -192,13 +187,13 @@ def cli_main(argv: Optional[List[str]] = None) -> None:
     from . import checkpoint_safety  # noqa: F401
 
     torch.manual_seed(args.seed)
-    models, _, task = checkpoint_utils.load_model_ensemble_and_task(
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
         [args.path], arg_overrides={"data": args.data}
     )
     model = models[0].eval()
     if torch.cuda.is_available() and not args.cpu:
         model.cuda()
-    result = evaluate(model, task, args.split, args.iw_samples, args.iw_chunk, args.batch_size,
+    result = evaluate(model, task, cfg, args.split, args.iw_samples, args.iw_chunk, args.batch_size,
                       args.max_samples, args.diversity_samples)  # fmt: skip
     result.update({"checkpoint": args.path, "split": args.split, "iw_samples": args.iw_samples})
     print(format_table(result))
