@@ -78,6 +78,16 @@ def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common
         print(f"[{i + 1}/{len(runs)}] {run.name}: {len(rows)} rows in {seconds} s", flush=True)
 
 
+def evaluate(data: str, save_dir: str, report: str, flags: List[str], split: str = "valid") -> Dict:
+    """hybrid-vae-eval on a run's last checkpoint; the JSON report is kept, so a rerun skips it."""
+    if not os.path.exists(report):
+        subprocess.run([os.path.join(REPO, ".venv", "bin", "hybrid-vae-eval"), data, "--path",
+                        os.path.join(save_dir, "checkpoint_last.pt"), "--split", split, "--json", report]
+                       + flags, check=True)  # fmt: skip
+    with open(report) as f:
+        return json.load(f)
+
+
 def read_results(results_dir: str, names: List[str]) -> List[Dict]:
     rows = []
     for name in names:

@@ -81,6 +81,17 @@ def test_line_mode_pads_and_handles_long_lines(long_lines, expected):
         assert dataset.num_dropped == 1
 
 
+def test_line_padding_eos_scores_every_position():
+    """The paper's tweet accounting: EOS fills the line to L and every position is a target."""
+    dataset = LineDataset(Lines([3, 5]), 5, PAD, BOS, fill_eos=2)
+    assert dataset[0]["tokens"].tolist() == [10, 11, 2, 2, 2]
+    batch = dataset.collater([dataset[0], dataset[1]])
+    assert batch["ntokens"] == 10  # both samples, all L positions
+    assert batch["net_input"]["prev_output_tokens"][0].tolist() == [BOS, 10, 11, 2, 2]
+    padded = LineDataset(Lines([3, 5]), 5, PAD, BOS)
+    assert padded.collater([padded[0], padded[1]])["ntokens"] == 3 + 5
+
+
 @pytest.mark.parametrize("num_windows,batch_size,multiple", [(343, 64, 8), (12, 8, 8), (5, 64, 8)])
 def test_batches_keep_every_sample(num_windows, batch_size, multiple):
     """fairseq's own batcher drops a last batch that is not a multiple of 8; ours keeps it."""

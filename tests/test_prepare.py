@@ -64,6 +64,18 @@ def test_tweet_mode_drops_blank_and_duplicate_lines(tmp_path):
     assert decode(str(tmp_path / "d"), "train") == ["@userid hi", "other one"]
 
 
+def test_character_coverage_maps_rare_characters_to_unk(tmp_path):
+    """Emoji and mojibake left out by --character-coverage become <unk>; the rest round-trips."""
+    corpus = tmp_path / "tweets.txt"
+    lines = [f"plain tweet number {i}" for i in range(300)] + ["rare \U0001F600 here"]
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "d"),
+              "--character-coverage", "0.999"])  # fmt: skip
+    decoded = decode(str(tmp_path / "d"), "valid")
+    assert decoded[:300] == lines[:300]
+    assert decoded[300] != lines[300] and decoded[300].startswith("rare ")
+
+
 def test_subword_units(tmp_path):
     corpus = tmp_path / "train.txt"
     rng = np.random.default_rng(0)

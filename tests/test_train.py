@@ -33,12 +33,19 @@ def test_each_arch_trains_and_its_loss_falls(tiny_data, tmp_path, caplog, arch):
     assert (tmp_path / "checkpoint_best.pt").exists() and (tmp_path / "checkpoint_last.pt").exists()
 
 
-def test_line_mode_and_bytenet_dilations_train(tiny_data, tmp_path, caplog):
+@pytest.mark.parametrize("line_padding", ["pad", "eos"])
+def test_line_mode_and_bytenet_dilations_train(tiny_data, tmp_path, caplog, line_padding):
     stats = run_train(tiny_data, str(tmp_path), "hybrid_vae_bytenet",
                       ["--max-update", "150", "--windows-per-epoch", "800", "--sample-mode", "line",
-                       "--sample-size", "32", "--head-dilations", "1,2,4"], caplog)  # fmt: skip
+                       "--sample-size", "32", "--head-dilations", "1,2,4",
+                       "--line-padding", line_padding], caplog)  # fmt: skip
     losses = np.array([float(s["loss"]) for s in stats])
     assert losses[-10:].mean() < 0.9 * losses[:10].mean(), losses
+    units_per_batch = float(stats[0]["wpb"])  # 16 lines of at most 32 units
+    if line_padding == "eos":
+        assert units_per_batch == 16 * 32  # every position scored, as the paper's tweet numbers
+    else:
+        assert units_per_batch < 16 * 28  # only the lines and their EOS: ~23 of the 32 units
 
 
 def test_sample_size_not_divisible_is_a_clear_error(tiny_data, tmp_path, caplog):
@@ -78,7 +85,7 @@ def test_help_lists_every_option():
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     text = " ".join(result.stdout.split())
-    for option in ["--sample-size", "--sample-mode", "--windows-per-epoch", "--long-lines",
+    for option in ["--sample-size", "--sample-mode", "--windows-per-epoch", "--long-lines", "--line-padding",
                    "--latent-dim", "--encoder-channels", "--decoder-feature-dim",
                    "--decoder-embed-dim", "--lstm-hidden-size", "--head-layers", "--head-dilations",
                    "--head-channels", "--init-scale", "--alpha", "--kl-weight-floor",

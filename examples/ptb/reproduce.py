@@ -2,21 +2,25 @@
 
     python examples/ptb/reproduce.py --figure 4 --scale cpu --ptb ../shared/data/ptb
     python examples/ptb/reproduce.py --figure 4 --plot-only          # redraw from results/
+    python examples/ptb/reproduce.py --figure target --scale cpu     # L = 128: hybrid vs no-latent LM
 
 Raw results: examples/ptb/results/fig<N>-<scale>/<run>.csv (one row per run and validation point);
 figure: examples/ptb/results/fig<N>-<scale>.png. A rerun skips the runs already in results/.
+`--figure target` (the project's target beyond the paper) trains hybrids and the no-latent LM with the
+same LSTM head at L = 128, then runs hybrid-vae-eval on the test windows: results/target-<scale>.md.
 --scale cpu fits this project's 2-core machine (smaller layers, batch 32, 1000 updates, a short KL
 annealing); --scale paper is the paper's sizes and schedules, for a GPU.
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from grid import REPO, Run, final_valid, read_results, run_grid  # noqa: E402
+from grid import REPO, Run, evaluate, final_valid, read_results, run_grid  # noqa: E402
 
 SCALES = {
     "cpu": {
@@ -29,6 +33,7 @@ SCALES = {
                           "--kl-anneal-updates", "500"],
         "lstm_vae_anneal": ["--kl-weight-floor", "0", "--kl-anneal-start", "200",
                             "--kl-anneal-updates", "500", "--clip-norm", "100"],
+        "eval": ["--max-samples", "500", "--iw-samples", "100"],
     },
     "paper": {  # paper-spec.md section 5
         "common": ["--batch-size", "64", "--max-update", "100000", "--windows-per-epoch", "64000",
@@ -40,6 +45,7 @@ SCALES = {
                           "--kl-anneal-updates", "7000"],
         "lstm_vae_anneal": ["--kl-weight-floor", "0", "--kl-anneal-start", "10000",
                             "--kl-anneal-updates", "7000", "--clip-norm", "100"],
+        "eval": ["--iw-samples", "500"],
     },
 }  # fmt: skip
 
@@ -73,6 +79,17 @@ def grid(figure: int, scale: str):
                 runs.append(Run(f"alpha{alpha}-{'anneal' if anneal else 'noanneal'}", arch,
                                 flags + ["--sample-size", "52", "--alpha", str(alpha)],
                                 {"alpha": alpha, "annealing": anneal}))
+    elif figure == "target":  # L = 128: does the latent cost nothing against the same LM?
+        arch, flags = hybrid("lstm")
+        flags = flags + ["--sample-size", "128"]
+        for alpha, free_bits in [(0.2, 0), (0.5, 0), (0.2, 0.5)]:
+            name = f"hybrid-alpha{alpha}" + (f"-fb{free_bits}" if free_bits else "") + "-L128"
+            label = f"hybrid, alpha {alpha}" + (f", free bits {free_bits}/dim" if free_bits else "")
+            runs.append(Run(name, arch, flags + ["--alpha", str(alpha), "--free-bits", str(free_bits)],
+                            {"model": label}))  # fmt: skip
+        at = flags.index("--lstm-hidden-size") if "--lstm-hidden-size" in flags else len(flags)
+        runs.append(Run("lm-L128", "window_lm_lstm", flags[at : at + 2] + ["--sample-size", "128"],
+                        {"model": "no-latent LM, same LSTM head"}))  # fmt: skip
     elif figure == 6:  # ByteNet head depth x alpha, L = 56
         for alpha in [0.0, 0.2, 0.5]:
             for layers in [1, 2, 3, 5, 7, 10]:
@@ -137,17 +154,36 @@ def plot(figure: int, rows_by_run, runs, path: str) -> None:
     print(f"wrote {path}")
 
 
+def target_table(runs, results: str) -> str:
+    """Test-set numbers of the L = 128 runs from their hybrid-vae-eval reports."""
+    lines = ["| model | rec (nats) | KL (nats) | ELBO bits/char | IW-NLL bits/char | MI (nats) "
+             "| active units |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    count, iw_samples = 0, 0
+    for run in runs:
+        path = os.path.join(results, f"{run.name}.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                r = json.load(f)
+            nats, bits = r["nats_per_sample"], r["bits_per_unit"]
+            count, iw_samples = r["samples"], r["iw_samples"]
+            lines.append(f"| {run.labels['model']} | {nats['rec']:.2f} | {nats['kl']:.2f} "
+                         f"| {bits['elbo']:.4f} | {bits['iw_nll']:.4f} | {r['mutual_information_nats']:.2f} "
+                         f"| {r['active_units']} of {r['latent_dim']} |")  # fmt: skip
+    return "\n".join(lines) + f"\n\nTest split, first {count} windows of 128 characters, K = {iw_samples}.\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--figure", type=int, choices=[3, 4, 5, 6], required=True)
+    parser.add_argument("--figure", choices=["3", "4", "5", "6", "target"], required=True)
     parser.add_argument("--scale", choices=list(SCALES), default="cpu")
     parser.add_argument("--ptb", help="folder with ptb.{train,valid,test}.txt (for the first run)")
     parser.add_argument("--work", default=os.path.join(REPO, "runs", "reproduce-ptb"),
                         help="prepared data and checkpoints (not committed)")
     parser.add_argument("--plot-only", action="store_true")
     args = parser.parse_args()
-    runs = grid(args.figure, args.scale)
-    name = f"fig{args.figure}-{args.scale}"
+    figure = int(args.figure) if args.figure.isdigit() else args.figure
+    runs = grid(figure, args.scale)
+    name = f"fig{figure}-{args.scale}" if figure != "target" else f"target-{args.scale}"
     results = os.path.join(HERE, "results", name)
     if not args.plot_only:
         data = os.path.join(args.work, "data-bin")
@@ -160,7 +196,18 @@ def main() -> None:
                             "--test", os.path.join(args.ptb, "ptb.test.txt"), "--destdir", data],
                            check=True)  # fmt: skip
         run_grid(runs, data, results, os.path.join(args.work, name), SCALES[args.scale]["common"])
-    plot(args.figure, read_results(results, [r.name for r in runs]), runs, results + ".png")
+        if figure == "target":
+            for run in runs:
+                report = os.path.join(results, f"{run.name}.json")
+                evaluate(data, os.path.join(args.work, name, run.name), report, SCALES[args.scale]["eval"],
+                         split="test")  # fmt: skip
+    if figure == "target":
+        text = target_table(runs, results)
+        with open(results + ".md", "w") as f:
+            f.write(text)
+        print(text)
+    else:
+        plot(figure, read_results(results, [r.name for r in runs]), runs, results + ".png")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Fixed-length samples of L units: random or consecutive windows of a token stream, or whole lines."""
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -22,12 +22,13 @@ class FixedLengthDataset(FairseqDataset):
         self.bos = bos
         self.shuffle_seed = shuffle_seed  # None: keep the order (valid/test)
         self.epoch = 1
+        self.fill = pad  # what follows a short sample; only non-pad positions are scored
 
     def sample_tokens(self, index: int) -> np.ndarray:
         raise NotImplementedError
 
     def __getitem__(self, index: int) -> Dict:
-        tokens = np.full(self.sample_size, self.pad, dtype=np.int64)
+        tokens = np.full(self.sample_size, self.fill, dtype=np.int64)
         sample = self.sample_tokens(index)
         tokens[: len(sample)] = sample
         return {"id": index, "tokens": torch.from_numpy(tokens)}
@@ -133,7 +134,11 @@ class WindowDataset(FixedLengthDataset):
 
 
 class LineDataset(FixedLengthDataset):
-    """One line (ending in EOS) per sample, padded to L; longer lines are dropped or truncated."""
+    """One line (ending in EOS) per sample, padded to L; longer lines are dropped or truncated.
+
+    With `fill_eos` the padding is more EOS symbols, which the model must predict, so every sample is
+    scored over all L positions: the authors' tweet accounting (their <end> then <pad>, both targets).
+    """
 
     def __init__(
         self,
@@ -143,8 +148,11 @@ class LineDataset(FixedLengthDataset):
         bos: int,
         long_lines: str = "drop",
         shuffle_seed: int | None = None,
+        fill_eos: Optional[int] = None,
     ):
         super().__init__(sample_size, pad, bos, shuffle_seed)
+        if fill_eos is not None:
+            self.fill = fill_eos
         self.lines = lines
         lengths = np.asarray(lines.sizes)
         self.indices = np.arange(len(lengths))

@@ -48,6 +48,12 @@ class TextVAEConfig(FairseqDataclass):
         metadata={"help": "line mode: lines longer than L units (EOS included) are dropped or "
                   "truncated to L"},
     )
+    line_padding: ChoiceEnum(["pad", "eos"]) = field(
+        default="pad",
+        metadata={"help": "line mode: pad: positions after a line's EOS are padding, not scored "
+                  "(numbers per character); eos: lines are padded with more EOS symbols, which are "
+                  "scored, so a sample's loss sums over all L positions (the paper's tweet numbers)"},
+    )
     gen_mode: ChoiceEnum(["reconstruct", "prior", "interpolate"]) = field(
         default="reconstruct",
         metadata={"help": "fairseq-generate: reconstruct the --gen-subset (S- input, D- output); "
@@ -118,7 +124,9 @@ class TextVAETask(FairseqTask):
             logger.info(f"{split}: {len(stream)} units, {len(dataset)} windows of {L}")
         else:
             seed = self.cfg.seed if training else None
-            dataset = LineDataset(lines, L, pad, bos, self.cfg.long_lines, shuffle_seed=seed)
+            fill_eos = self.dictionary.eos() if self.cfg.line_padding == "eos" else None
+            dataset = LineDataset(lines, L, pad, bos, self.cfg.long_lines, shuffle_seed=seed,
+                                  fill_eos=fill_eos)  # fmt: skip
             dataset.set_epoch(epoch)
             logger.info(
                 f"{split}: {len(dataset)} lines of at most {L} units "
