@@ -146,6 +146,10 @@ class TextVAETask(FairseqTask):
         # even when its data-loader workers persist and hold an old copy of the dataset.
         return split == "train"
 
+    def optimizer_step(self, optimizer, model, update_num):
+        optimizer.step()
+        average_batch_norm_statistics(model)
+
     def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
         """Choose z per --gen-mode, then let fairseq's generator decode it from the start symbol."""
         if len(models) != 1:
@@ -201,6 +205,30 @@ class TextVAETask(FairseqTask):
 
 
 UNKNOWN_MARK = "\u2047"  # ⁇
+
+
+def average_batch_norm_statistics(model: torch.nn.Module) -> None:
+    """Make the BatchNorm running statistics the mean over data-parallel ranks, after every update.
+
+    Neither DDP backend keeps buffers in sync by default, so each rank's running mean and variance
+    would follow its own shard and the checkpoint (written by rank 0) would hold rank 0's alone.
+    Training still normalises with each rank's own batch statistics (SyncBatchNorm is GPU-only);
+    averaging keeps every rank, and so every checkpoint, on statistics of the global batch.
+    """
+    from fairseq.distributed import utils as distributed_utils
+
+    if not torch.distributed.is_initialized() or distributed_utils.get_data_parallel_world_size() == 1:
+        return
+    stats = [buffer for module in model.modules() if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+             for buffer in (module.running_mean, module.running_var) if buffer is not None]  # fmt: skip
+    if not stats:
+        return
+    flat = torch.cat([buffer.detach().float().reshape(-1) for buffer in stats])  # (sum of C,)
+    group = distributed_utils.get_data_parallel_group()
+    distributed_utils.all_reduce(flat, group=group)
+    flat /= distributed_utils.get_data_parallel_world_size()
+    for buffer, value in zip(stats, flat.split([b.numel() for b in stats])):
+        buffer.copy_(value.view_as(buffer))
 
 
 class SentencePieceDecoder:
