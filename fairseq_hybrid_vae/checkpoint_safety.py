@@ -6,14 +6,22 @@ legacy argparse config) an argparse.Namespace: exactly that is allowlisted here.
 (resume), fairseq-generate, fairseq-validate and the Python API all load through
 `checkpoint_utils.load_checkpoint_to_cpu`; it is wrapped so a refused or unreadable checkpoint is one
 clear error naming the file, instead of torch's long unpickling message.
+
+Writing: fairseq saves the first checkpoint of an update atomically (a .tmp file, then a rename) but
+copies it to checkpoint_last.pt / checkpoint_best.pt with a plain file copy, so a job killed during
+the copy would leave a truncated checkpoint_last.pt. Local copies here go through a temporary file
+and an atomic rename too: a file under a checkpoint's name is always complete.
 """
 
 import argparse
+import os
 import pickle
 import re
+import shutil
 
 import torch
 from fairseq import checkpoint_utils
+from fairseq.file_io import PathManager
 
 SAFE_CHECKPOINT_GLOBALS = [argparse.Namespace]
 
@@ -41,3 +49,23 @@ def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):
 
 
 checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
+
+
+_fairseq_copy = PathManager.copy
+
+
+def atomic_copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
+    """PathManager.copy, but a local destination appears complete or not at all."""
+    if PathManager.path_requires_pathmanager(dst_path) or (os.path.exists(dst_path) and not overwrite):
+        return _fairseq_copy(src_path, dst_path, overwrite)
+    partial = f"{dst_path}.partial"
+    try:
+        shutil.copyfile(src_path, partial)
+        os.replace(partial, dst_path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return True
+
+
+PathManager.copy = staticmethod(atomic_copy)

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 import torch
-
 from conftest import train_flags
 
 HELPER = os.path.join(os.path.dirname(__file__), "helpers", "train_and_dump.py")

@@ -1,0 +1,93 @@
+"""A run killed with SIGKILL and restarted with the same command continues exactly where it stopped."""
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+
+from conftest import train_flags
+from fairseq import checkpoint_utils
+from fairseq.file_io import PathManager
+
+UPDATES, SAVE_EVERY = 24, 4  # 10 updates per epoch: the run crosses two epoch boundaries
+
+
+def command(data: str, save_dir: str):
+    return [sys.executable, "-m", "fairseq_cli.train"] + train_flags(data, save_dir, "hybrid_vae_lstm", [
+        "--max-update", str(UPDATES), "--save-interval-updates", str(SAVE_EVERY),
+        "--kl-anneal-start", "5", "--kl-anneal-updates", "10", "--disable-validation"])  # fmt: skip
+
+
+def stats_of(lines) -> dict:
+    found = (re.search(r"train_inner\W*(\{.*\})", line) for line in lines)
+    return {int(s["num_updates"]): s for s in (json.loads(m.group(1)) for m in found if m)}
+
+
+def run(cmd) -> list:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return (result.stdout + result.stderr).splitlines()
+
+
+def test_sigkill_then_restart_matches_an_uninterrupted_run(tiny_data, tmp_path):
+    reference = stats_of(run(command(tiny_data, str(tmp_path / "reference"))))
+    assert sorted(reference) == list(range(1, UPDATES + 1))
+
+    save_dir = str(tmp_path / "killed")
+    kill_at = random.randint(SAVE_EVERY + 1, UPDATES - SAVE_EVERY)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    job = subprocess.Popen(command(tiny_data, save_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, env=env)  # fmt: skip
+    for line in job.stdout:
+        if f'"num_updates": "{kill_at}"' in line:
+            job.send_signal(signal.SIGKILL)
+            break
+    job.wait()
+    assert job.returncode == -signal.SIGKILL, f"the job ended before update {kill_at}"
+
+    # Every file under a checkpoint's name is complete, and no partial file is left to look like one.
+    saved = sorted(name for name in os.listdir(save_dir) if name.endswith(".pt"))
+    assert "checkpoint_last.pt" in saved
+    for name in saved:
+        state = checkpoint_utils.load_checkpoint_to_cpu(os.path.join(save_dir, name))
+        assert state["model"], name
+    last = checkpoint_utils.load_checkpoint_to_cpu(os.path.join(save_dir, "checkpoint_last.pt"))
+    resumed_from = last["optimizer_history"][-1]["num_updates"]
+    assert resumed_from >= SAVE_EVERY and resumed_from % SAVE_EVERY == 0 and resumed_from <= kill_at + 3
+
+    restarted = run(command(tiny_data, save_dir))
+    assert any(re.search(rf"Loaded checkpoint .*checkpoint_last\.pt .*@ {resumed_from} updates", line)
+               for line in restarted), "\n".join(restarted[-30:])  # fmt: skip
+    after = stats_of(restarted)
+    assert sorted(after) == list(range(resumed_from + 1, UPDATES + 1)), (kill_at, resumed_from)
+    for update, stats in after.items():  # the same windows, noise, optimizer state: the same numbers
+        for key in ["loss", "rec", "kl", "aux", "kl_weight", "gnorm"]:
+            assert stats[key] == reference[update][key], (update, key, kill_at)
+
+
+def test_checkpoint_copies_are_atomic(tmp_path, monkeypatch):
+    """fairseq copies a saved checkpoint to checkpoint_last.pt; a copy that dies midway leaves the old
+    checkpoint_last.pt whole and no partial file behind."""
+    src, dst = tmp_path / "checkpoint_3_8.pt", tmp_path / "checkpoint_last.pt"
+    src.write_bytes(b"new" * 1000)
+    dst.write_bytes(b"old checkpoint")
+
+    def dies_midway(a, b):
+        with open(b, "wb") as f:
+            f.write(b"ne")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("shutil.copyfile", dies_midway)
+    try:
+        PathManager.copy(str(src), str(dst), overwrite=True)
+    except KeyboardInterrupt:
+        pass
+    assert dst.read_bytes() == b"old checkpoint"
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint_3_8.pt", "checkpoint_last.pt"]
+    monkeypatch.undo()
+    assert PathManager.copy(str(src), str(dst), overwrite=True)
+    assert dst.read_bytes() == b"new" * 1000
