@@ -18,17 +18,20 @@ import os
 import pickle
 import re
 import shutil
+import zipfile
 
 import torch
 from fairseq import checkpoint_utils
 from fairseq.file_io import PathManager
+
+from .errors import InputError, MissingInputError
 
 SAFE_CHECKPOINT_GLOBALS = [argparse.Namespace]
 
 torch.serialization.add_safe_globals(SAFE_CHECKPOINT_GLOBALS)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(InputError):
     """A checkpoint that cannot be loaded safely or at all."""
 
 
@@ -36,16 +39,30 @@ _fairseq_load_checkpoint_to_cpu = checkpoint_utils.load_checkpoint_to_cpu
 
 
 def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):
+    if not os.path.exists(path) and not PathManager.path_requires_pathmanager(path):
+        raise MissingInputError(f"no checkpoint at {path}: check --path / --restore-file")
     try:
         return _fairseq_load_checkpoint_to_cpu(path, arg_overrides, load_on_all_ranks)
     except pickle.UnpicklingError as err:
         found = re.search(r"GLOBAL (\S+)", str(err))
-        what = found.group(1) if found else "an object that is not plain data"
+        if not found:  # not a refused type: the bytes themselves are broken
+            raise corrupt_checkpoint(path, err) from None
         raise CheckpointError(
-            f"refused to load {path}: it holds {what}, which could run code when unpickled; "
+            f"refused to load {path}: it holds {found.group(1)}, which could run code when unpickled; "
             "fairseq checkpoints hold only tensors and plain data, so this file was not written "
             "by fairseq-train: use a checkpoint from a source you trust"
         ) from None
+    except (EOFError, RuntimeError, zipfile.BadZipFile) as err:
+        raise corrupt_checkpoint(path, err) from None
+
+
+def corrupt_checkpoint(path: str, err: Exception) -> CheckpointError:
+    size = os.path.getsize(path) if os.path.exists(path) else 0
+    reason = " ".join(str(err).split())[:100]
+    return CheckpointError(
+        f"{path} is truncated or corrupt ({size:,} bytes; torch says: {reason}): use an intact "
+        "checkpoint (checkpoint_last.pt is replaced atomically; checkpoint_EPOCH_UPDATES.pt files too)"
+    )
 
 
 checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu

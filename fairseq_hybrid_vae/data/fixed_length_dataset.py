@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from fairseq.data import FairseqDataset
 
+from ..errors import InputError
+
 
 class FixedLengthDataset(FairseqDataset):
     """Samples of exactly `sample_size` tokens (right-padded); the target is the sample itself.
@@ -107,7 +109,7 @@ class WindowDataset(FixedLengthDataset):
         random = num_windows is not None
         super().__init__(sample_size, pad, bos, shuffle_seed=seed if random else None)
         if len(stream) < sample_size and random:
-            raise ValueError(
+            raise InputError(
                 f"the training split has {len(stream)} units, fewer than one window of "
                 f"--sample-size {sample_size}: use a larger corpus or a smaller --sample-size"
             )
@@ -193,7 +195,7 @@ class InterpolationDataset(FairseqDataset):
 
     def __init__(self, base: FixedLengthDataset, steps: int):
         if steps < 2:
-            raise ValueError(f"--interpolate-steps {steps}: use at least 2 (both ends)")
+            raise InputError(f"--interpolate-steps {steps}: use at least 2 (both ends)")
         self.base = base
         self.steps = steps
 

@@ -19,6 +19,7 @@ from fairseq.utils import safe_getattr
 from omegaconf import II
 from torch import Tensor
 
+from ..errors import InputError
 from ..modules import (
     ByteNetHead,
     ConvEncoder,
@@ -123,7 +124,7 @@ def check_sample_size(sample_size: int, num_layers: int) -> None:
     factor = 2**num_layers
     if sample_size <= 0 or sample_size % factor != 0:
         lower = max(factor, sample_size // factor * factor)
-        raise ValueError(
+        raise InputError(
             f"--sample-size {sample_size} is not divisible by 2^{num_layers} = {factor} "
             f"(the encoder has {num_layers} stride-2 layers): use a multiple of {factor}, "
             f"e.g. {lower} or {lower + factor}"

@@ -3,6 +3,8 @@
 import torch
 from torch import Tensor
 
+from ..errors import InputError
+
 
 def interpolate_latents(a: Tensor, b: Tensor, weight: Tensor, method: str = "lerp") -> Tensor:
     """a, b: (B, Z); weight: (B,) in [0, 1], 0 giving a and 1 giving b. Returns (B, Z)."""
@@ -10,7 +12,7 @@ def interpolate_latents(a: Tensor, b: Tensor, weight: Tensor, method: str = "ler
     if method == "lerp":
         return (1 - w) * a + w * b
     if method != "slerp":
-        raise ValueError(f"unknown interpolation {method!r}: use lerp or slerp")
+        raise InputError(f"unknown interpolation {method!r}: use lerp or slerp")
     cos = torch.nn.functional.cosine_similarity(a, b, dim=1).clamp(-1 + 1e-7, 1 - 1e-7)
     angle = torch.acos(cos).unsqueeze(1)  # (B, 1)
     sin = torch.sin(angle)

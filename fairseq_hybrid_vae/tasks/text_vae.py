@@ -2,6 +2,7 @@
 
 import contextlib
 import copy
+import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, OmegaConf, open_dict
 
 from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
+from ..errors import InputError, MissingInputError
 from ..modules import interpolate_latents, reparameterize
 from ..parallel_generator import ParallelGenerator
 
@@ -86,13 +88,27 @@ class TextVAETask(FairseqTask):
     def __init__(self, cfg: TextVAEConfig, dictionary: Dictionary):
         super().__init__(cfg)
         self.dictionary = dictionary
+        # Saved in every checkpoint (task_state), so a model never meets a dictionary it was not
+        # trained with: same size but other symbols would silently scramble its outputs.
+        self.state.merge_state_dict({"dictionary_checksum": dictionary_checksum(dictionary)})
+
+    def load_state_dict(self, state_dict) -> None:
+        trained_with = state_dict.get("dictionary_checksum")
+        if trained_with is not None and trained_with != self.state.dictionary_checksum:
+            data = utils.split_paths(self.cfg.data)[0]
+            raise InputError(
+                f"{os.path.join(data, 'dict.txt')} ({len(self.dictionary)} types) is not the dictionary "
+                "this model was trained with: pass the data directory the checkpoint was trained on, "
+                "or data binarized with its dict.txt and spm.model"
+            )
+        super().load_state_dict(state_dict)
 
     @classmethod
     def setup_task(cls, cfg: TextVAEConfig, **kwargs):
         paths = utils.split_paths(cfg.data or "")
         dict_path = os.path.join(paths[0], "dict.txt") if paths else "dict.txt"
         if not os.path.isfile(dict_path):
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"no dictionary at {dict_path}: pass the data directory written by "
                 "hybrid-vae-prepare (it holds dict.txt, spm.model and the binarized splits)"
             )
@@ -104,7 +120,7 @@ class TextVAETask(FairseqTask):
         L, pad, bos = self.cfg.sample_size, self.dictionary.pad(), self.dictionary.bos()
         if split == "prior":
             if self.cfg.gen_mode != "prior":
-                raise ValueError("--gen-subset prior holds no text to encode: add --gen-mode prior")
+                raise InputError("--gen-subset prior holds no text to encode: add --gen-mode prior")
             self.datasets[split] = PriorDataset(self.cfg.num_samples, L, pad, bos)
             return
         paths = utils.split_paths(self.cfg.data)  # several directories: one per epoch, in turn
@@ -112,7 +128,7 @@ class TextVAETask(FairseqTask):
         prefix = os.path.join(data_dir, split)
         lines = data_utils.load_indexed_dataset(prefix, self.dictionary)
         if lines is None:
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"split '{split}' not found: no {prefix}.bin/.idx; prepare it with "
                 "hybrid-vae-prepare or choose another split (--valid-subset / --gen-subset)"
             )
@@ -135,7 +151,7 @@ class TextVAETask(FairseqTask):
         if self.cfg.gen_mode == "interpolate" and not training:
             dataset = InterpolationDataset(dataset, self.cfg.interpolate_steps)
         if len(dataset) == 0:
-            raise ValueError(
+            raise InputError(
                 f"split '{split}' yields no samples of {L} units: use a smaller --sample-size "
                 "or --long-lines truncate"
             )
@@ -153,7 +169,7 @@ class TextVAETask(FairseqTask):
     def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
         """Choose z per --gen-mode, then let fairseq's generator decode it from the start symbol."""
         if len(models) != 1:
-            raise ValueError("generation from an ensemble is not supported: each VAE has its own z")
+            raise InputError("generation from an ensemble is not supported: each VAE has its own z")
         with torch.no_grad():
             sample["net_input"]["z"] = self.latent_codes(models[0], sample)
             return generator.generate(models, sample, prefix_tokens=prefix_tokens,
@@ -205,6 +221,10 @@ class TextVAETask(FairseqTask):
 
 
 UNKNOWN_MARK = "\u2047"  # ⁇
+
+
+def dictionary_checksum(dictionary: Dictionary) -> str:
+    return hashlib.sha256("\n".join(dictionary.symbols).encode()).hexdigest()[:16]
 
 
 def average_batch_norm_statistics(model: torch.nn.Module) -> None:

@@ -2,7 +2,8 @@
 
 Only rank 0 writes checkpoints, so a test cannot otherwise see whether the ranks agree. Usage: the
 fairseq-train command line; each rank writes SAVE_DIR/rank<R>.pt (parameters, buffers, num_updates) and
-rank<R>-init.pt, the state before the first update. TEST_NO_LATENT_NOISE=1 trains with z = mu.
+rank<R>-init.pt, the state before the first update. TEST_NO_LATENT_NOISE=1 trains with z = mu;
+TEST_NAN_FROM_UPDATE=N makes the loss NaN from update N on.
 """
 
 import os
@@ -39,6 +40,19 @@ if os.environ.get("TEST_NO_LATENT_NOISE"):  # z = mu: the one difference between
     text_vae_model.reparameterize = lambda mu, logvar: mu + 0 * logvar
 _train_step = Trainer.train_step
 Trainer.train_step = train_step_after_dumping_the_initial_state
+
+if os.environ.get("TEST_NAN_FROM_UPDATE"):  # the loss becomes NaN from this update on
+    from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboCriterion
+
+    _forward, _nan_from = HybridVAEElboCriterion.forward, int(os.environ["TEST_NAN_FROM_UPDATE"])
+
+    def forward_turning_nan(self, model, sample, reduce=True):
+        loss, sample_size, logging_output = _forward(self, model, sample, reduce)
+        if getattr(model, "num_updates", 0) >= _nan_from:
+            loss = loss * float("nan")
+        return loss, sample_size, logging_output
+
+    HybridVAEElboCriterion.forward = forward_turning_nan
 
 if __name__ == "__main__":
     train.cli_main()

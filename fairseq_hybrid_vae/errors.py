@@ -1,0 +1,45 @@
+"""Errors a user can fix (bad data, options or checkpoint) end a fairseq CLI with one clear line.
+
+Importing the plugin installs an excepthook: an uncaught InputError, fairseq's "gradients are Nan/Inf"
+and its "Cannot load model parameters" become `PROG: error: MESSAGE` on stderr and exit status 1,
+without a traceback. HYBRID_VAE_TRACEBACK=1 shows the full traceback instead, for debugging.
+"""
+
+import os
+import sys
+from typing import Optional
+
+
+class InputError(ValueError):
+    """Bad input: the message names the problem and what to do."""
+
+
+class MissingInputError(InputError, FileNotFoundError):
+    """A file or split that should exist does not."""
+
+
+def one_line_message(error: BaseException) -> Optional[str]:
+    """The line to show for an error a user can fix, or None for a bug (keep the traceback)."""
+    text = " ".join(str(error).split())
+    if isinstance(error, InputError):
+        return text
+    if isinstance(error, FloatingPointError):
+        return (f"training stopped: the loss or its gradients became NaN or inf ({text}); the "
+                "checkpoints written before are intact (resume from checkpoint_last.pt), crash.pt holds "
+                "the state at the failure; lower --lr, add --clip-norm, or train in fp32")  # fmt: skip
+    if text.startswith("Cannot load model parameters from checkpoint"):
+        return (f"{text} The checkpoint was written by another --arch or other model sizes: train into a "
+                "new --save-dir, or pass the options the checkpoint was trained with")  # fmt: skip
+    return None
+
+
+def _excepthook(kind, error, traceback) -> None:
+    message = one_line_message(error)
+    if message is None or os.environ.get("HYBRID_VAE_TRACEBACK"):
+        _previous_excepthook(kind, error, traceback)
+        return
+    print(f"{os.path.basename(sys.argv[0]) or 'python'}: error: {message}", file=sys.stderr)
+
+
+_previous_excepthook = sys.excepthook
+sys.excepthook = _excepthook

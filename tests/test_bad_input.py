@@ -1,0 +1,112 @@
+"""Bad input through the real CLIs: one line naming the problem and the fix, exit 1, nothing lost.
+
+Each case of docs/reliability.md has its test here (or in test_prepare.py for hybrid-vae-prepare).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import PACKAGE_DIR, run_train, train_flags
+
+BIN = os.path.dirname(sys.executable)
+HELPER = os.path.join(os.path.dirname(__file__), "helpers", "train_and_dump.py")
+
+
+def cli(program: str, args, env=None) -> subprocess.CompletedProcess:
+    command = [sys.executable, HELPER] if program == "train_and_dump" else [os.path.join(BIN, program)]
+    return subprocess.run(command + [str(a) for a in args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})  # fmt: skip
+
+
+def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1, result.stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+def generate_flags(data, checkpoint, subset: str = "valid"):
+    return [data, "--user-dir", PACKAGE_DIR, "--task", "text_vae", "--sample-size", "16", "--path",
+            checkpoint, "--gen-subset", subset, "--beam", "1", "--batch-size", "8", "--cpu"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    save_dir = tmp_path_factory.mktemp("trained")
+    run_train(tiny_data, str(save_dir), "hybrid_vae_lstm", ["--max-update", "10"])
+    return save_dir / "checkpoint_last.pt"
+
+
+def prepared(tmp_path, text: str) -> str:
+    from fairseq_hybrid_vae.prepare import cli_main
+
+    (tmp_path / "corpus.txt").write_text(text)
+    cli_main(["--train", str(tmp_path / "corpus.txt"), "--valid", str(tmp_path / "corpus.txt"),
+              "--destdir", str(tmp_path / "data")])  # fmt: skip
+    return str(tmp_path / "data")
+
+
+def test_corpus_shorter_than_one_window(tmp_path):
+    data = prepared(tmp_path, "a tiny corpus\n")
+    flags = train_flags(data, str(tmp_path / "ckpt"), "hybrid_vae_lstm", ["--max-update", "2"])
+    result = cli("fairseq-train", flags)
+    one_line_error(result, "fewer than one window of --sample-size 16", "smaller --sample-size")
+    assert not os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
+
+
+def test_sample_size_not_divisible_by_two_to_the_layers(tiny_data, tmp_path):
+    result = cli("fairseq-train", train_flags(tiny_data, str(tmp_path), "hybrid_vae_lstm",
+                                              ["--max-update", "2", "--sample-size", "18"]))  # fmt: skip
+    one_line_error(result, "--sample-size 18 is not divisible by 2^2 = 4", "e.g. 16 or 20")
+
+
+def test_missing_split(tiny_data, tmp_path, trained):
+    result = cli("fairseq-generate", generate_flags(tiny_data, trained, subset="nosuch"))
+    one_line_error(result, "split 'nosuch' not found", "--gen-subset")
+
+
+def test_data_directory_with_another_dictionary(tmp_path, trained):
+    other = prepared(tmp_path, "completely different letters: xyz qwv 0123456789\n" * 40)
+    result = cli("fairseq-generate", generate_flags(other, trained))
+    one_line_error(result, "is not the dictionary this model was trained with", "pass the data directory")
+    result = cli("hybrid-vae-eval", [other, "--path", trained, "--iw-samples", "2", "--cpu"])
+    one_line_error(result, "is not the dictionary this model was trained with")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "empty"])
+def test_truncated_or_corrupt_checkpoint(tiny_data, tmp_path, trained, damage):
+    broken = tmp_path / "checkpoint_broken.pt"
+    raw = trained.read_bytes()
+    damaged = {"truncated": raw[: len(raw) // 2], "random bytes": os.urandom(5000), "empty": b""}
+    broken.write_bytes(damaged[damage])
+    result = cli("fairseq-generate", generate_flags(tiny_data, broken))
+    one_line_error(result, "checkpoint_broken.pt is truncated or corrupt", "use an intact checkpoint")
+
+
+def test_checkpoint_of_another_arch_is_refused_and_kept(tiny_data, tmp_path, trained):
+    save_dir = tmp_path / "run"
+    save_dir.mkdir()
+    shutil.copy(trained, save_dir / "checkpoint_last.pt")  # a hybrid_vae_lstm run, resumed as bytenet
+    before = (save_dir / "checkpoint_last.pt").read_bytes()
+    flags = train_flags(tiny_data, str(save_dir), "hybrid_vae_bytenet", ["--max-update", "20"])
+    result = cli("fairseq-train", flags)
+    one_line_error(result, "Cannot load model parameters from checkpoint", "another --arch")
+    assert (save_dir / "checkpoint_last.pt").read_bytes() == before
+
+
+def test_loss_turning_nan_stops_with_the_last_good_checkpoint_kept(tiny_data, tmp_path):
+    flags = train_flags(tiny_data, str(tmp_path), "hybrid_vae_lstm", [
+        "--max-update", "30", "--save-interval-updates", "5", "--disable-validation"])  # fmt: skip
+    result = cli("train_and_dump", flags, env={"TEST_NAN_FROM_UPDATE": "12"})
+    one_line_error(result, "training stopped: the loss or its gradients became NaN or inf", "--lr")
+    from fairseq import checkpoint_utils
+
+    last = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "checkpoint_last.pt"))
+    assert last["optimizer_history"][-1]["num_updates"] == 10  # the last save before update 12
+    assert all(p.isfinite().all() for p in last["model"].values() if p.is_floating_point())
