@@ -122,12 +122,13 @@ def plot(figure: int, rows_by_run, runs, path: str) -> None:
                     title="its KL part")  # fmt: skip
     elif figure == 3:
         for r in done:
-            curve = [(int(x["num_updates"]), float(x["rec"])) for x in rows_by_run
-                     if x["run"] == r.name and x["split"] == "valid"]  # fmt: skip
             axis = axes[0] if r.labels["model"] == "conv AE" else axes[1]
-            axis.plot(*zip(*curve), "o-", label=f"L = {r.labels['L']}")
+            curves = {split: [(int(x["num_updates"]), float(x["rec"])) for x in rows_by_run
+                              if x["run"] == r.name and x["split"] == split] for split in ["valid", "train"]}
+            (valid,) = axis.plot(*zip(*curves["valid"]), "o-", label=f"L = {r.labels['L']}")
+            axis.plot(*zip(*curves["train"]), "x--", color=valid.get_color())
         for axis, title in zip(axes, ["conv/deconv AE (historyless)", "LSTM AE, input dropout 1.0"]):
-            axis.set(xlabel="updates", ylabel="valid rec (bits/char)", title=title)
+            axis.set(xlabel="updates", ylabel="rec (bits/char): valid o-, train x--", title=title)
     elif figure == 5:
         for anneal in [True, False]:
             pts = sorted((r.labels["alpha"], value(r, "elbo"), value(r, "kl")) for r in done
