@@ -175,8 +175,11 @@ def main() -> None:
         help="prepared data and checkpoints (not committed)",
     )
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--runs", help="comma-separated run names: train only these (e.g. to split the "
+                        "grid over two processes or machines); the table still shows every finished run")
     args = parser.parse_args()
     runs = grid(args.scale)
+    train = [r for r in runs if not args.runs or r.name in args.runs.split(",")]
     results = os.path.join(HERE, "results", args.scale)
     data = os.path.join(args.work, "data-bin")
     if not args.table_only:
@@ -186,8 +189,8 @@ def main() -> None:
             prepare(args.tweets, data, args.work)
         s = SCALES[args.scale]
         work = os.path.join(args.work, args.scale)
-        run_grid(runs, data, results, work, s["common"])
-        for run in runs:
+        run_grid(train, data, results, work, s["common"])
+        for run in train:
             evaluate_and_sample(run, data, os.path.join(work, run.name), results, s["eval"])
     plot(runs, read_results(results, [r.name for r in runs]), results + ".png")
     text = table(runs, results, data)
