@@ -1,0 +1,178 @@
+"""Training throughput and peak memory: the plugin's archs, fairseq's own lstm_lm, and a bare loop.
+
+One update = forward + backward + optimizer step on a batch of random windows (batch 64, PTB preset
+sizes, 53 types). Every model is stepped through fairseq's Trainer.train_step exactly as fairseq-train
+does (seeding, sample preparation, gradient normalisation, the gradient-norm check, FairseqAdam,
+metrics); `hybrid_vae_lstm (bare loop)` drives the same model with torch.optim.Adam and nothing else,
+so the two rows show what fairseq's machinery costs. Rounds are interleaved (each round times every
+model once, so a slow moment of the machine hits them alike); the median over --repeats rounds is
+reported, with ratios to lstm_vae and to fairseq's lstm_lm of the same hidden size (500).
+
+Peak memory (--memory): each (model, L) once more in a fresh process; CPU: the growth of the peak
+resident set (Linux VmHWM, reset before the steps) over the resident set after building the model;
+CUDA: torch.cuda.max_memory_allocated.
+
+    python benchmarks/train_throughput.py [--sample-sizes 64,128,256] [--batch-size 64] [--repeats 5]
+                                          [--device cpu|cuda] [--dtype fp32|bf16|fp16] [--memory]
+"""
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List
+
+import torch
+from common import dictionary_of
+
+PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fairseq_hybrid_vae")
+PLUGIN = ["--user-dir", PACKAGE, "--task", "text_vae", "--criterion", "hybrid_vae_elbo"]
+MODELS = {  # name: fairseq-train flags (PTB presets)
+    "hybrid_vae_lstm": PLUGIN + ["--arch", "hybrid_vae_lstm_ptb"],
+    "hybrid_vae_lstm (bare loop)": PLUGIN + ["--arch", "hybrid_vae_lstm_ptb"],
+    "hybrid_vae_bytenet": PLUGIN + ["--arch", "hybrid_vae_bytenet_ptb"],
+    "hybrid_vae_feedforward": PLUGIN + ["--arch", "hybrid_vae_feedforward_ptb"],
+    "lstm_vae": PLUGIN + ["--arch", "lstm_vae_ptb", "--input-dropout", "0.2"],
+    "window_lm_lstm": PLUGIN + ["--arch", "window_lm_lstm"],
+    "fairseq lstm_lm": ["--task", "language_modeling", "--arch", "lstm_lm", "--criterion", "cross_entropy",
+                        "--decoder-embed-dim", "500", "--decoder-hidden-size", "500",
+                        "--decoder-out-embed-dim", "500", "--tokens-per-sample", "{L}"],
+}  # fmt: skip
+
+
+def build(name: str, data: str, L: int, batch_size: int, device: str, dtype: str):
+    """fairseq's Trainer for one model, and one batch of random windows in its task's format."""
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq.trainer import Trainer
+
+    flags = [data, "--optimizer", "adam", "--lr", "1e-3", "--batch-size", str(batch_size), "--seed", "1"]
+    flags += [f.format(L=L) for f in MODELS[name]]
+    flags += [] if name == "fairseq lstm_lm" else ["--sample-size", str(L)]
+    flags += ["--cpu"] if device == "cpu" else []
+    flags += {"fp32": [], "bf16": ["--bf16"], "fp16": ["--fp16"]}[dtype]
+    args = options.parse_args_and_arch(options.get_training_parser(), flags)
+    cfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(cfg.task)
+    model, criterion = task.build_model(cfg.model), task.build_criterion(cfg.criterion)
+    trainer = Trainer(cfg, task, model, criterion)
+    vocab = len(task.target_dictionary)
+    target = torch.randint(4, vocab, (batch_size, L))  # (B, L)
+    prev = torch.cat([torch.full_like(target[:, :1], task.target_dictionary.bos()), target[:, :-1]], 1)
+    net_input = {"src_tokens": target if name != "fairseq lstm_lm" else prev,
+                 "src_lengths": torch.full((batch_size,), L), "prev_output_tokens": prev}  # fmt: skip
+    if name == "fairseq lstm_lm":
+        del net_input["prev_output_tokens"]
+    sample = {"id": torch.arange(batch_size), "nsentences": batch_size, "ntokens": batch_size * L,
+              "net_input": net_input, "target": target}  # fmt: skip
+    return trainer, sample
+
+
+def step_function(name: str, trainer, sample) -> Callable[[], None]:
+    if name.endswith("(bare loop)"):
+        model, criterion = trainer.model, trainer.criterion
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        sample = trainer._prepare_sample(sample)[0]  # on the device once, as fairseq does per step
+
+        def bare_step():
+            optimizer.zero_grad()
+            loss, sample_size, _ = criterion(model, sample)
+            (loss / sample_size).backward()
+            optimizer.step()
+
+        return bare_step
+    return lambda: trainer.train_step([sample])
+
+
+def timed(fn: Callable[[], None], device: str) -> float:
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def peak_memory_mb(name: str, data: str, L: int, args) -> float:
+    """One warm-up and one timed step in this (fresh) process; the growth of its peak memory."""
+    trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype)
+    step = step_function(name, trainer, sample)
+    if args.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        step(), step()
+        return torch.cuda.max_memory_allocated() / 2**20
+    with open("/proc/self/clear_refs", "w") as f:  # Linux: reset the peak resident set (VmHWM) to now
+        f.write("5")
+    before = resident_kb("VmRSS")
+    step(), step()
+    return (resident_kb("VmHWM") - before) / 1024
+
+
+def resident_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample-sizes", default="64,128,256")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
+    parser.add_argument("--memory", action="store_true", help="also measure peak memory (one process each)")
+    parser.add_argument("--memory-of", help=argparse.SUPPRESS)  # internal: NAME@L in a child process
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)  # fairseq's and hydra's per-model set-up messages
+    names = args.models.split(",")
+    import fairseq_hybrid_vae  # noqa: F401  (registers the plugin for fairseq's parsers)
+
+    with tempfile.TemporaryDirectory() as data:
+        dictionary_of(53).save(os.path.join(data, "dict.txt"))
+        if args.memory_of:
+            name, L = args.memory_of.rsplit("@", 1)
+            print(json.dumps(peak_memory_mb(name, data, int(L), args)))
+            return
+        print(f"batch {args.batch_size}, {args.device} ({torch.get_num_threads()} threads), {args.dtype}, "
+              f"torch {torch.__version__}, median of {args.repeats} interleaved rounds")
+        for L in [int(x) for x in args.sample_sizes.split(",")]:
+            steps = {}
+            for name in names:
+                trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype)
+                steps[name] = step_function(name, trainer, sample)
+                steps[name]()  # warm-up (allocations, lazy initialisation)
+            times: Dict[str, List[float]] = {name: [] for name in names}
+            for _ in range(args.repeats):
+                for name in names:
+                    times[name].append(timed(steps[name], args.device))
+            report(L, args, names, {name: sorted(t)[len(t) // 2] for name, t in times.items()}, data)
+
+
+def report(L: int, args, names: List[str], seconds: Dict[str, float], data: str) -> None:
+    units = args.batch_size * L
+    header = "| model | s/update | units/s | speed vs lstm_vae | speed vs fairseq lstm_lm |"
+    memory = {}
+    if args.memory:
+        header += " peak memory (MB) |"
+        for name in names:
+            child = [sys.executable, __file__, "--memory-of", f"{name}@{L}", "--batch-size",
+                     str(args.batch_size), "--device", args.device, "--dtype", args.dtype]  # fmt: skip
+            memory[name] = float(subprocess.run(child, capture_output=True, text=True, check=True).stdout)
+    print(f"\nL = {L}\n{header}")
+    print("|" + "---|" * (header.count("|") - 1))
+    for name in names:
+        vs_lstm_vae, vs_lstm_lm = (f"{seconds[ref] / seconds[name]:.2f}x" if ref in seconds else "-"
+                                   for ref in ["lstm_vae", "fairseq lstm_lm"])  # fmt: skip
+        row = f"| {name} | {seconds[name]:.3f} | {units / seconds[name]:,.0f} | {vs_lstm_vae} "
+        row += f"| {vs_lstm_lm} |"
+        print(row + (f" {memory[name]:,.0f} |" if args.memory else ""))
+
+
+if __name__ == "__main__":
+    main()
