@@ -33,7 +33,7 @@ SCALES = {
                           "--kl-anneal-updates", "500"],
         "lstm_vae_anneal": ["--kl-weight-floor", "0", "--kl-anneal-start", "200",
                             "--kl-anneal-updates", "500", "--clip-norm", "100"],
-        "eval": ["--max-samples", "500", "--iw-samples", "100"],
+        "eval": ["--max-samples", "300", "--iw-samples", "50"],
     },
     "paper": {  # paper-spec.md section 5
         "common": ["--batch-size", "64", "--max-update", "100000", "--windows-per-epoch", "64000",
