@@ -129,7 +129,7 @@ def table(runs, results: str, data: str) -> str:
         paper_rec, paper_kl = PAPER_TABLE2[run.labels["model"]]
         lines.append(
             f"| {run.labels['model']} | {nats['rec']:.1f} | {nats['kl']:.1f} | {elbo:.3f} "
-            f"| {iw_nll:.3f} | {result['mutual_information_nats']:.2f} "
+            f"| {iw_nll:.3f} | {round(result['mutual_information_nats'], 2) + 0.0:.2f} "
             f"| {result['active_units']} of {result['latent_dim']} | {paper_rec} / {paper_kl} |"
         )
     note = (
