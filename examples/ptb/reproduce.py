@@ -155,6 +155,21 @@ def plot(figure: int, rows_by_run, runs, path: str) -> None:
     print(f"wrote {path}")
 
 
+def final_table(runs, rows) -> str:
+    """The last validation point of every finished run: ELBO in bits/char and KL in nats per sample."""
+    last = final_valid(rows)
+    keys = list(runs[0].labels)
+    lines = ["| " + " | ".join(keys) + " | valid ELBO (bits/char) | KL (nats/sample) | updates | seconds |",
+             "|" + "---|" * (len(keys) + 4)]  # fmt: skip
+    for run in runs:
+        if run.name in last:
+            r = last[run.name]
+            labels = " | ".join(str(run.labels[k]) for k in keys)
+            lines.append(f"| {labels} | {float(r['elbo']):.3f} | {float(r['kl_nats']):.2f} "
+                         f"| {r['num_updates']} | {r['seconds']} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def target_table(runs, results: str) -> str:
     """Test-set numbers of the L = 128 runs from their hybrid-vae-eval reports."""
     lines = ["| model | rec (nats) | KL (nats) | ELBO bits/char | IW-NLL bits/char | MI (nats) "
@@ -208,7 +223,9 @@ def main() -> None:
             f.write(text)
         print(text)
     else:
-        plot(figure, read_results(results, [r.name for r in runs]), runs, results + ".png")
+        rows = read_results(results, [r.name for r in runs])
+        plot(figure, rows, runs, results + ".png")
+        print(final_table(runs, rows))
 
 
 if __name__ == "__main__":
