@@ -5,6 +5,7 @@ import io
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Dict, List
 
@@ -60,6 +61,12 @@ def train_flags(data_dir: str, save_dir: str, arch: str, extra: List[str]) -> Li
         "--log-format", "json", "--log-interval", "1", "--seed", "1",
         "--best-checkpoint-metric", "elbo", "--distributed-world-size", "1",
     ] + tiny_model_flags(arch) + extra  # fmt: skip
+
+
+def logged_updates(lines: List[str]) -> List[Dict]:
+    """fairseq's per-update JSON stats (the train_inner logger) from the text of a fairseq-train run."""
+    found = (re.search(r"train_inner\W*(\{.*\})", line) for line in lines)
+    return [json.loads(match.group(1)) for match in found if match]
 
 
 def run_train(data_dir: str, save_dir: str, arch: str, extra: List[str], caplog=None) -> List[Dict]:

@@ -1,15 +1,13 @@
 """Two training processes on CPU (gloo, legacy_ddp) against one process with the same global batch."""
 
-import json
 import os
-import re
 import socket
 import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import train_flags
+from conftest import logged_updates, train_flags
 
 HELPER = os.path.join(os.path.dirname(__file__), "helpers", "train_and_dump.py")
 UPDATES = 8
@@ -30,8 +28,7 @@ def launch(flags, noise: bool = True):
 def finish(process) -> list:
     out, _ = process.communicate(timeout=300)
     assert process.returncode == 0, out[-3000:]
-    found = (re.search(r"train_inner\W*(\{.*\})", line) for line in out.splitlines())
-    return [json.loads(match.group(1)) for match in found if match]
+    return logged_updates(out.splitlines())
 
 
 def train_two_ways(data, root, noise: bool):

@@ -1,6 +1,5 @@
 """A run killed with SIGKILL and restarted with the same command continues exactly where it stopped."""
 
-import json
 import os
 import random
 import re
@@ -8,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from conftest import train_flags
+from conftest import logged_updates, train_flags
 from fairseq import checkpoint_utils
 from fairseq.file_io import PathManager
 
@@ -22,8 +21,7 @@ def command(data: str, save_dir: str):
 
 
 def stats_of(lines) -> dict:
-    found = (re.search(r"train_inner\W*(\{.*\})", line) for line in lines)
-    return {int(s["num_updates"]): s for s in (json.loads(m.group(1)) for m in found if m)}
+    return {int(s["num_updates"]): s for s in logged_updates(lines)}
 
 
 def run(cmd) -> list:

@@ -92,8 +92,8 @@ def evaluate_and_sample(run: Run, data: str, save_dir: str, results: str, eval_f
     samples = os.path.join(results, f"{run.name}.samples.txt")
     if not os.path.exists(samples):
         out = subprocess.run([os.path.join(BIN, "fairseq-generate"), data, "--user-dir", USER_DIR,
-                              "--task", "text_vae", "--sample-size", "128", "--sample-mode", "line",
-                              "--path", checkpoint, "--gen-mode", "prior", "--gen-subset", "prior",
+                              "--task", "text_vae", *TASK[:4], "--path", checkpoint, "--gen-mode", "prior",
+                              "--gen-subset", "prior",
                               "--num-samples", "10", "--beam", "1", "--batch-size", "10", "--cpu",
                               "--seed", "1"], capture_output=True, text=True, check=True)  # fmt: skip
         rows = sorted((int(line.split("\t")[0][2:]), line.split("\t")[-1])

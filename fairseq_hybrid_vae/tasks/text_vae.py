@@ -14,6 +14,7 @@ import torch
 from fairseq import utils
 from fairseq.data import Dictionary, data_utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.distributed import utils as distributed_utils
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, OmegaConf, open_dict
 
@@ -235,8 +236,6 @@ def average_batch_norm_statistics(model: torch.nn.Module) -> None:
     Training still normalises with each rank's own batch statistics (SyncBatchNorm is GPU-only);
     averaging keeps every rank, and so every checkpoint, on statistics of the global batch.
     """
-    from fairseq.distributed import utils as distributed_utils
-
     if not torch.distributed.is_initialized() or distributed_utils.get_data_parallel_world_size() == 1:
         return
     stats = [buffer for module in model.modules() if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
