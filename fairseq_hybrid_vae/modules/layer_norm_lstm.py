@@ -11,7 +11,9 @@ class LayerNormLSTM(nn.Module):
     """LN(W_x x_t + W_h h_{t-1} + b) -> gates i, f, o, g (sigmoid, sigmoid, sigmoid, tanh).
 
     c_t = f * c_{t-1} + i * g and h_t = o * tanh(c_t), as the authors' LNLSTM (paper-spec.md section 1).
-    The input projection of the whole sequence is one matmul; only the recurrent part loops.
+    The input projection of the whole sequence is one matmul; only the recurrent part loops. The steps
+    read it through one unbind: indexing `gates_x[:, t]` per step made backward add T full-size zero
+    tensors (quadratic in T; 70% of a training step at L=128, benchmarks/profile_step.py).
     """
 
     def __init__(self, input_size: int, hidden_size: int):
@@ -31,8 +33,8 @@ class LayerNormLSTM(nn.Module):
         h, c = state
         gates_x = self.input_proj(x)  # (B, T, 4H)
         outputs = []
-        for t in range(x.size(1)):
-            gates = self.norm(gates_x[:, t] + self.hidden_proj(h))  # (B, 4H)
+        for gates_x_t in gates_x.unbind(dim=1):  # T x (B, 4H)
+            gates = self.norm(gates_x_t + self.hidden_proj(h))  # (B, 4H)
             i, f, o, g = gates.chunk(4, dim=-1)  # 4 x (B, H)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
