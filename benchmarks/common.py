@@ -1,9 +1,13 @@
-"""Helpers the benchmarks share: a vocabulary of a given size and a median wall-clock time."""
+"""Helpers the benchmarks share: a vocabulary of a given size, a median wall-clock time, the machine."""
 
+import os
+import platform
 import statistics
 import time
 from typing import Callable
 
+import fairseq
+import torch
 from fairseq.data import Dictionary
 
 
@@ -24,3 +28,15 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def machine(device: str) -> str:
+    """What the numbers were measured on: the processor or GPU, and the versions that matter."""
+    if device == "cuda":
+        where = f"{torch.cuda.get_device_name()}, CUDA {torch.version.cuda}"
+    else:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+        where = f"{model or platform.processor()} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    return (f"{where}; Python {platform.python_version()}, torch {torch.__version__}, "
+            f"fairseq {fairseq.__version__}")

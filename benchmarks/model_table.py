@@ -10,7 +10,7 @@ import argparse
 from types import SimpleNamespace
 
 import torch
-from common import dictionary_of, median_seconds
+from common import dictionary_of, machine, median_seconds
 
 import fairseq_hybrid_vae  # noqa: F401  (registers the models)
 from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboCriterion
@@ -67,8 +67,8 @@ def main() -> None:
     parser.add_argument("--sample-size", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    print(f"batch {args.batch_size}, L = {args.sample_size}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}; PTB vocabulary 53 types, tweets 259 (the authors' bytes)")
+    print(f"batch {args.batch_size}, L = {args.sample_size}; PTB vocabulary 53 types, tweets 259 (the "
+          f"authors' bytes); {machine('cpu')}")
     print("| arch | parameters (PTB preset) | parameters (tweet preset) | s/update (PTB preset) |")
     print("|---|---|---|---|")
     for name, (model_cls, ptb, tweets) in ARCHS.items():

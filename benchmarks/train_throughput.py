@@ -27,7 +27,7 @@ import time
 from typing import Callable, Dict, List
 
 import torch
-from common import dictionary_of
+from common import dictionary_of, machine
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fairseq_hybrid_vae")
 PLUGIN = ["--user-dir", PACKAGE, "--task", "text_vae", "--criterion", "hybrid_vae_elbo"]
@@ -139,8 +139,8 @@ def main() -> None:
             name, L = args.memory_of.rsplit("@", 1)
             print(json.dumps(peak_memory_mb(name, data, int(L), args)))
             return
-        print(f"batch {args.batch_size}, {args.device} ({torch.get_num_threads()} threads), {args.dtype}, "
-              f"torch {torch.__version__}, median of {args.repeats} interleaved rounds")
+        print(f"batch {args.batch_size}, {args.dtype}, median of {args.repeats} interleaved rounds; "
+              f"{machine(args.device)}")
         for L in [int(x) for x in args.sample_sizes.split(",")]:
             steps = {}
             for name in names:

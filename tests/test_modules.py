@@ -81,6 +81,17 @@ def test_causal_conv_receptive_field(dilation, kernel):
         assert max(affected) - t <= history
 
 
+@pytest.mark.parametrize("dilation,kernel", [(1, 2), (3, 2), (2, 3)])
+def test_causal_conv_one_position_at_a_time_equals_the_full_pass(dilation, kernel):
+    torch.manual_seed(0)
+    conv = CausalConv1d(4, 5, kernel_size=kernel, dilation=dilation)
+    x = torch.randn(3, 12, 4)
+    full = conv(x)  # (B, T, C_out)
+    state = {}
+    steps = [conv(x[:, t : t + 1], incremental_state=state) for t in range(12)]  # T x (B, 1, C_out)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-6, rtol=1e-5)
+
+
 def build_head(kind: str, dictionary: Dictionary, feature_dim: int = 6):
     if kind == "lstm":
         return LSTMHead(dictionary, feature_dim, embed_dim=0, hidden_size=8, num_layers=2)
