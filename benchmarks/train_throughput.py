@@ -8,9 +8,9 @@ so the two rows show what fairseq's machinery costs. Rounds are interleaved (eac
 model once, so a slow moment of the machine hits them alike); the median over --repeats rounds is
 reported, with ratios to lstm_vae and to fairseq's lstm_lm of the same hidden size (500).
 
-Peak memory (--memory): each (model, L) once more in a fresh process; CPU: the growth of the peak
-resident set (Linux VmHWM, reset before the steps) over the resident set after building the model;
-CUDA: torch.cuda.max_memory_allocated.
+Peak memory (--memory): each (model, L) once more in a fresh process that builds the model and runs
+three updates; the growth of its peak over what the process held before (after the imports): CPU,
+the peak resident set (Linux VmHWM); CUDA, torch.cuda.max_memory_allocated.
 
     python benchmarks/train_throughput.py [--sample-sizes 64,128,256] [--batch-size 64] [--repeats 5]
                                           [--device cpu|cuda] [--dtype fp32|bf16|fp16] [--memory]
@@ -99,18 +99,21 @@ def timed(fn: Callable[[], None], device: str) -> float:
 
 
 def peak_memory_mb(name: str, data: str, L: int, args) -> float:
-    """One warm-up and one timed step in this (fresh) process; the growth of its peak memory."""
-    trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype)
-    step = step_function(name, trainer, sample)
+    """Peak memory of building the model and three updates in this (fresh) process, over what it held
+    before: parameters, gradients, optimizer state, activations (and, on CPU, the allocator's slack)."""
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-        step(), step()
-        return torch.cuda.max_memory_allocated() / 2**20
-    with open("/proc/self/clear_refs", "w") as f:  # Linux: reset the peak resident set (VmHWM) to now
-        f.write("5")
-    before = resident_kb("VmRSS")
-    step(), step()
-    return (resident_kb("VmHWM") - before) / 1024
+        before = torch.cuda.memory_allocated()
+    else:
+        with open("/proc/self/clear_refs", "w") as f:  # Linux: reset the peak resident set (VmHWM) to now
+            f.write("5")
+        before = resident_kb("VmRSS") * 1024
+    trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype)
+    step = step_function(name, trainer, sample)
+    step(), step(), step()
+    if args.device == "cuda":
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
+    return (resident_kb("VmHWM") * 1024 - before) / 2**20
 
 
 def resident_kb(field: str) -> int:
