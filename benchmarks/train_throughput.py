@@ -6,7 +6,9 @@ does (seeding, sample preparation, gradient normalisation, the gradient-norm che
 metrics); `hybrid_vae_lstm (bare loop)` drives the same model with torch.optim.Adam and nothing else,
 so the two rows show what fairseq's machinery costs. Rounds are interleaved (each round times every
 model once, so a slow moment of the machine hits them alike); the median over --repeats rounds is
-reported, with ratios to lstm_vae and to fairseq's lstm_lm of the same hidden size (500).
+reported, with ratios to lstm_vae, to the no-latent LM with the same LSTM head (window_lm_lstm) and to
+fairseq's lstm_lm of the same hidden size (500). GFLOP/update: the floating-point operations of one
+update, counted by torch.utils.flop_counter (matmuls and convolutions; 1 multiply-add = 2 FLOP).
 
 Peak memory (--memory): each (model, L) once more in a fresh process that builds the model and runs
 three updates; the growth of its peak over what the process held before (after the imports): CPU,
@@ -28,6 +30,7 @@ from typing import Callable, Dict, List
 
 import torch
 from common import dictionary_of, machine
+from torch.utils.flop_counter import FlopCounterMode
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fairseq_hybrid_vae")
 PLUGIN = ["--user-dir", PACKAGE, "--task", "text_vae", "--criterion", "hybrid_vae_elbo"]
@@ -42,6 +45,7 @@ MODELS = {  # name: fairseq-train flags (PTB presets)
                         "--decoder-embed-dim", "500", "--decoder-hidden-size", "500",
                         "--decoder-out-embed-dim", "500", "--tokens-per-sample", "{L}"],
 }  # fmt: skip
+REFERENCES = ["lstm_vae", "window_lm_lstm", "fairseq lstm_lm"]  # the speed ratio columns
 
 
 def build(name: str, data: str, L: int, batch_size: int, device: str, dtype: str):
@@ -145,21 +149,26 @@ def main() -> None:
         print(f"batch {args.batch_size}, {args.dtype}, median of {args.repeats} interleaved rounds; "
               f"{machine(args.device)}")
         for L in [int(x) for x in args.sample_sizes.split(",")]:
-            steps = {}
+            steps, flops = {}, {}
             for name in names:
                 trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype)
                 steps[name] = step_function(name, trainer, sample)
+                with FlopCounterMode(display=False) as counter:  # one update's arithmetic, counted
+                    steps[name]()
+                flops[name] = counter.get_total_flops()
                 steps[name]()  # warm-up (allocations, lazy initialisation)
             times: Dict[str, List[float]] = {name: [] for name in names}
             for _ in range(args.repeats):
                 for name in names:
                     times[name].append(timed(steps[name], args.device))
-            report(L, args, names, {name: sorted(t)[len(t) // 2] for name, t in times.items()}, data)
+            report(L, args, names, {name: sorted(t)[len(t) // 2] for name, t in times.items()}, flops)
 
 
-def report(L: int, args, names: List[str], seconds: Dict[str, float], data: str) -> None:
+def report(L: int, args, names: List[str], seconds: Dict[str, float], flops: Dict[str, int]) -> None:
     units = args.batch_size * L
-    header = "| model | s/update | units/s | speed vs lstm_vae | speed vs fairseq lstm_lm |"
+    references = [ref for ref in REFERENCES if ref in seconds]
+    header = "| model | s/update | units/s | GFLOP/update | GFLOP/s |"
+    header += "".join(f" speed vs {ref} |" for ref in references)
     memory = {}
     if args.memory:
         header += " peak memory (MB) |"
@@ -170,10 +179,9 @@ def report(L: int, args, names: List[str], seconds: Dict[str, float], data: str)
     print(f"\nL = {L}\n{header}")
     print("|" + "---|" * (header.count("|") - 1))
     for name in names:
-        vs_lstm_vae, vs_lstm_lm = (f"{seconds[ref] / seconds[name]:.2f}x" if ref in seconds else "-"
-                                   for ref in ["lstm_vae", "fairseq lstm_lm"])  # fmt: skip
-        row = f"| {name} | {seconds[name]:.3f} | {units / seconds[name]:,.0f} | {vs_lstm_vae} "
-        row += f"| {vs_lstm_lm} |"
+        row = f"| {name} | {seconds[name]:.3f} | {units / seconds[name]:,.0f} | {flops[name] / 1e9:.1f} "
+        row += f"| {flops[name] / 1e9 / seconds[name]:.0f} |"
+        row += "".join(f" {seconds[ref] / seconds[name]:.2f}x |" for ref in references)
         print(row + (f" {memory[name]:,.0f} |" if args.memory else ""))
 
 
