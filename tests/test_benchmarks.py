@@ -41,7 +41,7 @@ def test_train_throughput_counts_the_hybrids_extra_arithmetic():
 
 
 def test_generate_throughput_prints_every_head_and_the_scaling():
-    out = run_benchmark("generate_throughput.py", "--sample-size", "16", "--scaling-sizes", "8,16",
+    out = run_benchmark("generate_throughput.py", "--sample-size", "16", "--scaling-sizes", "8,16,24",
                         "--recompute-up-to", "8", "--batch-size", "2", "--repeats", "1")  # fmt: skip
     rows = table_rows(out)
     for head in ["lstm", "bytenet"]:
@@ -50,4 +50,4 @@ def test_generate_throughput_prints_every_head_and_the_scaling():
     assert "none / one parallel pass" in rows
     assert re.search(r"bytenet: incremental is [\d.]+x faster", out)
     recompute = [line for line in out.splitlines() if line.startswith("| lstm | recompute prefix")]
-    assert "| - |" in recompute[-1], "the scaling table leaves out recompute beyond --recompute-up-to"
+    assert "| - |" in recompute[-1], "the scaling table leaves out recompute beyond --recompute-up-to (L=24)"
