@@ -3,6 +3,7 @@
     python examples/ptb/reproduce.py --figure 4 --scale cpu --ptb ../shared/data/ptb
     python examples/ptb/reproduce.py --figure 4 --plot-only          # redraw from results/
     python examples/ptb/reproduce.py --figure target --scale cpu     # L = 128: hybrid vs no-latent LM
+    python examples/ptb/reproduce.py --figure target --max-update 4000 --runs lm-L128   # longer, one run
 
 Raw results: examples/ptb/results/fig<N>-<scale>/<run>.csv (one row per run and validation point);
 figure: examples/ptb/results/fig<N>-<scale>.png. A rerun skips the runs already in results/.
@@ -195,11 +196,20 @@ def main() -> None:
     parser.add_argument("--ptb", help="folder with ptb.{train,valid,test}.txt (for the first run)")
     parser.add_argument("--work", default=os.path.join(REPO, "runs", "reproduce-ptb"),
                         help="prepared data and checkpoints (not committed)")
+    parser.add_argument("--max-update", type=int,
+                        help="train this many updates instead of the scale's (results: <name>-<N>updates)")
+    parser.add_argument("--runs", help="comma-separated run names: train only these (e.g. to split the grid "
+                        "over two processes); the table and figure still show every finished run")
     parser.add_argument("--plot-only", action="store_true")
     args = parser.parse_args()
     figure = int(args.figure) if args.figure.isdigit() else args.figure
     runs = grid(figure, args.scale)
+    train = [r for r in runs if not args.runs or r.name in args.runs.split(",")]
+    common = SCALES[args.scale]["common"]
     name = f"fig{figure}-{args.scale}" if figure != "target" else f"target-{args.scale}"
+    if args.max_update:
+        name += f"-{args.max_update}updates"
+        common = common + ["--max-update", str(args.max_update)]  # the later flag wins in argparse
     results = os.path.join(HERE, "results", name)
     if not args.plot_only:
         data = os.path.join(args.work, "data-bin")
@@ -211,9 +221,9 @@ def main() -> None:
                             "--valid", os.path.join(args.ptb, "ptb.valid.txt"),
                             "--test", os.path.join(args.ptb, "ptb.test.txt"), "--destdir", data],
                            check=True)  # fmt: skip
-        run_grid(runs, data, results, os.path.join(args.work, name), SCALES[args.scale]["common"])
+        run_grid(train, data, results, os.path.join(args.work, name), common)
         if figure == "target":
-            for run in runs:
+            for run in train:
                 report = os.path.join(results, f"{run.name}.json")
                 evaluate(data, os.path.join(args.work, name, run.name), report, SCALES[args.scale]["eval"],
                          split="test")  # fmt: skip
