@@ -51,18 +51,29 @@ def test_kl_closed_form_matches_monte_carlo():
 def test_layer_norm_lstm_matches_a_step_by_step_reference():
     torch.manual_seed(0)
     lstm = LayerNormLSTM(input_size=3, hidden_size=4)
+    torch.nn.init.normal_(lstm.norm.weight), torch.nn.init.normal_(lstm.norm.bias)  # not the identity
     x = torch.randn(2, 5, 3)
     out, (h, c) = lstm(x)
     h_ref, c_ref = torch.zeros(2, 4), torch.zeros(2, 4)
+    ref_outputs = []
     for t in range(5):
         pre = torch.cat([x[:, t], h_ref], -1) @ torch.cat(
             [lstm.input_proj.weight, lstm.hidden_proj.weight], 1
         ).T + lstm.input_proj.bias
-        i, f, o, g = torch.nn.functional.layer_norm(pre, (16,), eps=1e-4).chunk(4, -1)
+        pre = torch.nn.functional.layer_norm(pre, (16,), lstm.norm.weight, lstm.norm.bias, eps=1e-4)
+        i, f, o, g = pre.chunk(4, -1)
         c_ref = torch.sigmoid(f) * c_ref + torch.sigmoid(i) * torch.tanh(g)
         h_ref = torch.sigmoid(o) * torch.tanh(c_ref)
+        ref_outputs.append(h_ref)
         torch.testing.assert_close(out[:, t], h_ref)
     torch.testing.assert_close(c, c_ref)
+    # The fused step's backward too: the same gradients as the reference's.
+    (out.square().sum() + c.sum()).backward()
+    fused_grads = [p.grad.clone() for p in lstm.parameters()]
+    lstm.zero_grad()
+    (torch.stack(ref_outputs, 1).square().sum() + c_ref.sum()).backward()
+    for fused, ref in zip(fused_grads, (p.grad for p in lstm.parameters())):
+        torch.testing.assert_close(fused, ref)
 
 
 @pytest.mark.parametrize("dilation,kernel", [(1, 2), (3, 2), (2, 3)])

@@ -122,12 +122,14 @@ class GatedResidualBlock(nn.Module):
 
     def __init__(self, channels: int, dilation: int):
         super().__init__()
+        self.channels = channels
         self.conv = CausalConv1d(channels, 3 * channels, kernel_size=2, dilation=dilation)
         self.norm = nn.LayerNorm(3 * channels, eps=1e-4)
 
     def forward(self, x: Tensor, incremental_state: IncrementalState | None = None) -> Tensor:
-        i, f, g = self.norm(self.conv(x, incremental_state)).chunk(3, dim=-1)  # 3 x (B, T, C)
-        return torch.sigmoid(f) * x + torch.sigmoid(i) * torch.tanh(g)
+        gates = self.norm(self.conv(x, incremental_state))  # (B, T, 3C)
+        i, f = torch.sigmoid(gates[..., : 2 * self.channels]).chunk(2, dim=-1)  # 2 x (B, T, C)
+        return torch.addcmul(f * x, i, torch.tanh(gates[..., 2 * self.channels :]))  # (B, T, C)
 
 
 class ByteNetHead(FairseqIncrementalDecoder):
