@@ -6,7 +6,7 @@ what fairseq checkpoints hold for torch's safe loader, makes `--help` list the p
 shows errors a user can fix as one line (errors.py).
 """
 
-from . import checkpoint_safety, criterions, errors, full_help, models, tasks  # noqa: F401
+from . import checkpoint_safety, criterions, errors, full_help, models, optim, tasks  # noqa: F401
 from .hub_interface import HybridVAE
 
 __all__ = ["HybridVAE"]

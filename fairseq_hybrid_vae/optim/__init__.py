@@ -1,0 +1,1 @@
+from . import torch_adam  # noqa: F401
