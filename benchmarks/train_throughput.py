@@ -15,7 +15,7 @@ three updates; the growth of its peak over what the process held before (after t
 the peak resident set (Linux VmHWM); CUDA, torch.cuda.max_memory_allocated.
 
     python benchmarks/train_throughput.py [--sample-sizes 64,128,256] [--batch-size 64] [--repeats 5]
-                                          [--device cpu|cuda] [--dtype fp32|bf16|fp16] [--memory]
+                                          [--device cpu|cuda] [--dtype fp32|fp16|amp] [--memory]
 """
 
 import argparse
@@ -37,6 +37,7 @@ PLUGIN = ["--user-dir", PACKAGE, "--task", "text_vae", "--criterion", "hybrid_va
 MODELS = {  # name: fairseq-train flags (PTB presets)
     "hybrid_vae_lstm": PLUGIN + ["--arch", "hybrid_vae_lstm_ptb"],
     "hybrid_vae_lstm (bare loop)": PLUGIN + ["--arch", "hybrid_vae_lstm_ptb"],
+    "hybrid_vae_lstm (torch_adam)": PLUGIN + ["--arch", "hybrid_vae_lstm_ptb", "--optimizer", "torch_adam"],
     "hybrid_vae_bytenet": PLUGIN + ["--arch", "hybrid_vae_bytenet_ptb"],
     "hybrid_vae_feedforward": PLUGIN + ["--arch", "hybrid_vae_feedforward_ptb"],
     "lstm_vae": PLUGIN + ["--arch", "lstm_vae_ptb", "--input-dropout", "0.2"],
@@ -46,6 +47,9 @@ MODELS = {  # name: fairseq-train flags (PTB presets)
                         "--decoder-out-embed-dim", "500", "--tokens-per-sample", "{L}"],
 }  # fmt: skip
 REFERENCES = ["lstm_vae", "window_lm_lstm", "fairseq lstm_lm"]  # the speed ratio columns
+# fairseq's half-precision training on a GPU: --fp16 (the model in fp16, fp32 master weights) or --amp
+# (torch autocast to fp16 with a grad scaler). Its --bf16 means a TPU (options.py sets --tpu with it).
+DTYPE_FLAGS = {"fp32": [], "fp16": ["--fp16"], "amp": ["--amp"]}
 
 
 def build(name: str, data: str, L: int, batch_size: int, device: str, dtype: str):
@@ -54,11 +58,12 @@ def build(name: str, data: str, L: int, batch_size: int, device: str, dtype: str
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.trainer import Trainer
 
-    flags = [data, "--optimizer", "adam", "--lr", "1e-3", "--batch-size", str(batch_size), "--seed", "1"]
+    flags = [data, "--optimizer", "adam", "--lr", "1e-3", "--batch-size", str(batch_size), "--seed", "1",
+             "--save-dir", data]  # where the Trainer writes crash.pt if an update fails  # fmt: skip
     flags += [f.format(L=L) for f in MODELS[name]]
     flags += [] if name == "fairseq lstm_lm" else ["--sample-size", str(L)]
     flags += ["--cpu"] if device == "cpu" else []
-    flags += {"fp32": [], "bf16": ["--bf16"], "fp16": ["--fp16"]}[dtype]
+    flags += DTYPE_FLAGS[dtype]
     args = options.parse_args_and_arch(options.get_training_parser(), flags)
     cfg = convert_namespace_to_omegaconf(args)
     task = tasks.setup_task(cfg.task)
@@ -108,6 +113,9 @@ def peak_memory_mb(name: str, data: str, L: int, args) -> float:
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
+        # Trainer.train_step resets the peak itself after every update (for its gb_free metric), which
+        # would hide all but the last update's tail; this child process only measures, so keep ours.
+        torch.cuda.reset_peak_memory_stats = lambda device=None: None
     else:
         with open("/proc/self/clear_refs", "w") as f:  # Linux: reset the peak resident set (VmHWM) to now
             f.write("5")
@@ -131,7 +139,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
+    parser.add_argument("--dtype", choices=list(DTYPE_FLAGS), default="fp32",
+                        help="fp16 and amp need --device cuda; the bare loop row is fp32-only")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory (one process each)")
     parser.add_argument("--memory-of", help=argparse.SUPPRESS)  # internal: NAME@L in a child process
@@ -149,19 +158,37 @@ def main() -> None:
         print(f"batch {args.batch_size}, {args.dtype}, median of {args.repeats} interleaved rounds; "
               f"{machine(args.device)}")
         for L in [int(x) for x in args.sample_sizes.split(",")]:
-            steps, flops = {}, {}
-            for name in names:
-                trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype)
-                steps[name] = step_function(name, trainer, sample)
-                with FlopCounterMode(display=False) as counter:  # one update's arithmetic, counted
-                    steps[name]()
-                flops[name] = counter.get_total_flops()
-                steps[name]()  # warm-up (allocations, lazy initialisation)
-            times: Dict[str, List[float]] = {name: [] for name in names}
-            for _ in range(args.repeats):
-                for name in names:
-                    times[name].append(timed(steps[name], args.device))
-            report(L, args, names, {name: sorted(t)[len(t) // 2] for name, t in times.items()}, flops)
+            seconds, flops, failed = measure(L, names, data, args)
+            report(L, args, [name for name in names if name in seconds], seconds, flops)
+            for name, error in failed.items():
+                print(f"{name}: not timed, an update failed ({error})")
+
+
+def measure(L: int, names: List[str], data: str, args):
+    """Median seconds per update and FLOP per update of each model, in interleaved rounds; a model whose
+    update fails (NaN/inf gradients, fp16 overflow) is dropped with its error, not the whole run."""
+    steps, flops, failed = {}, {}, {}
+
+    def attempt(name: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except FloatingPointError as error:
+            failed[name] = f"{type(error).__name__}: {' '.join(str(error).split())}"
+            steps.pop(name, None)
+
+    for name in names:
+        trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype)
+        steps[name] = step_function(name, trainer, sample)
+        with FlopCounterMode(display=False) as counter:  # one update's arithmetic, counted
+            attempt(name, steps[name])
+        flops[name] = counter.get_total_flops()
+        if name in steps:
+            attempt(name, steps[name])  # warm-up (allocations, lazy initialisation)
+    times: Dict[str, List[float]] = {name: [] for name in steps}
+    for _ in range(args.repeats):
+        for name in list(steps):
+            attempt(name, lambda: times[name].append(timed(steps[name], args.device)))  # noqa: B023
+    return {name: sorted(times[name])[len(times[name]) // 2] for name in steps}, flops, failed
 
 
 def report(L: int, args, names: List[str], seconds: Dict[str, float], flops: Dict[str, int]) -> None:
@@ -175,7 +202,8 @@ def report(L: int, args, names: List[str], seconds: Dict[str, float], flops: Dic
         for name in names:
             child = [sys.executable, __file__, "--memory-of", f"{name}@{L}", "--batch-size",
                      str(args.batch_size), "--device", args.device, "--dtype", args.dtype]  # fmt: skip
-            memory[name] = float(subprocess.run(child, capture_output=True, text=True, check=True).stdout)
+            result = subprocess.run(child, capture_output=True, text=True)
+            memory[name] = float(result.stdout) if result.returncode == 0 else float("nan")
     print(f"\nL = {L}\n{header}")
     print("|" + "---|" * (header.count("|") - 1))
     for name in names:

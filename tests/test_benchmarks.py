@@ -28,15 +28,17 @@ def table_rows(output: str) -> dict:
 
 
 def test_train_throughput_counts_the_hybrids_extra_arithmetic():
-    models = "hybrid_vae_lstm,hybrid_vae_lstm (bare loop),window_lm_lstm,lstm_vae"
+    same_model = ["hybrid_vae_lstm", "hybrid_vae_lstm (bare loop)", "hybrid_vae_lstm (torch_adam)"]
+    models = ",".join(same_model + ["window_lm_lstm", "lstm_vae"])
     out = run_benchmark("train_throughput.py", "--sample-sizes", "16", "--batch-size", "4", "--repeats", "1",
                         "--models", models, "--memory")  # fmt: skip
     rows = table_rows(out)
     assert set(rows) == set(models.split(","))
     gflop = {name: float(cells[2]) for name, cells in rows.items()}
-    # The same model through fairseq's Trainer and the bare loop does the same arithmetic; the hybrid's
-    # head reads 200 deconv features more per position than the no-latent LM's, so it does more.
-    assert gflop["hybrid_vae_lstm"] == gflop["hybrid_vae_lstm (bare loop)"] > gflop["window_lm_lstm"] > 0
+    # The same model through fairseq's Trainer (either Adam) and the bare loop does the same arithmetic;
+    # the hybrid's head reads 200 deconv features more per position than the no-latent LM's: more.
+    assert len({gflop[name] for name in same_model}) == 1
+    assert gflop["hybrid_vae_lstm"] > gflop["window_lm_lstm"] > 0
     assert all(float(cells[-1].replace(",", "")) > 0 for cells in rows.values())  # peak memory (MB)
 
 
