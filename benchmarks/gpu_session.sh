@@ -4,7 +4,7 @@
 # omegaconf, antlr4, bitarray, tensorboardX; see docs/benchmarks.md) are installed into /tmp/site.
 # Each table goes to $OUT/<name>.md (default benchmarks/results/), its log beside it.
 #     bash benchmarks/gpu_session.sh wheels        # here, with network: fill .whl/ (ignored by git)
-#     bash benchmarks/gpu_session.sh [train|train-half|generate|profile ...]   (there; default: all)
+#     bash benchmarks/gpu_session.sh [train|train-half|generate|generate-half|profile ...]  (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = wheels ]; then  # cp312 manylinux wheels: the GPU image's Python is 3.12
@@ -31,7 +31,7 @@ run() {  # run NAME ARGS...: the table to $OUT/NAME.md, stderr to $OUT/NAME.log
   cat "$OUT/$name.md"; echo "== $name: exit $rc, $((SECONDS - start)) s"
   [ $rc = 0 ] || tail -20 "$OUT/$name.log"
 }
-parts=${*:-train train-half generate profile}
+parts=${*:-train train-half generate generate-half profile}
 for part in $parts; do
   case $part in
     train) run train_throughput_cuda benchmarks/train_throughput.py --device cuda \
@@ -42,6 +42,11 @@ for part in $parts; do
           --sample-sizes 128 --repeats 9 --models "hybrid_vae_lstm,hybrid_vae_lstm (torch_adam),hybrid_vae_bytenet,hybrid_vae_feedforward,lstm_vae,window_lm_lstm,fairseq lstm_lm"
       done ;;
     generate) run generate_throughput_cuda benchmarks/generate_throughput.py --device cuda --repeats 3 ;;
+    generate-half)  # sampling is the plugin's own loop, not fairseq's Trainer: bf16 works too
+      for dtype in bf16 fp16; do
+        run generate_throughput_cuda_$dtype benchmarks/generate_throughput.py --device cuda --dtype $dtype \
+          --repeats 3
+      done ;;
     profile)
       mkdir -p "$OUT/profiles"
       run profiles/profile_step_cuda_hybrid_vae_lstm benchmarks/profile_step.py --device cuda \
