@@ -18,6 +18,7 @@ import os
 import pickle
 import re
 import shutil
+import traceback
 import zipfile
 
 import torch
@@ -52,8 +53,22 @@ def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):
             "fairseq checkpoints hold only tensors and plain data, so this file was not written "
             "by fairseq-train: use a checkpoint from a source you trust"
         ) from None
-    except (EOFError, RuntimeError, zipfile.BadZipFile) as err:
+    except Exception as err:  # broken bytes fail in many ways (EOFError, UnicodeDecodeError, ...)
+        if not raised_while_unpickling(err):
+            raise
         raise corrupt_checkpoint(path, err) from None
+
+
+def raised_while_unpickling(err: BaseException) -> bool:
+    """Whether the error came from inside torch.load, not from fairseq's use of what it returned."""
+    frames = traceback.extract_tb(err.__traceback__)
+    return isinstance(err, zipfile.BadZipFile) or any(
+        os.path.basename(frame.filename) in TORCH_LOAD_FILES and f"torch{os.sep}" in frame.filename
+        for frame in frames
+    )
+
+
+TORCH_LOAD_FILES = {"serialization.py", "_weights_only_unpickler.py"}
 
 
 def corrupt_checkpoint(path: str, err: Exception) -> CheckpointError:

@@ -4,6 +4,7 @@ Each case of docs/reliability.md has its test here (or in test_prepare.py for hy
 """
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -83,10 +84,26 @@ def test_data_directory_with_another_dictionary(tmp_path, trained):
 def test_truncated_or_corrupt_checkpoint(tiny_data, tmp_path, trained, damage):
     broken = tmp_path / "checkpoint_broken.pt"
     raw = trained.read_bytes()
-    damaged = {"truncated": raw[: len(raw) // 2], "random bytes": os.urandom(5000), "empty": b""}
+    random_bytes = random.Random(0).randbytes(5000)  # fixed: which error torch raises depends on them
+    damaged = {"truncated": raw[: len(raw) // 2], "random bytes": random_bytes, "empty": b""}
     broken.write_bytes(damaged[damage])
     result = cli("fairseq-generate", generate_flags(tiny_data, broken))
     one_line_error(result, "checkpoint_broken.pt is truncated or corrupt", "use an intact checkpoint")
+
+
+def test_any_random_bytes_are_a_corrupt_checkpoint(tmp_path):
+    """torch fails on garbage with whatever its first bytes lead to (UnpicklingError, EOFError,
+    UnicodeDecodeError, ...): every such failure is the one-line corrupt-checkpoint error."""
+    from fairseq import checkpoint_utils
+
+    from fairseq_hybrid_vae.checkpoint_safety import CheckpointError
+
+    broken = tmp_path / "checkpoint_broken.pt"
+    for seed in range(200):
+        rng = random.Random(seed)
+        broken.write_bytes(rng.randbytes(rng.randint(1, 5000)))
+        with pytest.raises(CheckpointError, match="is truncated or corrupt"):
+            checkpoint_utils.load_checkpoint_to_cpu(str(broken))
 
 
 def test_checkpoint_of_another_arch_is_refused_and_kept(tiny_data, tmp_path, trained):
