@@ -19,7 +19,6 @@ import pickle
 import re
 import shutil
 import traceback
-import zipfile
 
 import torch
 from fairseq import checkpoint_utils
@@ -59,16 +58,16 @@ def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):
         raise corrupt_checkpoint(path, err) from None
 
 
-def raised_while_unpickling(err: BaseException) -> bool:
-    """Whether the error came from inside torch.load, not from fairseq's use of what it returned."""
-    frames = traceback.extract_tb(err.__traceback__)
-    return isinstance(err, zipfile.BadZipFile) or any(
-        os.path.basename(frame.filename) in TORCH_LOAD_FILES and f"torch{os.sep}" in frame.filename
-        for frame in frames
-    )
-
-
 TORCH_LOAD_FILES = {"serialization.py", "_weights_only_unpickler.py"}
+
+
+def raised_while_unpickling(err: BaseException) -> bool:
+    """Whether the error came from inside torch.load (zipfile's too: torch.load is on its stack), not
+    from fairseq's use of what it returned."""
+    return any(
+        os.path.basename(frame.filename) in TORCH_LOAD_FILES and f"torch{os.sep}" in frame.filename
+        for frame in traceback.extract_tb(err.__traceback__)
+    )
 
 
 def corrupt_checkpoint(path: str, err: Exception) -> CheckpointError:

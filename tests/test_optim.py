@@ -10,8 +10,8 @@ def losses(stats) -> list:
     return [float(s["loss"]) for s in stats]
 
 
-def train(data, save_dir, caplog, extra):
-    flags = ["--max-update", str(UPDATES), "--weight-decay", "0.01", "--disable-validation"] + extra
+def train(data, save_dir, caplog, extra, updates=UPDATES):
+    flags = ["--max-update", str(updates), "--weight-decay", "0.01", "--disable-validation"] + extra
     return run_train(data, str(save_dir), ARCH, flags, caplog)
 
 
@@ -28,8 +28,7 @@ def test_torch_adam_resumes_like_an_uninterrupted_run(tiny_data, tmp_path, caplo
     flags = ["--optimizer", "torch_adam", "--save-interval-updates", "4"]
     uninterrupted = losses(train(tiny_data, tmp_path / "whole", caplog, flags))
     save_dir = tmp_path / "resumed"
-    first = run_train(tiny_data, str(save_dir), ARCH, ["--max-update", "4", "--weight-decay", "0.01",
-                                                       "--disable-validation"] + flags, caplog)  # fmt: skip
+    first = train(tiny_data, save_dir, caplog, flags, updates=4)
     resumed = train(tiny_data, save_dir, caplog, flags)  # picks up checkpoint_last.pt (optimizer state too)
     assert [int(s["num_updates"]) for s in resumed] == list(range(5, UPDATES + 1))
     assert losses(first) + losses(resumed) == pytest.approx(uninterrupted, rel=1e-6)
