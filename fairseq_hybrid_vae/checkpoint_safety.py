@@ -23,8 +23,12 @@ import traceback
 import torch
 from fairseq import checkpoint_utils
 from fairseq.file_io import PathManager
+from fairseq.models import ARCH_MODEL_REGISTRY
+from omegaconf import open_dict
 
 from .errors import InputError, MissingInputError
+from .models.text_vae_model import TextVAEModel
+from .modules.lstm_cells import CELL_OF_OLD_CHECKPOINTS
 
 SAFE_CHECKPOINT_GLOBALS = [argparse.Namespace]
 
@@ -42,7 +46,7 @@ def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):
     if not os.path.exists(path) and not PathManager.path_requires_pathmanager(path):
         raise MissingInputError(f"no checkpoint at {path}: check --path / --restore-file")
     try:
-        return _fairseq_load_checkpoint_to_cpu(path, arg_overrides, load_on_all_ranks)
+        state = _fairseq_load_checkpoint_to_cpu(path, arg_overrides, load_on_all_ranks)
     except pickle.UnpicklingError as err:
         found = re.search(r"GLOBAL (\S+)", str(err))
         if not found:  # not a refused type: the bytes themselves are broken
@@ -56,6 +60,20 @@ def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):
         if not raised_while_unpickling(err):
             raise
         raise corrupt_checkpoint(path, err) from None
+    fill_in_lstm_cell(state)
+    return state
+
+
+def fill_in_lstm_cell(state) -> None:
+    """A checkpoint saved before --lstm-cell existed was trained with the authors' cell: say so in its
+    config, or the model would be rebuilt with today's default cell and its weights would not fit."""
+    model_cfg = (state.get("cfg") or {}).get("model")
+    if model_cfg is None or "lstm_cell" in model_cfg:
+        return
+    if not issubclass(ARCH_MODEL_REGISTRY.get(model_cfg.get("_name"), object), TextVAEModel):
+        return
+    with open_dict(model_cfg):
+        model_cfg.lstm_cell = CELL_OF_OLD_CHECKPOINTS
 
 
 TORCH_LOAD_FILES = {"serialization.py", "_weights_only_unpickler.py"}

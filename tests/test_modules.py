@@ -7,6 +7,7 @@ import torch
 from fairseq.data import Dictionary
 
 from fairseq_hybrid_vae.modules import (
+    LSTM_CELLS,
     ByteNetHead,
     CausalConv1d,
     ConvEncoder,
@@ -16,6 +17,7 @@ from fairseq_hybrid_vae.modules import (
     LSTMHead,
     gaussian_kl,
 )
+from fairseq_hybrid_vae.modules.lstm_cells import GateNormLSTM
 
 
 def make_dictionary(num_symbols: int = 10) -> Dictionary:
@@ -76,6 +78,47 @@ def test_layer_norm_lstm_matches_a_step_by_step_reference():
         torch.testing.assert_close(fused, ref)
 
 
+def test_gate_norm_lstm_matches_a_step_by_step_reference():
+    """Each gate normalised on its own (mean 0, variance 1 over its H units), c_t normalised before
+    the output tanh, forget bias 1 at the start."""
+    torch.manual_seed(0)
+    H = 4
+    lstm = GateNormLSTM(input_size=3, hidden_size=H)
+    assert torch.equal(lstm.gate_norm.bias[1], torch.ones(H)) and lstm.gate_norm.bias[[0, 2, 3]].eq(0).all()
+    for param in [lstm.gate_norm.weight, lstm.gate_norm.bias, lstm.cell_norm.weight, lstm.cell_norm.bias]:
+        torch.nn.init.normal_(param)  # not the identity
+    x = torch.randn(2, 5, 3)
+    out, (h, c) = lstm(x)
+
+    def normalise(v):
+        return (v - v.mean(-1, keepdim=True)) / torch.sqrt(v.var(-1, unbiased=False, keepdim=True) + 1e-5)
+
+    h_ref, c_ref = torch.zeros(2, H), torch.zeros(2, H)
+    for t in range(5):
+        pre = x[:, t] @ lstm.input_proj.weight.T + h_ref @ lstm.hidden_proj.weight.T  # (B, 4H)
+        gates = [normalise(g) * lstm.gate_norm.weight[k] + lstm.gate_norm.bias[k]
+                 for k, g in enumerate(pre.chunk(4, -1))]  # fmt: skip
+        c_ref = torch.sigmoid(gates[1]) * c_ref + torch.sigmoid(gates[0]) * torch.tanh(gates[3])
+        cell = normalise(c_ref) * lstm.cell_norm.weight + lstm.cell_norm.bias
+        h_ref = torch.sigmoid(gates[2]) * torch.tanh(cell)
+        torch.testing.assert_close(out[:, t], h_ref)
+    torch.testing.assert_close((h, c), (h_ref, c_ref))
+
+
+@pytest.mark.parametrize("cell", list(LSTM_CELLS))
+def test_every_cell_continues_from_a_given_state(cell):
+    """Two halves of a sequence, the second started from the first's last state, equal the whole."""
+    torch.manual_seed(0)
+    lstm = LSTM_CELLS[cell](input_size=3, hidden_size=5)
+    x = torch.randn(2, 8, 3)
+    whole, (h, c) = lstm(x)
+    first, state = lstm(x[:, :3])
+    second, (h2, c2) = lstm(x[:, 3:], state)
+    torch.testing.assert_close(torch.cat([first, second], 1), whole)
+    torch.testing.assert_close((h2, c2), (h, c))
+    assert whole.shape == (2, 8, 5) and h.shape == c.shape == (2, 5)
+
+
 @pytest.mark.parametrize("dilation,kernel", [(1, 2), (3, 2), (2, 3)])
 def test_causal_conv_receptive_field(dilation, kernel):
     torch.manual_seed(0)
@@ -103,15 +146,20 @@ def test_causal_conv_one_position_at_a_time_equals_the_full_pass(dilation, kerne
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-6, rtol=1e-5)
 
 
+LSTM_KINDS = [f"lstm:{cell}" for cell in LSTM_CELLS]  # the LSTM head on every cell
+HEAD_KINDS = LSTM_KINDS + ["bytenet", "none"]
+
+
 def build_head(kind: str, dictionary: Dictionary, feature_dim: int = 6):
-    if kind == "lstm":
-        return LSTMHead(dictionary, feature_dim, embed_dim=0, hidden_size=8, num_layers=2)
+    if kind.startswith("lstm:"):
+        cell = kind.split(":")[1]
+        return LSTMHead(dictionary, feature_dim, embed_dim=0, hidden_size=8, num_layers=2, cell=cell)
     if kind == "bytenet":
         return ByteNetHead(dictionary, feature_dim, embed_dim=5, channels=8, dilations=[1, 2, 1])
     return HistorylessHead(dictionary, feature_dim)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "bytenet", "none"])
+@pytest.mark.parametrize("kind", HEAD_KINDS)
 def test_heads_are_causal(kind):
     """Changing the decoder input at t (token or feature) changes no output at a position < t."""
     torch.manual_seed(0)
@@ -152,7 +200,7 @@ def test_bytenet_receptive_field_is_layers_plus_one():
         assert sees == (t - layers <= s <= t), s
 
 
-@pytest.mark.parametrize("kind", ["lstm", "bytenet", "none"])
+@pytest.mark.parametrize("kind", HEAD_KINDS)
 def test_incremental_decoding_equals_full_forward(kind):
     torch.manual_seed(0)
     dictionary = make_dictionary()
@@ -166,7 +214,7 @@ def test_incremental_decoding_equals_full_forward(kind):
         torch.testing.assert_close(step[:, 0], full[:, t], atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "bytenet"])
+@pytest.mark.parametrize("kind", LSTM_KINDS + ["bytenet"])
 def test_incremental_state_follows_a_beam_reorder(kind):
     """As fairseq's SequenceGenerator does: reorder the cached state mid-sequence, then go on."""
     torch.manual_seed(0)
@@ -211,7 +259,7 @@ def test_interpolation_paths():
     torch.testing.assert_close(same, a)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "bytenet"])
+@pytest.mark.parametrize("kind", LSTM_KINDS + ["bytenet"])
 def test_incremental_state_does_not_grow_with_the_position(kind):
     """One step's work is bounded: the cache holds a fixed number of values at every position."""
     dictionary = make_dictionary()

@@ -10,7 +10,7 @@ so SequenceGenerator computes it once and the head decodes incrementally from it
 
 import logging
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch.nn as nn
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
@@ -27,7 +27,14 @@ from ..modules import (
     HistorylessHead,
     LSTMHead,
 )
-from .text_vae_model import LatentEncoder, TextVAEModel
+from .text_vae_model import (
+    LatentEncoder,
+    LSTMCellChoice,
+    TextVAEModel,
+    init_scale_field,
+    initialize_,
+    lstm_cell_field,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +43,8 @@ logger = logging.getLogger(__name__)
 HEADS = {
     "none": lambda cfg, dictionary, feature_dim: HistorylessHead(dictionary, feature_dim),
     "lstm": lambda cfg, dictionary, feature_dim: LSTMHead(
-        dictionary, feature_dim, cfg.decoder_embed_dim, cfg.lstm_hidden_size, cfg.lstm_layers
+        dictionary, feature_dim, cfg.decoder_embed_dim, cfg.lstm_hidden_size, cfg.lstm_layers,
+        cell=cfg.lstm_cell,
     ),
     "bytenet": lambda cfg, dictionary, feature_dim: ByteNetHead(
         dictionary, feature_dim, cfg.decoder_embed_dim, cfg.head_channels,
@@ -67,6 +75,7 @@ class HybridVAEConfig(FairseqDataclass):
     )
     lstm_hidden_size: int = field(default=500, metadata={"help": "LSTM head: hidden units"})
     lstm_layers: int = field(default=1, metadata={"help": "LSTM head: layers"})
+    lstm_cell: LSTMCellChoice = lstm_cell_field()
     head_channels: int = field(default=256, metadata={"help": "ByteNet head: channels"})
     head_layers: int = field(
         default=1,
@@ -77,10 +86,7 @@ class HybridVAEConfig(FairseqDataclass):
         metadata={"help": "ByteNet head: one dilation per layer (e.g. 1,2,4,8,16), overriding "
                   "--head-layers; receptive field 1 + sum"},
     )
-    init_scale: float = field(
-        default=0.1,
-        metadata={"help": "weights and biases ~ U(-s, s) as the authors; norms keep gain 1, bias 0"},
-    )
+    init_scale: Optional[float] = init_scale_field()
     sample_size: int = II("task.sample_size")
 
 
@@ -115,7 +121,7 @@ class HybridVAEModel(TextVAEModel):
             None if cfg.decoder_head == "none" else nn.Linear(cfg.decoder_feature_dim, len(dictionary))
         )
         model = cls(encoder, decoder, aux_head)
-        init_uniform_(model, cfg.init_scale)
+        initialize_(model, cfg.init_scale, cfg.lstm_cell if cfg.decoder_head == "lstm" else None)
         return model
 
 
@@ -129,16 +135,6 @@ def check_sample_size(sample_size: int, num_layers: int) -> None:
             f"(the encoder has {num_layers} stride-2 layers): use a multiple of {factor}, "
             f"e.g. {lower} or {lower + factor}"
         )
-
-
-def init_uniform_(model: nn.Module, scale: float) -> None:
-    """U(-scale, scale) for every weight and bias, as the authors; norms keep gain 1 and bias 0."""
-    norms = (nn.BatchNorm1d, nn.LayerNorm)
-    for module in model.modules():
-        if isinstance(module, norms):
-            continue
-        for param in module.parameters(recurse=False):
-            nn.init.uniform_(param, -scale, scale)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,13 +1,14 @@
 """The LSTM VAE of Bowman et al. (2016) as the paper trains it: the baseline the hybrid is compared to.
 
-    x --LN-LSTM--> last state --Linear--> mu, logvar --sample--> z
+    x --LSTM--> last state --Linear--> mu, logvar --sample--> z
     z --tanh(Linear)--> the decoder LSTM's initial state; optionally z at every step (--z-every-step)
-    embed(x_{t-1}), with input dropout in training --LN-LSTM--> p(x_t | z, x_<t)
+    embed(x_{t-1}), with input dropout in training --LSTM--> p(x_t | z, x_<t)
 
 With --input-dropout 1.0 every decoder input is the dropped symbol: a historyless LSTM decoder (Fig. 3).
 """
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 from fairseq.dataclass import FairseqDataclass
 from fairseq.models import register_model, register_model_architecture
@@ -16,8 +17,14 @@ from omegaconf import II
 from torch import Tensor
 
 from ..modules import LSTMHead, LSTMPosteriorEncoder
-from .hybrid_vae import init_uniform_
-from .text_vae_model import LatentEncoder, TextVAEModel
+from .text_vae_model import (
+    LatentEncoder,
+    LSTMCellChoice,
+    TextVAEModel,
+    init_scale_field,
+    initialize_,
+    lstm_cell_field,
+)
 
 
 @dataclass
@@ -39,9 +46,8 @@ class LSTMVAEConfig(FairseqDataclass):
         default=False,
         metadata={"help": "also feed z to the decoder at every step, not only as its initial state"},
     )
-    init_scale: float = field(
-        default=0.1, metadata={"help": "weights and biases ~ U(-s, s) as the authors"}
-    )
+    lstm_cell: LSTMCellChoice = lstm_cell_field()
+    init_scale: Optional[float] = init_scale_field()
     sample_size: int = II("task.sample_size")
 
 
@@ -52,7 +58,7 @@ class LSTMLatentEncoder(LatentEncoder):
         super().__init__(dictionary, cfg.sample_size, cfg.latent_dim)
         self.z_every_step = cfg.z_every_step
         self.lstm_encoder = LSTMPosteriorEncoder(
-            len(dictionary), cfg.lstm_hidden_size, cfg.latent_dim, dictionary.pad()
+            len(dictionary), cfg.lstm_hidden_size, cfg.latent_dim, dictionary.pad(), cfg.lstm_cell
         )
 
     def posterior(self, src_tokens: Tensor):
@@ -77,9 +83,10 @@ class LSTMVAEModel(TextVAEModel):
             num_layers=1,
             latent_dim=cfg.latent_dim,
             input_dropout=cfg.input_dropout,
+            cell=cfg.lstm_cell,
         )
         model = cls(encoder, decoder)
-        init_uniform_(model, cfg.init_scale)
+        initialize_(model, cfg.init_scale, cfg.lstm_cell)
         return model
 
 

@@ -1,13 +1,56 @@
 """What every model of the plugin shares: an encoder to (mu, logvar, z, features), a decoder head over
 the features, an optional historyless aux head, and the update count the criterion anneals with."""
 
+from dataclasses import field
 from typing import Dict, Optional, Tuple
 
 import torch.nn as nn
+from fairseq.dataclass import ChoiceEnum
 from fairseq.models import FairseqEncoder, FairseqEncoderDecoderModel
 from torch import Tensor
 
-from ..modules import reparameterize
+from ..modules import DEFAULT_LSTM_CELL, LSTM_CELLS, reparameterize
+from ..modules.lstm_cells import PerGateLayerNorm
+
+AUTHORS_INIT_SCALE = 0.1  # the authors' U(-0.1, 0.1) for every weight and bias
+
+
+def lstm_cell_field():
+    """--lstm-cell, shared by every model config with an LSTM."""
+    return field(
+        default=DEFAULT_LSTM_CELL,
+        metadata={"help": "the recurrent cell of every LSTM in the model: torch (torch.nn.LSTM, "
+                  "fused kernels), layernorm (per-gate LayerNorm, forget bias 1) or authors (the "
+                  "paper's cell: one LayerNorm over all gates, U(-0.1, 0.1)); docs/lstm_cells.md"},
+    )  # fmt: skip
+
+
+def init_scale_field():
+    """--init-scale, shared by every model config."""
+    return field(
+        default=None,
+        metadata={"help": "every weight and bias ~ U(-s, s), norms keep gain 1 and bias 0; default: "
+                  f"{AUTHORS_INIT_SCALE} (the authors') with --lstm-cell authors or a model without "
+                  "an LSTM, PyTorch's per-layer initialisation with the other cells"},
+    )  # fmt: skip
+
+
+LSTMCellChoice = ChoiceEnum(list(LSTM_CELLS))
+
+
+def initialize_(model: nn.Module, init_scale: Optional[float], lstm_cell: Optional[str]) -> None:
+    """The initialisation belongs to the cell: U(-s, s) everywhere for the authors' cell (and for
+    models without an LSTM), PyTorch's per-layer defaults for the others unless --init-scale is set."""
+    if init_scale is None:
+        if lstm_cell is not None and not LSTM_CELLS[lstm_cell].uses_authors_init:
+            return
+        init_scale = AUTHORS_INIT_SCALE
+    norms = (nn.BatchNorm1d, nn.LayerNorm, PerGateLayerNorm)  # the layernorm cell's forget bias stays 1
+    for module in model.modules():
+        if isinstance(module, norms):
+            continue
+        for param in module.parameters(recurse=False):
+            nn.init.uniform_(param, -init_scale, init_scale)
 
 
 class LatentEncoder(FairseqEncoder):

@@ -5,7 +5,7 @@ criterion, KL is 0 and the ELBO is their NLL.
 """
 
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Optional
 
 import torch
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
@@ -13,8 +13,15 @@ from fairseq.models import register_model, register_model_architecture
 from omegaconf import II
 from torch import Tensor
 
-from .hybrid_vae import HEADS, init_uniform_
-from .text_vae_model import LatentEncoder, TextVAEModel
+from .hybrid_vae import HEADS
+from .text_vae_model import (
+    LatentEncoder,
+    LSTMCellChoice,
+    TextVAEModel,
+    init_scale_field,
+    initialize_,
+    lstm_cell_field,
+)
 
 
 @dataclass
@@ -27,6 +34,7 @@ class WindowLMConfig(FairseqDataclass):
     )
     lstm_hidden_size: int = field(default=500, metadata={"help": "LSTM: hidden units"})
     lstm_layers: int = field(default=1, metadata={"help": "LSTM: layers"})
+    lstm_cell: LSTMCellChoice = lstm_cell_field()
     head_channels: int = field(default=256, metadata={"help": "ByteNet: channels"})
     head_layers: int = field(
         default=1, metadata={"help": "ByteNet: causal kernel-2 layers N (receptive field N+1 units)"}
@@ -35,7 +43,7 @@ class WindowLMConfig(FairseqDataclass):
         default_factory=list,
         metadata={"help": "ByteNet: one dilation per layer, overriding --head-layers"},
     )
-    init_scale: float = field(default=0.1, metadata={"help": "weights and biases ~ U(-s, s)"})
+    init_scale: Optional[float] = init_scale_field()
     sample_size: int = II("task.sample_size")
 
 
@@ -60,7 +68,7 @@ class WindowLMModel(TextVAEModel):
         dictionary = task.target_dictionary
         encoder = NoLatentEncoder(dictionary, cfg.sample_size)
         model = cls(encoder, HEADS[cfg.decoder_head](cfg, dictionary, 0))
-        init_uniform_(model, cfg.init_scale)
+        initialize_(model, cfg.init_scale, cfg.lstm_cell if cfg.decoder_head == "lstm" else None)
         return model
 
 

@@ -7,10 +7,13 @@ from .gaussian import gaussian_kl, reparameterize
 from .heads import ByteNetHead, GatedResidualBlock, HistorylessHead, LSTMHead
 from .interpolation import interpolate_latents
 from .layer_norm_lstm import LayerNormLSTM
+from .lstm_cells import DEFAULT_LSTM_CELL, LSTM_CELLS, build_lstm
 from .lstm_encoder import LSTMPosteriorEncoder
 from .one_hot import OneHot, build_token_embedding
 
 __all__ = [
+    "DEFAULT_LSTM_CELL",
+    "LSTM_CELLS",
     "ByteNetHead",
     "CausalConv1d",
     "ConvEncoder",
@@ -21,6 +24,7 @@ __all__ = [
     "LSTMPosteriorEncoder",
     "LayerNormLSTM",
     "OneHot",
+    "build_lstm",
     "build_token_embedding",
     "gaussian_kl",
     "interpolate_latents",

@@ -13,7 +13,7 @@ from fairseq.models import FairseqDecoder, FairseqIncrementalDecoder
 from torch import Tensor
 
 from .causal_conv import CausalConv1d
-from .layer_norm_lstm import LayerNormLSTM
+from .lstm_cells import DEFAULT_LSTM_CELL, build_lstm
 from .one_hot import build_token_embedding
 
 IncrementalState = Dict[str, Dict[str, Tensor | None]]
@@ -53,7 +53,7 @@ class HistorylessHead(FairseqDecoder):
 
 
 class LSTMHead(FairseqIncrementalDecoder):
-    """Layer-normalised LSTM over [feature_t ; embed(x_{t-1})] (paper Fig. 2b).
+    """An LSTM over [feature_t ; embed(x_{t-1})] (paper Fig. 2b), on any cell of `LSTM_CELLS`.
 
     The initial state is zero (the hybrid), or tanh(Linear(z)) when `latent_dim` > 0 (Bowman et al.'s
     LSTM VAE). `input_dropout` p replaces each decoder input but the start symbol, in training only,
@@ -61,7 +61,8 @@ class LSTMHead(FairseqIncrementalDecoder):
     """
 
     def __init__(self, dictionary, feature_dim: int, embed_dim: int, hidden_size: int,
-                 num_layers: int, latent_dim: int = 0, input_dropout: float = 0.0):  # fmt: skip
+                 num_layers: int, latent_dim: int = 0, input_dropout: float = 0.0,
+                 cell: str = DEFAULT_LSTM_CELL):  # fmt: skip
         super().__init__(dictionary)
         self.input_dropout = input_dropout
         self.dropped_index = len(dictionary)  # one symbol past the dictionary, only when p > 0
@@ -69,7 +70,7 @@ class LSTMHead(FairseqIncrementalDecoder):
         self.embed_tokens = build_token_embedding(num_inputs, embed_dim)
         input_size = feature_dim + self.embed_tokens.embedding_dim
         self.layers = nn.ModuleList(
-            LayerNormLSTM(input_size if i == 0 else hidden_size, hidden_size) for i in range(num_layers)
+            build_lstm(cell, input_size if i == 0 else hidden_size, hidden_size) for i in range(num_layers)
         )
         self.initial_state = nn.Linear(latent_dim, 2 * hidden_size) if latent_dim > 0 else None
         self.output_projection = nn.Linear(hidden_size, len(dictionary))

@@ -6,18 +6,20 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .layer_norm_lstm import LayerNormLSTM
+from .lstm_cells import DEFAULT_LSTM_CELL, build_lstm
 from .one_hot import OneHot
 
 
 class LSTMPosteriorEncoder(nn.Module):
-    """One-hot x -> LN-LSTM -> hidden state after the last non-pad unit -> Linear -> (mu, logvar)."""
+    """One-hot x -> LSTM (any cell of `LSTM_CELLS`) -> hidden state after the last non-pad unit
+    -> Linear -> (mu, logvar)."""
 
-    def __init__(self, vocab_size: int, hidden_size: int, latent_dim: int, pad: int):
+    def __init__(self, vocab_size: int, hidden_size: int, latent_dim: int, pad: int,
+                 cell: str = DEFAULT_LSTM_CELL):  # fmt: skip
         super().__init__()
         self.pad = pad
         self.embed = OneHot(vocab_size)
-        self.lstm = LayerNormLSTM(vocab_size, hidden_size)
+        self.lstm = build_lstm(cell, vocab_size, hidden_size)
         self.to_posterior = nn.Linear(hidden_size, 2 * latent_dim)
 
     def forward(self, tokens: Tensor) -> Tuple[Tensor, Tensor]:

@@ -1,0 +1,148 @@
+"""Learning speed: valid bits/char after N updates and seconds per update, for every LSTM cell.
+
+Each plugin run is `fairseq-train` exactly as a user runs it (PTB preset sizes, batch 64, Adam 1e-3,
+--sample-size L, validation on every consecutive window of the valid split); each yardstick run is
+benchmarks/bare_yardstick.py, a bare PyTorch loop with torch.nn.LSTM, the same sizes, data and
+schedule. The VAEs: hybrid_vae_lstm with alpha 0.2 and lstm_vae with input dropout 0.2, the KL weight
+rising linearly from 0.001 at update 200 to 1 at update 1,200. Seconds per update count training
+steps only, not validation (fairseq's logged updates per second; the yardstick's own clock).
+
+    python benchmarks/learning_speed.py DATA_BIN [--updates 250,500,750,1500] [--sample-size 128]
+        [--models window_lm_lstm,hybrid_vae_lstm,lstm_vae] [--cells torch,layernorm,authors]
+        [--out benchmarks/results/learning_speed] [--no-yardstick]
+
+DATA_BIN: PTB prepared by `hybrid-vae-prepare` (docs/lstm_cells.md). Runs go one after another (two
+at once on a 2-core machine would halve each other's speed); each run's log lines are kept under
+--out, and a run whose log is complete is not repeated, so an interrupted benchmark resumes.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+from typing import Dict, List
+
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
+PACKAGE = os.path.join(os.path.dirname(BENCHMARKS), "fairseq_hybrid_vae")
+KL_ANNEAL = {"start": 200, "updates": 1000}  # KL weight 0.001 -> 1 over updates 200-1,200
+MODELS = {  # name: (fairseq-train flags, the yardstick's --model)
+    "window_lm_lstm": (["--arch", "window_lm_lstm"], "lm"),
+    "hybrid_vae_lstm": (["--arch", "hybrid_vae_lstm_ptb", "--alpha", "0.2"], "hybrid"),
+    "lstm_vae": (["--arch", "lstm_vae_ptb", "--input-dropout", "0.2"], "lstm_vae"),
+}
+YARDSTICK = "bare nn.LSTM"
+
+
+def train_flags(data: str, model: str, cell: str, args) -> List[str]:
+    last = max(args.checkpoints)
+    return [
+        data, "--user-dir", PACKAGE, "--task", "text_vae", "--sample-size", str(args.sample_size),
+        *MODELS[model][0], "--lstm-cell", cell, "--criterion", "hybrid_vae_elbo",
+        "--kl-anneal-start", str(KL_ANNEAL["start"]), "--kl-anneal-updates", str(KL_ANNEAL["updates"]),
+        "--optimizer", "adam", "--lr", "1e-3", "--batch-size", str(args.batch_size),
+        "--batch-size-valid", "256", "--max-update", str(last), "--seed", "1",
+        "--validate-interval-updates", str(min(args.checkpoints)), "--validate-interval", "1000000",
+        "--no-save", "--log-format", "json", "--log-interval", "50", "--num-workers", "0", "--cpu",
+        *shlex.split(args.extra),
+    ]  # fmt: skip
+
+
+def plugin_points(lines: List[str], checkpoints: List[int]) -> Dict:
+    """{update: valid bits/char}, and seconds per update: the median over fairseq's train_inner logs of
+    1 / ups (an interval that held a validation is slower; the median leaves it out)."""
+    points, seconds = {}, []
+    for line in lines:
+        start = line.find("{")
+        if start < 0:
+            continue
+        try:
+            record = json.loads(line[start:])
+        except json.JSONDecodeError:
+            continue
+        if "valid_elbo" in record and int(record.get("valid_num_updates", 0)) in checkpoints:
+            points[int(record["valid_num_updates"])] = float(record["valid_elbo"])
+        if "ups" in record and "valid_elbo" not in record:
+            seconds.append(1 / float(record["ups"]))
+    return {"valid_bpc": points, "sec_per_update": statistics.median(seconds) if seconds else None}
+
+
+def yardstick_points(lines: List[str]) -> Dict:
+    records = [json.loads(line) for line in lines if line.startswith('{"update"')]
+    return {"valid_bpc": {r["update"]: r["valid_bpc"] for r in records},
+            "sec_per_update": records[-1]["sec_per_update"] if records else None}  # fmt: skip
+
+
+def run(name: str, command: List[str], out: str) -> List[str]:
+    """Run once; the log is kept under --out and reused when it finished."""
+    log = os.path.join(out, name.replace(" ", "_").replace("/", "-") + ".log")
+    if os.path.exists(log + ".done"):
+        with open(log) as f:
+            return f.read().splitlines()
+    print(f"running {name} ...", file=sys.stderr, flush=True)
+    with open(log, "w") as f:
+        subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, check=True)
+    open(log + ".done", "w").close()
+    with open(log) as f:
+        return f.read().splitlines()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data")
+    parser.add_argument("--updates", default="250,500,750,1500", help="validation points")
+    parser.add_argument("--sample-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--cells", default="torch,layernorm,authors")
+    parser.add_argument("--extra", default="", help="more fairseq-train flags for every plugin run")
+    parser.add_argument("--tag", default="", help="suffix of the plugin runs' names (with --extra)")
+    parser.add_argument("--no-yardstick", action="store_true")
+    parser.add_argument("--out", default=os.path.join(BENCHMARKS, "results", "learning_speed"))
+    args = parser.parse_args()
+    args.checkpoints = sorted(int(u) for u in args.updates.split(","))
+    os.makedirs(args.out, exist_ok=True)
+    fairseq_train = os.path.join(os.path.dirname(sys.executable), "fairseq-train")
+    rows = []
+    for model in args.models.split(","):
+        for cell in args.cells.split(","):
+            name = f"{model} {cell}{args.tag}"
+            lines = run(name, [fairseq_train, *train_flags(args.data, model, cell, args)], args.out)
+            rows.append((model, cell + args.tag, plugin_points(lines, args.checkpoints)))
+        if not args.no_yardstick:
+            command = [sys.executable, os.path.join(BENCHMARKS, "bare_yardstick.py"), args.data,
+                       "--model", MODELS[model][1], "--sample-size", str(args.sample_size),
+                       "--batch-size", str(args.batch_size), "--updates", str(max(args.checkpoints)),
+                       "--valid-at", args.updates,
+                       "--kl-anneal", f"{KL_ANNEAL['start']},{KL_ANNEAL['updates']}"]  # fmt: skip
+            rows.append((model, YARDSTICK, yardstick_points(run(f"{model} {YARDSTICK}", command, args.out))))
+    report(rows, args)
+
+
+def report(rows, args) -> None:
+    header = "| model | cell | " + " | ".join(f"bits/char at {u}" for u in args.checkpoints)
+    header += " | s/update | bits/char at 750 vs yardstick |"
+    print(f"L = {args.sample_size}, batch {args.batch_size}, PTB valid (every consecutive window); "
+          f"{machine()}\n\n{header}\n|" + "---|" * (header.count("|") - 1))  # fmt: skip
+    yardstick = {model: result for model, cell, result in rows if cell == YARDSTICK}
+    for model, cell, result in rows:
+        bpc = result["valid_bpc"]
+        points = [f"{bpc[u]:.3f}" if u in bpc else "-" for u in args.checkpoints]
+        row = f"| {model} | {cell} | " + " | ".join(points)
+        row += f" | {result['sec_per_update']:.3f} |" if result["sec_per_update"] else " | - |"
+        ref = yardstick.get(model, {}).get("valid_bpc", {}).get(750)
+        row += f" {bpc[750] / ref - 1:+.1%} |" if ref and 750 in bpc and cell != YARDSTICK else " |"
+        print(row)
+
+
+def machine() -> str:
+    sys.path.insert(0, BENCHMARKS)
+    from common import machine as describe
+
+    return describe("cpu")
+
+
+if __name__ == "__main__":
+    main()

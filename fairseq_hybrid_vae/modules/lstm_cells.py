@@ -1,0 +1,114 @@
+"""The recurrent cells every LSTM of the plugin can run on (`--lstm-cell`), by name.
+
+Each cell maps x (B, T, I) and an optional state (h, c), each (B, H), to the outputs (B, T, H) and
+the last state, so the heads and the LSTM encoder use any of them alike, incremental decoding
+included. Each cell brings its own initialisation (`uses_authors_init`): the authors' cell is
+trained with U(-0.1, 0.1) on every weight of the model, the others keep PyTorch's per-layer
+defaults. docs/lstm_cells.md measures what each learns per update and per second.
+"""
+
+from typing import Dict, Tuple, Type
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from .layer_norm_lstm import LayerNormLSTM
+
+State = Tuple[Tensor, Tensor]
+
+
+class TorchLSTM(nn.Module):
+    """torch.nn.LSTM, one layer: its fused kernels (oneDNN on CPU, cuDNN on GPU) run the sequence."""
+
+    uses_authors_init = False
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
+
+    def forward(self, x: Tensor, state: State | None = None) -> Tuple[Tensor, State]:
+        """x: (B, T, input_size); state: (h, c), each (B, H), zeros when None."""
+        if state is not None:
+            state = (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous())  # (1, B, H)
+        outputs, (h, c) = self.lstm(x, state)  # (B, T, H); h, c: (1, B, H)
+        return outputs, (h.squeeze(0), c.squeeze(0))  # (B, H) each
+
+
+class PerGateLayerNorm(nn.Module):
+    """LayerNorm of each gate's H pre-activations on its own, with a gain and bias per unit."""
+
+    def __init__(self, num_gates: int, hidden_size: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_gates, hidden_size))
+        self.bias = nn.Parameter(torch.zeros(num_gates, hidden_size))
+
+    def forward(self, pre: Tensor) -> Tensor:
+        """pre: (B, G, H) -> (B, G, H)."""
+        normalised = F.layer_norm(pre, pre.shape[-1:], eps=self.eps)  # (B, G, H)
+        return torch.addcmul(self.bias, normalised, self.weight)  # (B, G, H)
+
+
+class GateNormLSTM(nn.Module):
+    """A layer-normalised LSTM that learns at a plain LSTM's pace (Ba et al. 2016, section 3.1).
+
+    Each gate's pre-activation is normalised on its own, c_t is normalised before the output tanh,
+    and the forget gate's bias starts at 1. The authors' cell normalises all four gates together
+    instead, so no gate can keep a mean of its own (docs/lstm_cells.md).
+    """
+
+    uses_authors_init = False
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.input_proj = nn.Linear(input_size, 4 * hidden_size, bias=False)
+        self.hidden_proj = nn.Linear(hidden_size, 4 * hidden_size, bias=False)
+        self.gate_norm = PerGateLayerNorm(4, hidden_size)  # rows: i, f, o, g
+        self.cell_norm = nn.LayerNorm(hidden_size)
+        with torch.no_grad():
+            self.gate_norm.bias[1].fill_(1.0)  # the forget gate starts open: memory lasts
+
+    def forward(self, x: Tensor, state: State | None = None) -> Tuple[Tensor, State]:
+        """x: (B, T, input_size); state: (h, c), each (B, H), zeros when None."""
+        B, H = x.size(0), self.hidden_size
+        if state is None:
+            zeros = x.new_zeros(B, H)
+            state = (zeros, zeros)
+        h, c = state
+        gates_x = self.input_proj(x)  # (B, T, 4H)
+        hidden_weight = self.hidden_proj.weight.t()  # (H, 4H), a view
+        outputs = []
+        for gates_x_t in gates_x.unbind(dim=1):  # T x (B, 4H)
+            pre = torch.addmm(gates_x_t, h, hidden_weight).view(B, 4, H)  # (B, 4, H)
+            gates = self.gate_norm(pre)  # (B, 4, H)
+            i, f, o = torch.sigmoid(gates[:, :3]).unbind(dim=1)  # 3 x (B, H)
+            c = torch.addcmul(f * c, i, torch.tanh(gates[:, 3]))  # (B, H)
+            h = o * torch.tanh(self.cell_norm(c))  # (B, H)
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), (h, c)  # (B, T, H)
+
+
+class AuthorsLSTM(LayerNormLSTM):
+    """The authors' cell, unchanged (one LayerNorm over all four gates), with their U(-0.1, 0.1)."""
+
+    uses_authors_init = True
+
+
+# --lstm-cell choices. "authors" is what the paper trained; the default is the one that reaches the
+# lowest validation bound per second on a 2-core CPU (docs/lstm_cells.md).
+LSTM_CELLS: Dict[str, Type[nn.Module]] = {
+    "authors": AuthorsLSTM,
+    "layernorm": GateNormLSTM,
+    "torch": TorchLSTM,
+}
+DEFAULT_LSTM_CELL = "torch"
+# A checkpoint saved before --lstm-cell existed was trained with the authors' cell.
+CELL_OF_OLD_CHECKPOINTS = "authors"
+
+
+def build_lstm(cell: str, input_size: int, hidden_size: int) -> nn.Module:
+    return LSTM_CELLS[cell](input_size, hidden_size)
