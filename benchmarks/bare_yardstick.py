@@ -1,11 +1,12 @@
 """A bare PyTorch yardstick for the learning-speed benchmark: the three LSTM models with torch.nn.LSTM.
 
 No fairseq in the training loop: the models are plain nn.Modules with PyTorch's default
-initialisation, Adam on the per-sample summed loss, a fresh batch of uniformly random training
-windows every update. The data are the plugin's binarized splits (read once into one token stream
-each), and the validation bound is computed as the plugin's: every consecutive window of the valid
-split, one posterior sample per window, (rec + KL) in bits per scored unit. Sizes and schedule are
-the plugin's PTB presets and the benchmark's (learning_speed.py passes them).
+initialisation and the plugin's torch cell (one torch.nn.LSTM), Adam on the per-sample summed loss,
+a fresh batch of uniformly random training windows every update. The data are the plugin's
+binarized splits (read once into one token stream each), and the validation bound is computed as
+the plugin's: every consecutive window of the valid split, one posterior sample per window,
+(rec + KL) in bits per scored unit. Sizes and schedule are the plugin's PTB presets and the
+benchmark's (learning_speed.py passes them).
 
     python benchmarks/bare_yardstick.py DATA_BIN --model lm|hybrid|lstm_vae [--sample-size 128]
         [--updates 1500] [--valid-at 250,500,750,1500] [--embed-dim 0]
@@ -24,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fairseq.data import Dictionary, data_utils
+
+from fairseq_hybrid_vae.modules import LSTM_CELLS, build_lstm
 
 
 def token_stream(data: str, split: str, dictionary: Dictionary) -> torch.Tensor:
@@ -49,7 +52,7 @@ class LM(nn.Module):
     def __init__(self, vocab, a):
         super().__init__()
         self.inputs = Inputs(vocab + 1, a.embed_dim)
-        self.lstm = nn.LSTM(self.inputs.dim, a.hidden, batch_first=True)
+        self.lstm = build_lstm(a.cell, self.inputs.dim, a.hidden)
         self.out = nn.Linear(a.hidden, vocab)
 
     def forward(self, x, prev):
@@ -75,7 +78,7 @@ class Hybrid(nn.Module):
         )  # fmt: skip
         self.aux = nn.Linear(200, V)
         self.inputs = Inputs(V + 1, a.embed_dim)
-        self.lstm = nn.LSTM(200 + self.inputs.dim, a.hidden, batch_first=True)
+        self.lstm = build_lstm(a.cell, 200 + self.inputs.dim, a.hidden)
         self.out = nn.Linear(a.hidden, V)
 
     def forward(self, x, prev):
@@ -93,19 +96,20 @@ class LSTMVAE(nn.Module):
     def __init__(self, vocab, a):
         super().__init__()
         self.vocab = vocab
-        self.enc = nn.LSTM(vocab, a.hidden, batch_first=True)
+        self.enc_inputs = Inputs(vocab, a.embed_dim)
+        self.enc = build_lstm(a.cell, self.enc_inputs.dim, a.hidden)
         self.to_z = nn.Linear(a.hidden, 2 * a.latent_dim)
         self.init_state = nn.Linear(a.latent_dim, 2 * a.hidden)
         self.inputs = Inputs(vocab + 1, a.embed_dim)  # + the dropped symbol
-        self.lstm = nn.LSTM(self.inputs.dim, a.hidden, batch_first=True)
+        self.lstm = build_lstm(a.cell, self.inputs.dim, a.hidden)
         self.out = nn.Linear(a.hidden, vocab)
 
     def forward(self, x, prev):
-        _, (h, _) = self.enc(F.one_hot(x, self.vocab).float())  # (1, B, H): windows have no padding
-        mu, logvar = self.to_z(h[0]).chunk(2, -1)  # 2 x (B, Z)
+        _, (h, _) = self.enc(self.enc_inputs(x))  # (B, H): windows have no padding
+        mu, logvar = self.to_z(h).chunk(2, -1)  # 2 x (B, Z)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-        h0, c0 = torch.tanh(self.init_state(z)).unsqueeze(0).chunk(2, -1)  # 2 x (1, B, H)
-        out, _ = self.lstm(self.inputs(prev), (h0.contiguous(), c0.contiguous()))  # (B, L, H)
+        h0, c0 = torch.tanh(self.init_state(z)).chunk(2, -1)  # 2 x (B, H)
+        out, _ = self.lstm(self.inputs(prev), (h0, c0))  # (B, L, H)
         return self.out(out), None, mu, logvar
 
 
@@ -129,13 +133,26 @@ def main() -> None:
     p.add_argument("--kl-weight-floor", type=float, default=0.001)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=1)
+    # What the learning-speed diagnosis varies (docs/lstm_cells.md); the defaults are the yardstick.
+    p.add_argument("--cell", choices=list(LSTM_CELLS), default="torch", help="torch: nn.LSTM")
+    p.add_argument("--init-scale", type=float, help="every weight and bias ~ U(-s, s), norms excepted")
+    p.add_argument("--loss-per", choices=["sample", "unit"], default="sample",
+                   help="the loss Adam sees: summed over a sample's units, or their mean (fairseq's)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
     a = p.parse_args()
     torch.manual_seed(a.seed)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     dictionary = Dictionary.load(os.path.join(a.data, "dict.txt"))
     V, L, B = len(dictionary), a.sample_size, a.batch_size
     bos, pad, dropped = dictionary.bos(), dictionary.pad(), len(dictionary)
     train, valid = token_stream(a.data, "train", dictionary), token_stream(a.data, "valid", dictionary)
     model = MODELS[a.model](V, a)
+    if a.init_scale is not None:
+        for module in model.modules():
+            if not isinstance(module, (nn.BatchNorm1d, nn.LayerNorm)):
+                for param in module.parameters(recurse=False):
+                    nn.init.uniform_(param, -a.init_scale, a.init_scale)
     optimizer = torch.optim.Adam(model.parameters(), lr=a.lr)
     start, ramp = map(int, a.kl_anneal.split(","))
     valid_at = {int(u) for u in a.valid_at.split(",")}
@@ -182,6 +199,8 @@ def main() -> None:
             prev = prev.masked_fill(drop, dropped)
         rec, kl, aux = costs(x, prev)
         loss = (rec + kl_weight(update) * kl + a.alpha * aux) / B  # per sample, as the authors
+        if a.loss_per == "unit":
+            loss = loss / L  # per unit, as fairseq divides by the sample size (ntokens)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -69,7 +69,7 @@ def test_paper_size_parameter_count():
     dictionary = Dictionary()
     for i in range(49):  # PTB: 50 characters, of which the newline is fairseq's EOS
         dictionary.add_symbol(chr(0x4E00 + i))
-    cfg = HybridVAEConfig(sample_size=60)
+    cfg = HybridVAEConfig(sample_size=60, lstm_cell="authors")  # the paper's cell
     model = HybridVAEModel.build_model(cfg, SimpleNamespace(target_dictionary=dictionary))
     assert len(dictionary) == 53
     # The authors' 51 classes -> our 53 types: 2 more input channels of conv1 (3·128 weights each),

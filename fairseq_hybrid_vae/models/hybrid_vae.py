@@ -31,6 +31,8 @@ from .text_vae_model import (
     LatentEncoder,
     LSTMCellChoice,
     TextVAEModel,
+    embed_dim_field,
+    embed_dim_for,
     init_scale_field,
     initialize_,
     lstm_cell_field,
@@ -43,11 +45,11 @@ logger = logging.getLogger(__name__)
 HEADS = {
     "none": lambda cfg, dictionary, feature_dim: HistorylessHead(dictionary, feature_dim),
     "lstm": lambda cfg, dictionary, feature_dim: LSTMHead(
-        dictionary, feature_dim, cfg.decoder_embed_dim, cfg.lstm_hidden_size, cfg.lstm_layers,
-        cell=cfg.lstm_cell,
+        dictionary, feature_dim, embed_dim_for(cfg.decoder_embed_dim, cfg.lstm_cell),
+        cfg.lstm_hidden_size, cfg.lstm_layers, cell=cfg.lstm_cell,
     ),
     "bytenet": lambda cfg, dictionary, feature_dim: ByteNetHead(
-        dictionary, feature_dim, cfg.decoder_embed_dim, cfg.head_channels,
+        dictionary, feature_dim, embed_dim_for(cfg.decoder_embed_dim, None), cfg.head_channels,
         list(cfg.head_dilations) or [1] * cfg.head_layers,
     ),
 }
@@ -69,10 +71,7 @@ class HybridVAEConfig(FairseqDataclass):
     decoder_feature_dim: int = field(
         default=200, metadata={"help": "channels of the last deconv layer: the feature per position"}
     )
-    decoder_embed_dim: int = field(
-        default=0,
-        metadata={"help": "embedding size of x_{t-1} in the head input; 0 = one-hot, as the paper"},
-    )
+    decoder_embed_dim: Optional[int] = embed_dim_field("x_{t-1} in the head input")
     lstm_hidden_size: int = field(default=500, metadata={"help": "LSTM head: hidden units"})
     lstm_layers: int = field(default=1, metadata={"help": "LSTM head: layers"})
     lstm_cell: LSTMCellChoice = lstm_cell_field()

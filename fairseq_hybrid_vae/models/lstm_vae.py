@@ -21,6 +21,8 @@ from .text_vae_model import (
     LatentEncoder,
     LSTMCellChoice,
     TextVAEModel,
+    embed_dim_field,
+    embed_dim_for,
     init_scale_field,
     initialize_,
     lstm_cell_field,
@@ -33,10 +35,8 @@ class LSTMVAEConfig(FairseqDataclass):
     lstm_hidden_size: int = field(
         default=500, metadata={"help": "hidden units of the encoder and of the decoder LSTM"}
     )
-    decoder_embed_dim: int = field(
-        default=0,
-        metadata={"help": "embedding size of x_{t-1} in the decoder; 0 = one-hot, as the paper"},
-    )
+    encoder_embed_dim: Optional[int] = embed_dim_field("x_t in the encoder")
+    decoder_embed_dim: Optional[int] = embed_dim_field("x_{t-1} in the decoder")
     input_dropout: float = field(
         default=0.0,
         metadata={"help": "probability that a decoder input is replaced by the dropped symbol in "
@@ -58,7 +58,8 @@ class LSTMLatentEncoder(LatentEncoder):
         super().__init__(dictionary, cfg.sample_size, cfg.latent_dim)
         self.z_every_step = cfg.z_every_step
         self.lstm_encoder = LSTMPosteriorEncoder(
-            len(dictionary), cfg.lstm_hidden_size, cfg.latent_dim, dictionary.pad(), cfg.lstm_cell
+            len(dictionary), cfg.lstm_hidden_size, cfg.latent_dim, dictionary.pad(), cfg.lstm_cell,
+            embed_dim=embed_dim_for(cfg.encoder_embed_dim, cfg.lstm_cell),
         )
 
     def posterior(self, src_tokens: Tensor):
@@ -78,7 +79,7 @@ class LSTMVAEModel(TextVAEModel):
         decoder = LSTMHead(
             dictionary,
             feature_dim=cfg.latent_dim if cfg.z_every_step else 0,
-            embed_dim=cfg.decoder_embed_dim,
+            embed_dim=embed_dim_for(cfg.decoder_embed_dim, cfg.lstm_cell),
             hidden_size=cfg.lstm_hidden_size,
             num_layers=1,
             latent_dim=cfg.latent_dim,

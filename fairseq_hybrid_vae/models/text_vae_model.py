@@ -13,6 +13,20 @@ from ..modules import DEFAULT_LSTM_CELL, LSTM_CELLS, reparameterize
 from ..modules.lstm_cells import PerGateLayerNorm
 
 AUTHORS_INIT_SCALE = 0.1  # the authors' U(-0.1, 0.1) for every weight and bias
+AUTHORS_EMBED_DIM = 0  # the authors feed one-hot tokens to their LSTMs
+EMBED_DIM = 64  # the other cells read a learned 64-d embedding: one-hot inputs learn slowly with them
+
+
+def follows_the_authors(lstm_cell: Optional[str]) -> bool:
+    """Whether the model's defaults are the authors' (their cell, or no LSTM at all)."""
+    return lstm_cell is None or LSTM_CELLS[lstm_cell].uses_authors_init
+
+
+def embed_dim_for(embed_dim: Optional[int], lstm_cell: Optional[str]) -> int:
+    """--decoder-embed-dim / --encoder-embed-dim as given, else the cell's default."""
+    if embed_dim is not None:
+        return embed_dim
+    return AUTHORS_EMBED_DIM if follows_the_authors(lstm_cell) else EMBED_DIM
 
 
 def lstm_cell_field():
@@ -22,6 +36,16 @@ def lstm_cell_field():
         metadata={"help": "the recurrent cell of every LSTM in the model: torch (torch.nn.LSTM, "
                   "fused kernels), layernorm (per-gate LayerNorm, forget bias 1) or authors (the "
                   "paper's cell: one LayerNorm over all gates, U(-0.1, 0.1)); docs/lstm_cells.md"},
+    )  # fmt: skip
+
+
+def embed_dim_field(what: str):
+    """--decoder-embed-dim / --encoder-embed-dim: how an LSTM reads tokens."""
+    return field(
+        default=None,
+        metadata={"help": f"embedding size of {what}; 0 = one-hot; default: {AUTHORS_EMBED_DIM} "
+                  f"(one-hot, the authors') with --lstm-cell authors or without an LSTM, {EMBED_DIM} "
+                  "with the other cells"},
     )  # fmt: skip
 
 
@@ -42,7 +66,7 @@ def initialize_(model: nn.Module, init_scale: Optional[float], lstm_cell: Option
     """The initialisation belongs to the cell: U(-s, s) everywhere for the authors' cell (and for
     models without an LSTM), PyTorch's per-layer defaults for the others unless --init-scale is set."""
     if init_scale is None:
-        if lstm_cell is not None and not LSTM_CELLS[lstm_cell].uses_authors_init:
+        if not follows_the_authors(lstm_cell):
             return
         init_scale = AUTHORS_INIT_SCALE
     norms = (nn.BatchNorm1d, nn.LayerNorm, PerGateLayerNorm)  # the layernorm cell's forget bias stays 1

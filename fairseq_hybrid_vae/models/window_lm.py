@@ -18,6 +18,7 @@ from .text_vae_model import (
     LatentEncoder,
     LSTMCellChoice,
     TextVAEModel,
+    embed_dim_field,
     init_scale_field,
     initialize_,
     lstm_cell_field,
@@ -29,9 +30,7 @@ class WindowLMConfig(FairseqDataclass):
     decoder_head: ChoiceEnum(["lstm", "bytenet"]) = field(
         default="lstm", metadata={"help": "the language model: lstm or bytenet; set by --arch"}
     )
-    decoder_embed_dim: int = field(
-        default=0, metadata={"help": "embedding size of x_{t-1}; 0 = one-hot, as the paper"}
-    )
+    decoder_embed_dim: Optional[int] = embed_dim_field("x_{t-1}")
     lstm_hidden_size: int = field(default=500, metadata={"help": "LSTM: hidden units"})
     lstm_layers: int = field(default=1, metadata={"help": "LSTM: layers"})
     lstm_cell: LSTMCellChoice = lstm_cell_field()

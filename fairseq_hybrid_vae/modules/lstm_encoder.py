@@ -7,19 +7,19 @@ import torch.nn as nn
 from torch import Tensor
 
 from .lstm_cells import DEFAULT_LSTM_CELL, build_lstm
-from .one_hot import OneHot
+from .one_hot import build_token_embedding
 
 
 class LSTMPosteriorEncoder(nn.Module):
-    """One-hot x -> LSTM (any cell of `LSTM_CELLS`) -> hidden state after the last non-pad unit
+    """x (one-hot or embedded) -> LSTM (any cell of `LSTM_CELLS`) -> hidden state after the last non-pad unit
     -> Linear -> (mu, logvar)."""
 
     def __init__(self, vocab_size: int, hidden_size: int, latent_dim: int, pad: int,
-                 cell: str = DEFAULT_LSTM_CELL):  # fmt: skip
+                 cell: str = DEFAULT_LSTM_CELL, embed_dim: int = 0):  # fmt: skip
         super().__init__()
         self.pad = pad
-        self.embed = OneHot(vocab_size)
-        self.lstm = build_lstm(cell, vocab_size, hidden_size)
+        self.embed = build_token_embedding(vocab_size, embed_dim)
+        self.lstm = build_lstm(cell, self.embed.embedding_dim, hidden_size)
         self.to_posterior = nn.Linear(hidden_size, 2 * latent_dim)
 
     def forward(self, tokens: Tensor) -> Tuple[Tensor, Tensor]:
