@@ -9,6 +9,29 @@ from typing import Callable
 import fairseq
 import torch
 from fairseq.data import Dictionary
+from torch.utils.flop_counter import FlopCounterMode
+
+aten = torch.ops.aten
+
+
+def _lstm_layer_flop(input_shape, w_ih_shape, w_hh_shape, *args, out_shape=None, **kwargs) -> int:
+    """oneDNN's fused LSTM layer (what torch.nn.LSTM runs on a CPU): the input and recurrent matmuls
+    of every step. Its input is time-major, (T, B, I); the weights are (4H, I) and (4H, H)."""
+    steps, batch = input_shape[0], input_shape[1]
+    gates, inputs = w_ih_shape
+    return 2 * steps * batch * gates * (inputs + w_hh_shape[1])
+
+
+def _lstm_layer_backward_flop(input_shape, w_ih_shape, w_hh_shape, *args, out_shape=None, **kwargs) -> int:
+    return 2 * _lstm_layer_flop(input_shape, w_ih_shape, w_hh_shape)  # input and weight gradients
+
+
+def flop_counter() -> FlopCounterMode:
+    """torch's FLOP counter, taught the fused LSTM layer it does not count by itself."""
+    return FlopCounterMode(display=False, custom_mapping={
+        aten.mkldnn_rnn_layer: _lstm_layer_flop,
+        aten.mkldnn_rnn_layer_backward: _lstm_layer_backward_flop,
+    })  # fmt: skip
 
 
 def dictionary_of(size: int) -> Dictionary:

@@ -8,7 +8,8 @@ so the two rows show what fairseq's machinery costs. Rounds are interleaved (eac
 model once, so a slow moment of the machine hits them alike); the median over --repeats rounds is
 reported, with ratios to lstm_vae, to the no-latent LM with the same LSTM head (window_lm_lstm) and to
 fairseq's lstm_lm of the same hidden size (500). GFLOP/update: the floating-point operations of one
-update, counted by torch.utils.flop_counter (matmuls and convolutions; 1 multiply-add = 2 FLOP).
+update, counted by torch.utils.flop_counter (matmuls, convolutions and torch.nn.LSTM's fused layers;
+1 multiply-add = 2 FLOP).
 
 Peak memory (--memory): each (model, L) once more in a fresh process that builds the model and runs
 three updates; the growth of its peak over what the process held before (after the imports): CPU,
@@ -29,8 +30,7 @@ import time
 from typing import Callable, Dict, List
 
 import torch
-from common import dictionary_of, machine
-from torch.utils.flop_counter import FlopCounterMode
+from common import dictionary_of, flop_counter, machine
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fairseq_hybrid_vae")
 PLUGIN = ["--user-dir", PACKAGE, "--task", "text_vae", "--criterion", "hybrid_vae_elbo"]
@@ -179,7 +179,7 @@ def measure(L: int, names: List[str], data: str, args):
     for name in names:
         trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype)
         steps[name] = step_function(name, trainer, sample)
-        with FlopCounterMode(display=False) as counter:  # one update's arithmetic, counted
+        with flop_counter() as counter:  # one update's arithmetic, counted
             attempt(name, steps[name])
         flops[name] = counter.get_total_flops()
         if name in steps:

@@ -140,7 +140,8 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-# Architectures: the three heads, each with the paper's PTB and tweet sizes.
+# Architectures: the three heads, each with the paper's PTB and tweet sizes. The paper's LSTM cell is
+# not the default one (--lstm-cell authors gives it; docs/lstm_cells.md says why).
 def _base(args, head: str) -> None:
     args.decoder_head = head
     args.latent_dim = safe_getattr(args, "latent_dim", 50)

@@ -91,7 +91,8 @@ class LSTMVAEModel(TextVAEModel):
         return model
 
 
-# Sizes whose parameter counts match the hybrid presets within 5% (tests/test_baselines.py).
+# Sizes whose parameter counts match the hybrid presets within 5% (tests/test_baselines.py). As the
+# hybrid's, the presets use the default cell; --lstm-cell authors is the paper's.
 @register_model_architecture("lstm_vae", "lstm_vae_ptb")
 def lstm_vae_ptb(args):
     args.latent_dim = safe_getattr(args, "latent_dim", 100)
