@@ -25,7 +25,8 @@ from grid import REPO, Run, evaluate, final_valid, read_results, run_grid  # noq
 
 SCALES = {
     "cpu": {
-        "common": ["--batch-size", "32", "--max-update", "1000", "--windows-per-epoch", "16000",
+        "common": ["--lstm-cell", "authors",  # the paper's cell: what results/ was trained with
+                   "--batch-size", "32", "--max-update", "1000", "--windows-per-epoch", "16000",
                    "--optimizer", "adam", "--lr", "1e-3", "--num-workers", "0", "--cpu"],
         "hybrid": ["--latent-dim", "32", "--encoder-channels", "64,128", "--decoder-feature-dim", "100",
                    "--lstm-hidden-size", "256", "--head-channels", "128"],
@@ -37,7 +38,8 @@ SCALES = {
         "eval": ["--max-samples", "300", "--iw-samples", "50"],
     },
     "paper": {  # paper-spec.md section 5
-        "common": ["--batch-size", "64", "--max-update", "100000", "--windows-per-epoch", "64000",
+        "common": ["--lstm-cell", "authors",  # the paper's cell: what results/ was trained with
+                   "--batch-size", "64", "--max-update", "100000", "--windows-per-epoch", "64000",
                    "--optimizer", "adam", "--lr", "1e-3", "--num-workers", "2"],
         "hybrid": ["--lr-scheduler", "step", "--warmup-updates", "19000", "--warmup-init-lr", "1e-3",
                    "--lr-deacy-period", "1000", "--lr-decay", "0.95"],

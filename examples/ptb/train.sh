@@ -3,6 +3,7 @@
 # Usage: bash examples/ptb/train.sh PTB_DIR [ARCH] -- [extra fairseq-train flags]
 #   PTB_DIR holds ptb.{train,valid,test}.txt (see README.md). ARCH: hybrid_vae_lstm_ptb (default).
 # Environment: MAX_UPDATE (100000), ANNEAL_START (1000), ANNEAL_UPDATES (7000), WORK (runs/ptb),
+#   LSTM_CELL (authors: the paper's; torch or layernorm, see docs/lstm_cells.md),
 #   DEVICE_FLAGS (default --cpu when no GPU is visible).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,7 +25,7 @@ fi
 mkdir -p "$RUN"
 fairseq-train "$DATA" --user-dir fairseq_hybrid_vae \
   --task text_vae --sample-size 60 --windows-per-epoch 64000 \
-  --arch "$ARCH" --criterion hybrid_vae_elbo --alpha 0.2 --kl-weight-floor 0.001 \
+  --arch "$ARCH" --lstm-cell "${LSTM_CELL:-authors}" --criterion hybrid_vae_elbo --alpha 0.2 --kl-weight-floor 0.001 \
   --kl-anneal-start "${ANNEAL_START:-1000}" --kl-anneal-updates "${ANNEAL_UPDATES:-7000}" \
   --optimizer adam --adam-betas '(0.9, 0.999)' --lr 1e-3 --batch-size 64 \
   --max-update "${MAX_UPDATE:-100000}" --lr-scheduler step --warmup-updates 19000 \
