@@ -64,7 +64,7 @@ def plugin_points(lines: List[str], checkpoints: List[int]) -> Dict:
             continue
         if "valid_elbo" in record and int(record.get("valid_num_updates", 0)) in checkpoints:
             points[int(record["valid_num_updates"])] = float(record["valid_elbo"])
-        if "ups" in record and "valid_elbo" not in record:
+        if float(record.get("ups", 0)) > 0 and "valid_elbo" not in record:  # fairseq rounds tiny ones to 0
             seconds.append(1 / float(record["ups"]))
     return {"valid_bpc": points, "sec_per_update": statistics.median(seconds) if seconds else None}
 
@@ -108,7 +108,7 @@ def main() -> None:
     rows = []
     for model in args.models.split(","):
         for cell in args.cells.split(","):
-            name = f"{model} {cell}{args.tag}"
+            name = f"{model} {cell}{args.tag} {max(args.checkpoints)}"
             lines = run(name, [fairseq_train, *train_flags(args.data, model, cell, args)], args.out)
             rows.append((model, cell + args.tag, plugin_points(lines, args.checkpoints)))
         if not args.no_yardstick:
@@ -117,7 +117,8 @@ def main() -> None:
                        "--batch-size", str(args.batch_size), "--updates", str(max(args.checkpoints)),
                        "--valid-at", args.updates,
                        "--kl-anneal", f"{KL_ANNEAL['start']},{KL_ANNEAL['updates']}"]  # fmt: skip
-            rows.append((model, YARDSTICK, yardstick_points(run(f"{model} {YARDSTICK}", command, args.out))))
+            name = f"{model} {YARDSTICK} {max(args.checkpoints)}"
+            rows.append((model, YARDSTICK, yardstick_points(run(name, command, args.out))))
     report(rows, args)
 
 

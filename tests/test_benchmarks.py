@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end at tiny sizes and print complete tables (no timing is asserted)."""
 
+import json
 import os
 import re
 import subprocess
@@ -53,3 +54,19 @@ def test_generate_throughput_prints_every_head_and_the_scaling():
     assert re.search(r"bytenet: incremental is [\d.]+x faster", out)
     recompute = [line for line in out.splitlines() if line.startswith("| lstm | recompute prefix")]
     assert "| - |" in recompute[-1], "the scaling table leaves out recompute beyond --recompute-up-to (L=24)"
+
+
+def test_learning_speed_and_its_yardstick_run_end_to_end(tiny_data, tmp_path):
+    """Every model of the bare yardstick and one fairseq-train row print validation points."""
+    for model in ["lm", "hybrid", "lstm_vae"]:
+        out = run_benchmark("bare_yardstick.py", tiny_data, "--model", model, "--sample-size", "16",
+                            "--batch-size", "4", "--updates", "2", "--valid-at", "1,2", "--hidden", "16",
+                            "--latent-dim", "4", "--embed-dim", "8")  # fmt: skip
+        points = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert [p["update"] for p in points] == [1, 2] and all(p["valid_bpc"] > 0 for p in points)
+    out = run_benchmark("learning_speed.py", tiny_data, "--models", "window_lm_lstm", "--cells", "torch",
+                        "--updates", "2", "--sample-size", "16", "--batch-size", "4", "--no-yardstick",
+                        "--extra", "--lstm-hidden-size 16 --windows-per-epoch 16 --log-interval 1",
+                        "--out", str(tmp_path))  # fmt: skip
+    rows = table_rows(out)
+    assert float(rows["window_lm_lstm"][1]) > 0  # bits/char at update 2
