@@ -123,19 +123,38 @@ def main() -> None:
 
 
 def report(rows, args) -> None:
+    """One row per run; the last column compares the plugin's cells at equal training time: each
+    row's bits/char, interpolated between its validation points, after as many seconds as the
+    model's fastest plugin row needed for all its updates."""
+    last = max(args.checkpoints)
     header = "| model | cell | " + " | ".join(f"bits/char at {u}" for u in args.checkpoints)
-    header += " | s/update | bits/char at 750 vs yardstick |"
+    header += f" | s/update | bits/char at {last} vs yardstick | bits/char after equal time |"
     print(f"L = {args.sample_size}, batch {args.batch_size}, PTB valid (every consecutive window); "
           f"{machine()}\n\n{header}\n|" + "---|" * (header.count("|") - 1))  # fmt: skip
     yardstick = {model: result for model, cell, result in rows if cell == YARDSTICK}
+    budget = {}  # model -> seconds of its fastest plugin row's run
     for model, cell, result in rows:
-        bpc = result["valid_bpc"]
+        if cell != YARDSTICK and result["sec_per_update"]:
+            budget[model] = min(budget.get(model, float("inf")), last * result["sec_per_update"])
+    for model, cell, result in rows:
+        bpc, seconds = result["valid_bpc"], result["sec_per_update"]
         points = [f"{bpc[u]:.3f}" if u in bpc else "-" for u in args.checkpoints]
         row = f"| {model} | {cell} | " + " | ".join(points)
-        row += f" | {result['sec_per_update']:.3f} |" if result["sec_per_update"] else " | - |"
-        ref = yardstick.get(model, {}).get("valid_bpc", {}).get(750)
-        row += f" {bpc[750] / ref - 1:+.1%} |" if ref and 750 in bpc and cell != YARDSTICK else " |"
+        row += f" | {seconds:.3f} |" if seconds else " | - |"
+        ref = yardstick.get(model, {}).get("valid_bpc", {}).get(last)
+        row += f" {bpc[last] / ref - 1:+.1%} |" if ref and last in bpc and cell != YARDSTICK else " |"
+        at = at_update(bpc, budget[model] / seconds) if seconds and model in budget else None
+        row += f" {at:.3f} ({budget[model]:.0f} s) |" if at is not None and cell != YARDSTICK else " |"
         print(row)
+
+
+def at_update(bpc: Dict[int, float], update: float):
+    """bits/char at a fractional update, linear between validation points; None outside them."""
+    points = sorted(bpc.items())
+    for (u0, b0), (u1, b1) in zip(points, points[1:]):
+        if u0 <= update <= u1:
+            return b0 + (b1 - b0) * (update - u0) / (u1 - u0)
+    return bpc[points[-1][0]] if points and abs(update - points[-1][0]) < 1e-6 else None
 
 
 def machine() -> str:
