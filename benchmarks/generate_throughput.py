@@ -19,6 +19,7 @@ import torch
 from common import dictionary_of, machine, median_seconds
 
 from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel
+from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -47,7 +48,8 @@ def decoders(L: int, args, dictionary) -> Dict[Tuple[str, str], Callable[[], tor
     task = SimpleNamespace(target_dictionary=dictionary)
     bos, runs = dictionary.bos(), {}
     for head in ["lstm", "bytenet", "none"]:
-        cfg = HybridVAEConfig(sample_size=L, decoder_head=head, head_layers=args.head_layers)
+        cfg = HybridVAEConfig(sample_size=L, decoder_head=head, head_layers=args.head_layers,
+                              lstm_cell=args.lstm_cell)
         model = HybridVAEModel.build_model(cfg, task).eval().to(args.device, DTYPES[args.dtype])
         z = torch.randn(args.batch_size, cfg.latent_dim, device=args.device, dtype=DTYPES[args.dtype])
         if head == "none":
@@ -68,6 +70,8 @@ def timer(args) -> Callable[[Callable[[], object]], float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample-size", type=int, default=128)
+    parser.add_argument("--lstm-cell", choices=list(LSTM_CELLS), default=DEFAULT_LSTM_CELL,
+                        help="the LSTM head's cell (the committed tables: authors)")
     parser.add_argument("--scaling-sizes", default="64,128,256,512", help="L values of the scaling table")
     parser.add_argument("--recompute-up-to", type=int, default=256,
                         help="largest L at which the scaling table times recomputing the prefix (quadratic: "

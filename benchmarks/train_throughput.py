@@ -32,6 +32,8 @@ from typing import Callable, Dict, List
 import torch
 from common import dictionary_of, flop_counter, machine
 
+from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL
+
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fairseq_hybrid_vae")
 PLUGIN = ["--user-dir", PACKAGE, "--task", "text_vae", "--criterion", "hybrid_vae_elbo"]
 MODELS = {  # name: fairseq-train flags (PTB presets)
@@ -52,7 +54,7 @@ REFERENCES = ["lstm_vae", "window_lm_lstm", "fairseq lstm_lm"]  # the speed rati
 DTYPE_FLAGS = {"fp32": [], "fp16": ["--fp16"], "amp": ["--amp"]}
 
 
-def build(name: str, data: str, L: int, batch_size: int, device: str, dtype: str):
+def build(name: str, data: str, L: int, batch_size: int, device: str, dtype: str, lstm_cell: str):
     """fairseq's Trainer for one model, and one batch of random windows in its task's format."""
     from fairseq import options, tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
@@ -61,7 +63,7 @@ def build(name: str, data: str, L: int, batch_size: int, device: str, dtype: str
     flags = [data, "--optimizer", "adam", "--lr", "1e-3", "--batch-size", str(batch_size), "--seed", "1",
              "--save-dir", data]  # where the Trainer writes crash.pt if an update fails  # fmt: skip
     flags += [f.format(L=L) for f in MODELS[name]]
-    flags += [] if name == "fairseq lstm_lm" else ["--sample-size", str(L)]
+    flags += [] if name == "fairseq lstm_lm" else ["--sample-size", str(L), "--lstm-cell", lstm_cell]
     flags += ["--cpu"] if device == "cpu" else []
     flags += DTYPE_FLAGS[dtype]
     args = options.parse_args_and_arch(options.get_training_parser(), flags)
@@ -120,7 +122,7 @@ def peak_memory_mb(name: str, data: str, L: int, args) -> float:
         with open("/proc/self/clear_refs", "w") as f:  # Linux: reset the peak resident set (VmHWM) to now
             f.write("5")
         before = resident_kb("VmRSS") * 1024
-    trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype)
+    trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype, args.lstm_cell)
     step = step_function(name, trainer, sample)
     step(), step(), step()
     if args.device == "cuda":
@@ -143,6 +145,8 @@ def main() -> None:
                         help="fp16 and amp need --device cuda; the bare loop row is fp32-only")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory (one process each)")
+    parser.add_argument("--lstm-cell", default=DEFAULT_LSTM_CELL, help="the plugin models' --lstm-cell "
+                        "(the tables in benchmarks/results/train_throughput_*.md: authors)")
     parser.add_argument("--memory-of", help=argparse.SUPPRESS)  # internal: NAME@L in a child process
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # fairseq's and hydra's per-model set-up messages
@@ -155,8 +159,8 @@ def main() -> None:
             name, L = args.memory_of.rsplit("@", 1)
             print(json.dumps(peak_memory_mb(name, data, int(L), args)))
             return
-        print(f"batch {args.batch_size}, {args.dtype}, median of {args.repeats} interleaved rounds; "
-              f"{machine(args.device)}")
+        print(f"batch {args.batch_size}, {args.dtype}, --lstm-cell {args.lstm_cell}, "
+              f"median of {args.repeats} interleaved rounds; {machine(args.device)}")
         for L in [int(x) for x in args.sample_sizes.split(",")]:
             seconds, flops, failed = measure(L, names, data, args)
             report(L, args, [name for name in names if name in seconds], seconds, flops)
@@ -177,7 +181,7 @@ def measure(L: int, names: List[str], data: str, args):
             steps.pop(name, None)
 
     for name in names:
-        trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype)
+        trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype, args.lstm_cell)
         steps[name] = step_function(name, trainer, sample)
         with flop_counter() as counter:  # one update's arithmetic, counted
             attempt(name, steps[name])
@@ -201,7 +205,8 @@ def report(L: int, args, names: List[str], seconds: Dict[str, float], flops: Dic
         header += " peak memory (MB) |"
         for name in names:
             child = [sys.executable, __file__, "--memory-of", f"{name}@{L}", "--batch-size",
-                     str(args.batch_size), "--device", args.device, "--dtype", args.dtype]  # fmt: skip
+                     str(args.batch_size), "--device", args.device, "--dtype", args.dtype,
+                     "--lstm-cell", args.lstm_cell]  # fmt: skip
             result = subprocess.run(child, capture_output=True, text=True)
             memory[name] = float(result.stdout) if result.returncode == 0 else float("nan")
     print(f"\nL = {L}\n{header}")
