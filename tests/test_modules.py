@@ -84,7 +84,7 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference():
     torch.manual_seed(0)
     H = 4
     lstm = GateNormLSTM(input_size=3, hidden_size=H)
-    gate_bias = lstm.gate_norm.bias.view(4, H)
+    gate_bias = lstm.gate_norm.bias  # (4, H)
     assert torch.equal(gate_bias[1], torch.ones(H)) and gate_bias[[0, 2, 3]].eq(0).all()
     for param in [lstm.gate_norm.weight, lstm.gate_norm.bias, lstm.cell_norm.weight, lstm.cell_norm.bias]:
         torch.nn.init.normal_(param)  # not the identity
@@ -97,7 +97,7 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference():
     h_ref, c_ref = torch.zeros(2, H), torch.zeros(2, H)
     for t in range(5):
         pre = x[:, t] @ lstm.input_proj.weight.T + h_ref @ lstm.hidden_proj.weight.T  # (B, 4H)
-        gates = [normalise(g) * lstm.gate_norm.weight.view(4, H)[k] + gate_bias[k]
+        gates = [normalise(g) * lstm.gate_norm.weight[k] + gate_bias[k]
                  for k, g in enumerate(pre.chunk(4, -1))]  # fmt: skip
         c_ref = torch.sigmoid(gates[1]) * c_ref + torch.sigmoid(gates[0]) * torch.tanh(gates[3])
         cell = normalise(c_ref) * lstm.cell_norm.weight + lstm.cell_norm.bias

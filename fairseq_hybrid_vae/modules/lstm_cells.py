@@ -11,6 +11,7 @@ from typing import Dict, Tuple, Type
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from .layer_norm_lstm import LayerNormLSTM
@@ -36,12 +37,23 @@ class TorchLSTM(nn.Module):
         return outputs, (h.squeeze(0), c.squeeze(0))  # (B, H) each
 
 
-class PerGateLayerNorm(nn.GroupNorm):
-    """LayerNorm of each gate's H pre-activations on its own, with a gain and bias per unit: one
-    GroupNorm call with one group per gate."""
+class PerGateLayerNorm(nn.Module):
+    """LayerNorm of each gate's H pre-activations on its own, with a gain and bias per unit.
+
+    A LayerNorm over a (B, G, H) view and one addcmul: GroupNorm(G groups) computes the same
+    function, but its CPU kernels took 2x as long, forward and backward, at B 64, H 500."""
 
     def __init__(self, num_gates: int, hidden_size: int, eps: float = 1e-5):
-        super().__init__(num_gates, num_gates * hidden_size, eps=eps)
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_gates, hidden_size))
+        self.bias = nn.Parameter(torch.zeros(num_gates, hidden_size))
+
+    def forward(self, pre: Tensor) -> Tensor:
+        """pre: (B, G·H) -> (B, G, H)."""
+        grouped = pre.view(pre.size(0), *self.weight.shape)  # (B, G, H)
+        normalised = F.layer_norm(grouped, grouped.shape[-1:], eps=self.eps)  # (B, G, H)
+        return torch.addcmul(self.bias, normalised, self.weight)  # (B, G, H)
 
 
 class GateNormLSTM(nn.Module):
@@ -62,7 +74,7 @@ class GateNormLSTM(nn.Module):
         self.gate_norm = PerGateLayerNorm(4, hidden_size)  # rows: i, f, o, g
         self.cell_norm = nn.LayerNorm(hidden_size)
         with torch.no_grad():
-            self.gate_norm.bias[hidden_size : 2 * hidden_size].fill_(1.0)  # forget gate open: memory lasts
+            self.gate_norm.bias[1].fill_(1.0)  # the forget gate starts open: memory lasts
 
     def forward(self, x: Tensor, state: State | None = None) -> Tuple[Tensor, State]:
         """x: (B, T, input_size); state: (h, c), each (B, H), zeros when None."""
@@ -75,9 +87,9 @@ class GateNormLSTM(nn.Module):
         hidden_weight = self.hidden_proj.weight.t()  # (H, 4H), a view
         outputs = []
         for gates_x_t in gates_x.unbind(dim=1):  # T x (B, 4H)
-            gates = self.gate_norm(torch.addmm(gates_x_t, h, hidden_weight))  # (B, 4H)
-            i, f, o = torch.sigmoid(gates[:, : 3 * H]).chunk(3, dim=1)  # 3 x (B, H)
-            c = torch.addcmul(f * c, i, torch.tanh(gates[:, 3 * H :]))  # (B, H)
+            gates = self.gate_norm(torch.addmm(gates_x_t, h, hidden_weight))  # (B, 4, H)
+            i, f, o = torch.sigmoid(gates[:, :3]).unbind(dim=1)  # 3 x (B, H)
+            c = torch.addcmul(f * c, i, torch.tanh(gates[:, 3]))  # (B, H)
             h = o * torch.tanh(self.cell_norm(c))  # (B, H)
             outputs.append(h)
         return torch.stack(outputs, dim=1), (h, c)  # (B, T, H)
