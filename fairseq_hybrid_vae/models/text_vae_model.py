@@ -33,9 +33,10 @@ def lstm_cell_field():
     """--lstm-cell, shared by every model config with an LSTM."""
     return field(
         default=DEFAULT_LSTM_CELL,
-        metadata={"help": "the recurrent cell of every LSTM in the model: torch (torch.nn.LSTM, "
-                  "fused kernels), layernorm (per-gate LayerNorm, forget bias 1) or authors (the "
-                  "paper's cell: one LayerNorm over all gates, U(-0.1, 0.1)); docs/lstm_cells.md"},
+        metadata={"help": "the recurrent cell of every LSTM in the model: layernorm (per-gate "
+                  "LayerNorm, forget bias 1; learns most per second on a CPU), torch (torch.nn.LSTM's "
+                  "fused kernels; fastest per update on a CPU) or authors (the paper's cell: "
+                  "one LayerNorm over all gates, U(-0.1, 0.1), one-hot inputs); docs/lstm_cells.md"},
     )  # fmt: skip
 
 

@@ -108,7 +108,7 @@ LSTM_CELLS: Dict[str, Type[nn.Module]] = {
     "layernorm": GateNormLSTM,
     "torch": TorchLSTM,
 }
-DEFAULT_LSTM_CELL = "torch"
+DEFAULT_LSTM_CELL = "layernorm"
 # A checkpoint saved before --lstm-cell existed was trained with the authors' cell.
 CELL_OF_OLD_CHECKPOINTS = "authors"
 
