@@ -25,6 +25,8 @@ import subprocess
 import sys
 from typing import Dict, List
 
+from fairseq_hybrid_vae.models.text_vae_model import EMBED_DIM  # the default cells' input embedding
+
 BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.join(os.path.dirname(BENCHMARKS), "fairseq_hybrid_vae")
 KL_ANNEAL = {"start": 200, "updates": 1000}  # KL weight 0.001 -> 1 over updates 200-1,200
@@ -115,7 +117,7 @@ def main() -> None:
             command = [sys.executable, os.path.join(BENCHMARKS, "bare_yardstick.py"), args.data,
                        "--model", MODELS[model][1], "--sample-size", str(args.sample_size),
                        "--batch-size", str(args.batch_size), "--updates", str(max(args.checkpoints)),
-                       "--valid-at", args.updates,
+                       "--valid-at", args.updates, "--embed-dim", str(EMBED_DIM),
                        "--kl-anneal", f"{KL_ANNEAL['start']},{KL_ANNEAL['updates']}"]  # fmt: skip
             name = f"{model} {YARDSTICK} {max(args.checkpoints)}"
             rows.append((model, YARDSTICK, yardstick_points(run(name, command, args.out))))

@@ -129,8 +129,10 @@ def test_baselines_train_and_generate(tiny_data, tmp_path, caplog, arch, flags):
 @pytest.mark.parametrize("arch,flags", [("hybrid_vae_feedforward", []),
                                         ("lstm_vae", ["--input-dropout", "1.0"])])  # fmt: skip
 def test_historyless_autoencoders_with_the_kl_term_off(tiny_data, tmp_path, caplog, arch, flags):
+    # 150 updates: with the default (layernorm) cell the historyless LSTM AE's loss falls 9% in 100
+    # updates at these tiny sizes, 10% by 150 (torch and authors cells: 10% within 100).
     stats = run_train(tiny_data, str(tmp_path), arch,
-                      ["--max-update", "100", "--windows-per-epoch", "800", "--kl-weight", "0"] + flags,
+                      ["--max-update", "150", "--windows-per-epoch", "800", "--kl-weight", "0"] + flags,
                       caplog)  # fmt: skip
     assert all(float(s["kl_weight"]) == 0 for s in stats)
     assert any("the KL term is off" in r.getMessage() for r in caplog.records)
