@@ -116,7 +116,7 @@ class LSTMVAE(nn.Module):
 MODELS = {"lm": LM, "hybrid": Hybrid, "lstm_vae": LSTMVAE}
 
 
-def main() -> None:
+def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data")
     p.add_argument("--model", choices=list(MODELS), required=True)
@@ -138,8 +138,23 @@ def main() -> None:
     p.add_argument("--init-scale", type=float, help="every weight and bias ~ U(-s, s), norms excepted")
     p.add_argument("--loss-per", choices=["sample", "unit"], default="sample",
                    help="the loss Adam sees: summed over a sample's units, or their mean (fairseq's)")
+    p.add_argument("--clip-norm", type=float, default=0.0, help="clip the gradient norm before Adam; 0: off")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
-    a = p.parse_args()
+    return p
+
+
+def build_model(a, vocab: int) -> nn.Module:
+    model = MODELS[a.model](vocab, a)
+    if a.init_scale is not None:
+        for module in model.modules():
+            if not isinstance(module, (nn.BatchNorm1d, nn.LayerNorm)):
+                for param in module.parameters(recurse=False):
+                    nn.init.uniform_(param, -a.init_scale, a.init_scale)
+    return model
+
+
+def main() -> None:
+    a = make_parser().parse_args()
     torch.manual_seed(a.seed)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -147,12 +162,7 @@ def main() -> None:
     V, L, B = len(dictionary), a.sample_size, a.batch_size
     bos, pad, dropped = dictionary.bos(), dictionary.pad(), len(dictionary)
     train, valid = token_stream(a.data, "train", dictionary), token_stream(a.data, "valid", dictionary)
-    model = MODELS[a.model](V, a)
-    if a.init_scale is not None:
-        for module in model.modules():
-            if not isinstance(module, (nn.BatchNorm1d, nn.LayerNorm)):
-                for param in module.parameters(recurse=False):
-                    nn.init.uniform_(param, -a.init_scale, a.init_scale)
+    model = build_model(a, V)
     optimizer = torch.optim.Adam(model.parameters(), lr=a.lr)
     start, ramp = map(int, a.kl_anneal.split(","))
     valid_at = {int(u) for u in a.valid_at.split(",")}
@@ -203,6 +213,8 @@ def main() -> None:
             loss = loss / L  # per unit, as fairseq divides by the sample size (ntokens)
         optimizer.zero_grad()
         loss.backward()
+        if a.clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_norm)
         optimizer.step()
         train_seconds += time.perf_counter() - begin
         if update in valid_at:

@@ -15,6 +15,10 @@ import json
 import os
 import sys
 
+import torch
+import torch.nn.functional as F
+from bare_yardstick import build_model, make_parser, token_stream
+from fairseq.data import Dictionary
 from learning_speed import BENCHMARKS, run
 
 COMMON = ["--model", "lm", "--sample-size", "128", "--batch-size", "64"]
@@ -32,6 +36,8 @@ VARIANTS = [  # (what changes, bare_yardstick.py flags)
      SHORT + ["--cell", "torch", "--embed-dim", "64", "--loss-per", "unit"]),
     ("nn.LSTM, 64-d embedding, U(-0.1, 0.1)",
      SHORT + ["--cell", "torch", "--embed-dim", "64", "--init-scale", "0.1"]),
+    ("the paper's setting, gradient norm clipped to 1 before Adam",
+     SHORT + ["--cell", "authors", "--init-scale", "0.1", "--clip-norm", "1"]),
 ]  # fmt: skip
 
 
@@ -47,11 +53,35 @@ def main() -> None:
         name = "lm " + " ".join(flags).replace("--", "").replace(",", "_")
         points = [json.loads(line) for line in run(name, command, args.out) if line.startswith('{"update"')]
         results.append((label, {p["update"]: p["valid_bpc"] for p in points}))
+    print_gradient_norms(args.data)
     updates = sorted({u for _, bpc in results for u in bpc})
     header = "| setting | " + " | ".join(f"bits/char at {u}" for u in updates) + " |"
     print(header + "\n|" + "---|" * (header.count("|") - 1))
     for label, bpc in results:
         print(f"| {label} | " + " | ".join(f"{bpc[u]:.3f}" if u in bpc else "" for u in updates) + " |")
+
+
+def print_gradient_norms(data: str) -> None:
+    """The gradient norm of each setting's first update (loss per unit, as fairseq's gnorm): where a
+    large one comes from, and what Adam's second-moment estimate then remembers for ~1/(1-beta2)
+    = 1,000 updates."""
+    dictionary = Dictionary.load(os.path.join(data, "dict.txt"))
+    train = token_stream(data, "train", dictionary)
+    print("| setting | gradient norm at the first update | largest parameter gradient |\n|---|---|---|")
+    for label, flags in VARIANTS:
+        a = make_parser().parse_args([data, *COMMON, *flags])
+        torch.manual_seed(a.seed)  # the same model and first batch as the run's
+        model = build_model(a, len(dictionary))
+        offsets = torch.randint(0, len(train) - a.sample_size + 1, (a.batch_size,))
+        x = train[offsets[:, None] + torch.arange(a.sample_size)]  # (B, L)
+        prev = torch.cat([torch.full_like(x[:, :1], dictionary.bos()), x[:, :-1]], 1)  # (B, L)
+        logits = model(x, prev)[0]  # (B, L, V)
+        F.cross_entropy(logits.reshape(-1, logits.size(-1)), x.reshape(-1)).backward()
+        norms = {name: p.grad.norm().item() for name, p in model.named_parameters()}
+        total = sum(n**2 for n in norms.values()) ** 0.5
+        largest = max(norms, key=norms.get)
+        print(f"| {label} | {total:.3g} | {largest} ({norms[largest]:.3g}) |")
+    print()
 
 
 if __name__ == "__main__":
