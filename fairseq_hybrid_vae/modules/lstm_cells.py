@@ -40,8 +40,8 @@ class TorchLSTM(nn.Module):
 class PerGateLayerNorm(nn.Module):
     """LayerNorm of each gate's H pre-activations on its own, with a gain and bias per unit.
 
-    A LayerNorm over a (B, G, H) view and one addcmul: GroupNorm(G groups) computes the same
-    function, but its CPU kernels took 2x as long, forward and backward, at B 64, H 500."""
+    A LayerNorm over a (B, G, H) view and one addcmul: GroupNorm with G groups computes the same
+    function, but its CPU kernels were slower, forward and backward, at B 64, H 500."""
 
     def __init__(self, num_gates: int, hidden_size: int, eps: float = 1e-5):
         super().__init__()
@@ -57,11 +57,12 @@ class PerGateLayerNorm(nn.Module):
 
 
 class GateNormLSTM(nn.Module):
-    """A layer-normalised LSTM that learns at a plain LSTM's pace (Ba et al. 2016, section 3.1).
+    """A layer-normalised LSTM (Ba et al. 2016, section 3.1): it learns more per update than
+    torch.nn.LSTM, and the most per second of the three cells on a CPU (docs/lstm_cells.md).
 
     Each gate's pre-activation is normalised on its own, c_t is normalised before the output tanh,
     and the forget gate's bias starts at 1. The authors' cell normalises all four gates together
-    instead, so no gate can keep a mean of its own (docs/lstm_cells.md).
+    instead: one mean and one spread for all 4H pre-activations.
     """
 
     uses_authors_init = False
