@@ -22,7 +22,7 @@ fi
 pip_install() {
   # Quiet, minus the "Location ... is ignored" lines some pip configurations print per package, and
   # pip's note that fairseq-fixed lists torchaudio: it is imported only lazily, never here, and no
-  # CPU build of it exists (fairseq-notes.md section 6).
+  # CPU build of it exists.
   .venv/bin/python -m pip --disable-pip-version-check -q install "$@" 2>&1 \
     | { grep -v -e "is ignored: it is neither a file nor a directory" \
           -e "pip's dependency resolver does not currently take into account" \
@@ -31,7 +31,7 @@ pip_install() {
 }
 
 # 1. torch first, from the CPU wheel; then the build tools fairseq's sdist needs.
-#    numpy<2: fairseq still uses np.compat / np.float on some paths (fairseq-notes.md section 6).
+#    numpy<2: fairseq still uses np.compat / np.float on some paths.
 pip_install torch==2.13.0 cython setuptools wheel "numpy<2"
 # 2. fairseq (the Python 3.11 fork) without build isolation and without deps, so pip cannot pull a
 #    CUDA torch or torchaudio. The first build compiles its C extensions (~3 min); pip caches the wheel.

@@ -55,7 +55,7 @@ def test_sample_size_not_divisible_is_a_clear_error(tiny_data, tmp_path, caplog)
 
 
 def test_paper_size_parameter_count():
-    """The PTB LSTM hybrid at L=60: the authors' code has 2,422,870 parameters (paper-spec.md)."""
+    """The PTB LSTM hybrid at L=60: the authors' code has 2,422,870 parameters."""
     from types import SimpleNamespace
 
     from fairseq.data import Dictionary

@@ -37,7 +37,7 @@ SCALES = {
                             "--kl-anneal-updates", "500", "--clip-norm", "100"],
         "eval": ["--max-samples", "300", "--iw-samples", "50"],
     },
-    "paper": {  # paper-spec.md section 5
+    "paper": {  # the authors' PTB schedule
         "common": ["--lstm-cell", "authors",  # the paper's cell: what results/ was trained with
                    "--batch-size", "64", "--max-update", "100000", "--windows-per-epoch", "64000",
                    "--optimizer", "adam", "--lr", "1e-3", "--num-workers", "2"],

@@ -44,7 +44,7 @@ SCALES = {
                      "--clip-norm", "100"]),
         "eval": ["--max-samples", "500", "--iw-samples", "50"],
     },
-    "paper": {  # paper-spec.md section 5, Hybrid Twitter column; the LSTM VAE as on PTB
+    "paper": {  # the authors' Twitter schedule for the hybrid; the LSTM VAE as on PTB
         "common": TASK + ["--lstm-cell", "authors",  # the paper's cell: what results/ was trained with
                           "--batch-size", "32", "--max-update", "100000", "--optimizer", "adam",
                           "--lr", "1e-3", "--num-workers", "2", "--validate-interval-updates", "5000"],

@@ -13,7 +13,7 @@ from torch import Tensor
 class CausalConv1d(nn.Conv1d):
     """Conv1d whose output at t sees inputs t-(k-1)·d ... t only (left zero padding).
 
-    With kernel 2 this is the authors' masked kernel-3 convolution (paper-spec.md section 1).
+    With kernel 2 this is the authors' masked kernel-3 convolution.
     Incrementally it keeps the last (k-1)·d inputs in a zero-initialised buffer, which is exactly the
     zero padding of the full pass, so both paths give the same numbers.
     """

@@ -10,7 +10,7 @@ from torch import Tensor
 class LayerNormLSTM(nn.Module):
     """LN(W_x x_t + W_h h_{t-1} + b) -> gates i, f, o, g (sigmoid, sigmoid, sigmoid, tanh).
 
-    c_t = f * c_{t-1} + i * g and h_t = o * tanh(c_t), as the authors' LNLSTM (paper-spec.md section 1).
+    c_t = f * c_{t-1} + i * g and h_t = o * tanh(c_t), as the authors' LNLSTM.
     The input projection of the whole sequence is one matmul; only the recurrent part loops. The steps
     read it through one unbind: indexing `gates_x[:, t]` per step made backward add T full-size zero
     tensors (quadratic in T; 70% of a training step at L=128, benchmarks/profile_step.py).
