@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fairseq.data import Dictionary, data_utils
 
+from fairseq_hybrid_vae.models.text_vae_model import initialize_
 from fairseq_hybrid_vae.modules import LSTM_CELLS, build_lstm
 
 
@@ -145,11 +146,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 def build_model(a, vocab: int) -> nn.Module:
     model = MODELS[a.model](vocab, a)
-    if a.init_scale is not None:
-        for module in model.modules():
-            if not isinstance(module, (nn.BatchNorm1d, nn.LayerNorm)):
-                for param in module.parameters(recurse=False):
-                    nn.init.uniform_(param, -a.init_scale, a.init_scale)
+    if a.init_scale is not None:  # the plugin's U(-s, s) of every weight and bias, norms excepted
+        initialize_(model, a.init_scale, lstm_cell=None)
     return model
 
 

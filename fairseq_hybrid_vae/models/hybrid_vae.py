@@ -10,10 +10,10 @@ so SequenceGenerator computes it once and the head decodes incrementally from it
 
 import logging
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import torch.nn as nn
-from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.dataclass import ChoiceEnum
 from fairseq.models import register_model, register_model_architecture
 from fairseq.utils import safe_getattr
 from omegaconf import II
@@ -27,16 +27,7 @@ from ..modules import (
     HistorylessHead,
     LSTMHead,
 )
-from .text_vae_model import (
-    LatentEncoder,
-    LSTMCellChoice,
-    TextVAEModel,
-    embed_dim_field,
-    embed_dim_for,
-    init_scale_field,
-    initialize_,
-    lstm_cell_field,
-)
+from .text_vae_model import LatentEncoder, RecurrentModelConfig, TextVAEModel, embed_dim_for, initialize_
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +47,7 @@ HEADS = {
 
 
 @dataclass
-class HybridVAEConfig(FairseqDataclass):
+class HybridVAEConfig(RecurrentModelConfig):
     decoder_head: ChoiceEnum(list(HEADS)) = field(
         default="lstm",
         metadata={"help": "what reads the deconv features: none (historyless, Fig. 2a), "
@@ -71,10 +62,8 @@ class HybridVAEConfig(FairseqDataclass):
     decoder_feature_dim: int = field(
         default=200, metadata={"help": "channels of the last deconv layer: the feature per position"}
     )
-    decoder_embed_dim: Optional[int] = embed_dim_field("x_{t-1} in the head input")
     lstm_hidden_size: int = field(default=500, metadata={"help": "LSTM head: hidden units"})
     lstm_layers: int = field(default=1, metadata={"help": "LSTM head: layers"})
-    lstm_cell: LSTMCellChoice = lstm_cell_field()
     head_channels: int = field(default=256, metadata={"help": "ByteNet head: channels"})
     head_layers: int = field(
         default=1,
@@ -85,7 +74,6 @@ class HybridVAEConfig(FairseqDataclass):
         metadata={"help": "ByteNet head: one dilation per layer (e.g. 1,2,4,8,16), overriding "
                   "--head-layers; receptive field 1 + sum"},
     )
-    init_scale: Optional[float] = init_scale_field()
     sample_size: int = II("task.sample_size")
 
 

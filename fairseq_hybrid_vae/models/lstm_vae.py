@@ -10,7 +10,6 @@ With --input-dropout 1.0 every decoder input is the dropped symbol: a historyles
 from dataclasses import dataclass, field
 from typing import Optional
 
-from fairseq.dataclass import FairseqDataclass
 from fairseq.models import register_model, register_model_architecture
 from fairseq.utils import safe_getattr
 from omegaconf import II
@@ -19,24 +18,21 @@ from torch import Tensor
 from ..modules import LSTMHead, LSTMPosteriorEncoder
 from .text_vae_model import (
     LatentEncoder,
-    LSTMCellChoice,
+    RecurrentModelConfig,
     TextVAEModel,
     embed_dim_field,
     embed_dim_for,
-    init_scale_field,
     initialize_,
-    lstm_cell_field,
 )
 
 
 @dataclass
-class LSTMVAEConfig(FairseqDataclass):
+class LSTMVAEConfig(RecurrentModelConfig):
     latent_dim: int = field(default=100, metadata={"help": "size of the latent code z"})
     lstm_hidden_size: int = field(
         default=500, metadata={"help": "hidden units of the encoder and of the decoder LSTM"}
     )
     encoder_embed_dim: Optional[int] = embed_dim_field("x_t in the encoder")
-    decoder_embed_dim: Optional[int] = embed_dim_field("x_{t-1} in the decoder")
     input_dropout: float = field(
         default=0.0,
         metadata={"help": "probability that a decoder input is replaced by the dropped symbol in "
@@ -46,8 +42,6 @@ class LSTMVAEConfig(FairseqDataclass):
         default=False,
         metadata={"help": "also feed z to the decoder at every step, not only as its initial state"},
     )
-    lstm_cell: LSTMCellChoice = lstm_cell_field()
-    init_scale: Optional[float] = init_scale_field()
     sample_size: int = II("task.sample_size")
 
 

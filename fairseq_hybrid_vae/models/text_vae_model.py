@@ -1,11 +1,11 @@
 """What every model of the plugin shares: an encoder to (mu, logvar, z, features), a decoder head over
 the features, an optional historyless aux head, and the update count the criterion anneals with."""
 
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 import torch.nn as nn
-from fairseq.dataclass import ChoiceEnum
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import FairseqEncoder, FairseqEncoderDecoderModel
 from torch import Tensor
 
@@ -61,6 +61,15 @@ def init_scale_field():
 
 
 LSTMCellChoice = ChoiceEnum(list(LSTM_CELLS))
+
+
+@dataclass
+class RecurrentModelConfig(FairseqDataclass):
+    """What every model config with an LSTM shares: its cell, how x_{t-1} enters it, the init."""
+
+    lstm_cell: LSTMCellChoice = lstm_cell_field()
+    decoder_embed_dim: Optional[int] = embed_dim_field("x_{t-1} in the decoder")
+    init_scale: Optional[float] = init_scale_field()
 
 
 def initialize_(model: nn.Module, init_scale: Optional[float], lstm_cell: Optional[str]) -> None:

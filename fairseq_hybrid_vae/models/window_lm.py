@@ -5,35 +5,25 @@ criterion, KL is 0 and the ELBO is their NLL.
 """
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List
 
 import torch
-from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.dataclass import ChoiceEnum
 from fairseq.models import register_model, register_model_architecture
 from omegaconf import II
 from torch import Tensor
 
 from .hybrid_vae import HEADS
-from .text_vae_model import (
-    LatentEncoder,
-    LSTMCellChoice,
-    TextVAEModel,
-    embed_dim_field,
-    init_scale_field,
-    initialize_,
-    lstm_cell_field,
-)
+from .text_vae_model import LatentEncoder, RecurrentModelConfig, TextVAEModel, initialize_
 
 
 @dataclass
-class WindowLMConfig(FairseqDataclass):
+class WindowLMConfig(RecurrentModelConfig):
     decoder_head: ChoiceEnum(["lstm", "bytenet"]) = field(
         default="lstm", metadata={"help": "the language model: lstm or bytenet; set by --arch"}
     )
-    decoder_embed_dim: Optional[int] = embed_dim_field("x_{t-1}")
     lstm_hidden_size: int = field(default=500, metadata={"help": "LSTM: hidden units"})
     lstm_layers: int = field(default=1, metadata={"help": "LSTM: layers"})
-    lstm_cell: LSTMCellChoice = lstm_cell_field()
     head_channels: int = field(default=256, metadata={"help": "ByteNet: channels"})
     head_layers: int = field(
         default=1, metadata={"help": "ByteNet: causal kernel-2 layers N (receptive field N+1 units)"}
@@ -42,7 +32,6 @@ class WindowLMConfig(FairseqDataclass):
         default_factory=list,
         metadata={"help": "ByteNet: one dilation per layer, overriding --head-layers"},
     )
-    init_scale: Optional[float] = init_scale_field()
     sample_size: int = II("task.sample_size")
 
 
