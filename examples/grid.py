@@ -1,9 +1,13 @@
 """A resumable grid of fairseq-train runs: one CSV of validation points per run, then the figures.
 
-Shared by examples/ptb/reproduce.py and examples/tweets/reproduce.py. Each run is one fairseq-train
-command; its train/valid statistics (fairseq's JSON log lines) become rows of RESULTS/<run>.csv,
-written when the run ends, so an interrupted grid resumes where it stopped and never leaves a
-half-written CSV that looks complete.
+Shared by examples/ptb/reproduce.py and examples/tweets/reproduce.py. Each run is fairseq-train in
+its own save dir, its console log appended to <save dir>/train.log; its train/valid statistics
+(fairseq's JSON log lines) become rows of RESULTS/<run>.csv, written when the run ends. An
+interrupted grid resumes where it stopped: a finished run (its CSV exists) is skipped, an unfinished
+one continues from its checkpoint_last.pt, and no half-written CSV looks complete.
+
+With a `Convergence`, a run trains to `min_updates`, then `every` updates more at a time until its
+valid ELBO improved by less than `min_gain` bits/char over the last `every` updates.
 """
 
 import csv
@@ -18,6 +22,14 @@ from typing import Dict, List
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIELDS = ["run", "split", "epoch", "num_updates", "elbo", "rec", "kl", "kl_nats", "aux", "loss",
           "kl_weight", "seconds"]  # fmt: skip
+
+
+@dataclass
+class Convergence:
+    min_updates: int = 4000  # train at least this long
+    every: int = 500  # validate, and extend the run, in steps of this many updates
+    min_gain: float = 0.01  # bits/char over `every` updates: below this the run has converged
+    max_updates: int = 30000  # stop here even if it still improves
 
 
 @dataclass
@@ -51,7 +63,38 @@ def parse_stats(log_lines: List[str], run: str, seconds: float) -> List[Dict]:
     return rows
 
 
-def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common: List[str]) -> None:
+def dedupe(rows: List[Dict]) -> List[Dict]:
+    """One row per (split, update): a run resumed from checkpoint_last.pt may repeat its last points."""
+    latest = {(r["split"], r["num_updates"]): r for r in rows}
+    return sorted(latest.values(), key=lambda r: (int(r["num_updates"] or 0), r["split"]))
+
+
+def converged(rows: List[Dict], rule: Convergence) -> bool:
+    valid = {int(r["num_updates"]): float(r["elbo"]) for r in rows if r["split"] == "valid"}
+    last = max(valid, default=0)
+    if last >= rule.max_updates:
+        return True
+    before = valid.get(last - rule.every)
+    return last >= rule.min_updates and before is not None and before - valid[last] < rule.min_gain
+
+
+def train(run: Run, data: str, save_dir: str, common: List[str], max_update: int | None) -> float:
+    """One fairseq-train call (it resumes from checkpoint_last.pt); its console log is appended."""
+    os.makedirs(save_dir, exist_ok=True)
+    command = train_command(run, data, save_dir, common)
+    command += ["--max-update", str(max_update)] if max_update else []  # the later flag wins
+    start = time.time()
+    with open(os.path.join(save_dir, "train.log"), "a") as log:
+        returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
+    if returncode != 0:
+        with open(os.path.join(save_dir, "train.log")) as f:
+            tail = f.readlines()[-20:]
+        sys.exit(f"{run.name} failed (exit {returncode}):\n" + "".join(tail))
+    return time.time() - start
+
+
+def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common: List[str],
+             convergence: Convergence | None = None) -> None:  # fmt: skip
     os.makedirs(results_dir, exist_ok=True)
     for i, run in enumerate(runs):
         out = os.path.join(results_dir, f"{run.name}.csv")
@@ -59,15 +102,18 @@ def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common
             print(f"[{i + 1}/{len(runs)}] {run.name}: done before, skipped", flush=True)
             continue
         save_dir = os.path.join(work_dir, run.name)
-        print(f"[{i + 1}/{len(runs)}] {run.name}: training", flush=True)
-        start = time.time()
-        result = subprocess.run(train_command(run, data, save_dir, common), capture_output=True,
-                                text=True)  # fmt: skip
-        seconds = round(time.time() - start, 1)
-        log = result.stdout.splitlines() + result.stderr.splitlines()
-        if result.returncode != 0:
-            sys.exit(f"{run.name} failed (exit {result.returncode}):\n" + "\n".join(log[-20:]))
-        rows = parse_stats(log, run.name, seconds)
+        log_path = os.path.join(save_dir, "train.log")
+        seconds, max_update = 0.0, convergence.min_updates if convergence else None
+        while True:
+            print(f"[{i + 1}/{len(runs)}] {run.name}: training" + (f" to {max_update} updates"
+                  if max_update else ""), flush=True)  # fmt: skip
+            flags = ["--validate-interval-updates", str(convergence.every)] if convergence else []
+            seconds += train(Run(run.name, run.arch, run.flags + flags), data, save_dir, common, max_update)
+            with open(log_path) as f:
+                rows = dedupe(parse_stats(f.read().splitlines(), run.name, round(seconds, 1)))
+            if not convergence or converged(rows, convergence):
+                break
+            max_update = max(int(r["num_updates"]) for r in rows if r["split"] == "valid") + convergence.every
         partial = out + ".partial"
         with open(partial, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=FIELDS + sorted(run.labels))
@@ -75,7 +121,7 @@ def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common
             for row in rows:
                 writer.writerow({**row, **run.labels})
         os.replace(partial, out)
-        print(f"[{i + 1}/{len(runs)}] {run.name}: {len(rows)} rows in {seconds} s", flush=True)
+        print(f"[{i + 1}/{len(runs)}] {run.name}: {len(rows)} rows in {seconds:.1f} s", flush=True)
 
 
 def evaluate(data: str, save_dir: str, report: str, flags: List[str], split: str = "valid") -> Dict:

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from grid import final_valid, parse_stats  # noqa: E402
+from grid import Convergence, converged, dedupe, final_valid, parse_stats  # noqa: E402
 
 LOG = [
     '2026-11-25 00:37:01 | INFO | train_inner | {"epoch": 1, "update": 0.5, "loss": "5.1"}',
@@ -22,3 +22,22 @@ def test_parse_stats_keeps_epoch_summaries_of_train_and_valid():
     assert rows[0]["elbo"] == "4.8" and rows[0]["kl_nats"] == "1.2" and rows[0]["num_updates"] == "20"
     assert rows[1]["aux"] is None  # absent statistics stay empty
     assert final_valid(rows)["r1"]["elbo"] == "4.5"
+
+
+def valid_rows(points):
+    return [{"split": "valid", "num_updates": str(n), "elbo": str(e)} for n, e in points]
+
+
+def test_converged_needs_the_minimum_and_a_small_gain_over_the_last_step():
+    rule = Convergence(min_updates=1000, every=500, min_gain=0.01, max_updates=3000)
+    assert not converged(valid_rows([(250, 2.0), (750, 1.999)]), rule)  # small gain, below the minimum
+    assert converged(valid_rows([(500, 2.0), (1000, 1.995)]), rule)  # gain 0.005
+    assert not converged(valid_rows([(500, 2.0), (1000, 1.98)]), rule)  # gain 0.02: keep going
+    assert converged(valid_rows([(2500, 2.0), (3000, 1.9)]), rule)  # the cap
+    assert not converged(valid_rows([(1000, 1.99)]), rule)  # no point one step before: not measurable
+
+
+def test_dedupe_keeps_the_last_row_of_a_repeated_point():
+    rows = valid_rows([(500, 2.0), (1000, 1.9), (1000, 1.8)]) + [{"split": "train", "num_updates": "500"}]
+    assert [(r["split"], r["num_updates"], r.get("elbo")) for r in dedupe(rows)] == [
+        ("train", "500", None), ("valid", "500", "2.0"), ("valid", "1000", "1.8")]

@@ -14,11 +14,11 @@ from grid import REPO, evaluate  # noqa: E402
 
 WORK = os.path.join(REPO, "runs", "reproduce-ptb")
 CHECKPOINTS = {  # arch: (run folder of a grid, what it is)
-    "hybrid_vae_feedforward": ("fig3-cpu/conv-L52", "conv AE of Figure 3, L = 52, KL term off"),
-    "hybrid_vae_lstm": ("fig4-cpu/hybrid-L60", "Figure 4, alpha 0.2, L = 60"),
-    "hybrid_vae_bytenet": ("fig6-cpu/bytenet-N3-alpha0.2", "Figure 6, N = 3, alpha 0.2, L = 56"),
-    "lstm_vae": ("fig4-cpu/lstmvae-p0.2-L60", "Figure 4, p 0.2, L = 60"),
-    "window_lm_lstm": ("target-cpu/lm-L128", "the target grid's LM, L = 128"),
+    "hybrid_vae_feedforward": ("fig3-cpu-authors/conv-L52", "conv AE of Figure 3, L = 52, KL term off"),
+    "hybrid_vae_lstm": ("fig4-cpu-authors/hybrid-L60", "Figure 4, alpha 0.2, L = 60"),
+    "hybrid_vae_bytenet": ("fig6-cpu-authors/bytenet-N3-alpha0.2", "Figure 6, N = 3, alpha 0.2, L = 56"),
+    "lstm_vae": ("fig4-cpu-authors/lstmvae-p0.2-L60", "Figure 4, p 0.2, L = 60"),
+    "window_lm_lstm": ("target-cpu-authors/lm-L128", "the target grid's LM, L = 128"),
 }
 FLAGS = ["--max-samples", "200", "--iw-samples", "50", "--diversity-samples", "0"]
 

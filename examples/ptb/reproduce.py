@@ -1,16 +1,17 @@
 """Reproduce the paper's PTB findings: Figures 3-6 as grids of fairseq-train runs, then the plots.
 
-    python examples/ptb/reproduce.py --figure 4 --scale cpu --ptb ../shared/data/ptb
+    python examples/ptb/reproduce.py --figure 4 --scale cpu --ptb PTB_FOLDER
     python examples/ptb/reproduce.py --figure 4 --plot-only          # redraw from results/
-    python examples/ptb/reproduce.py --figure target --scale cpu     # L = 128: hybrid vs no-latent LM
-    python examples/ptb/reproduce.py --figure target --max-update 4000 --runs lm-L128   # longer, one run
+    python examples/ptb/reproduce.py --figure target --scale cpu --until-converged   # hybrid vs LM, L = 128
+    python examples/ptb/reproduce.py --figure 4 --lstm-cell authors  # the paper's LSTM cell
 
-Raw results: examples/ptb/results/fig<N>-<scale>/<run>.csv (one row per run and validation point);
-figure: examples/ptb/results/fig<N>-<scale>.png. A rerun skips the runs already in results/.
+Raw results: examples/ptb/results/<name>/<run>.csv (one row per run and validation point), figure:
+examples/ptb/results/<name>.png, where <name> is fig<N>-<scale>[-<N>updates][-converged]-<cell> and
+<cell> the --lstm-cell every LSTM ran on. A rerun skips the runs already in results/.
 `--figure target` (the project's target beyond the paper) trains hybrids and the no-latent LM with the
-same LSTM head at L = 128, then runs hybrid-vae-eval on the test windows: results/target-<scale>.md.
---scale cpu fits this project's 2-core machine (smaller layers, batch 32, 1000 updates, a short KL
-annealing); --scale paper is the paper's sizes and schedules, for a GPU.
+same LSTM head at L = 128, then runs hybrid-vae-eval on the test windows: results/target-<...>.md.
+--scale cpu fits a 2-core machine (smaller layers, batch 32, 1000 updates, a short KL annealing);
+--scale paper is the paper's sizes and schedules, for a GPU.
 """
 
 import argparse
@@ -21,12 +22,13 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from grid import REPO, Run, evaluate, final_valid, read_results, run_grid  # noqa: E402
+from grid import REPO, Convergence, Run, evaluate, final_valid, read_results, run_grid  # noqa: E402
+
+from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS  # noqa: E402
 
 SCALES = {
     "cpu": {
-        "common": ["--lstm-cell", "authors",  # the paper's cell: what results/ was trained with
-                   "--batch-size", "32", "--max-update", "1000", "--windows-per-epoch", "16000",
+        "common": ["--batch-size", "32", "--max-update", "1000", "--windows-per-epoch", "16000",
                    "--optimizer", "adam", "--lr", "1e-3", "--num-workers", "0", "--cpu"],
         "hybrid": ["--latent-dim", "32", "--encoder-channels", "64,128", "--decoder-feature-dim", "100",
                    "--lstm-hidden-size", "256", "--head-channels", "128"],
@@ -38,8 +40,7 @@ SCALES = {
         "eval": ["--max-samples", "300", "--iw-samples", "50"],
     },
     "paper": {  # the authors' PTB schedule
-        "common": ["--lstm-cell", "authors",  # the paper's cell: what results/ was trained with
-                   "--batch-size", "64", "--max-update", "100000", "--windows-per-epoch", "64000",
+        "common": ["--batch-size", "64", "--max-update", "100000", "--windows-per-epoch", "64000",
                    "--optimizer", "adam", "--lr", "1e-3", "--num-workers", "2"],
         "hybrid": ["--lr-scheduler", "step", "--warmup-updates", "19000", "--warmup-init-lr", "1e-3",
                    "--lr-deacy-period", "1000", "--lr-decay", "0.95"],
@@ -202,16 +203,23 @@ def main() -> None:
                         help="train this many updates instead of the scale's (results: <name>-<N>updates)")
     parser.add_argument("--runs", help="comma-separated run names: train only these (e.g. to split the grid "
                         "over two processes); the table and figure still show every finished run")
+    parser.add_argument("--lstm-cell", choices=list(LSTM_CELLS), default=DEFAULT_LSTM_CELL,
+                        help="the cell of every LSTM; the paper's is 'authors' (results: <name>-<cell>)")
+    parser.add_argument("--until-converged", action="store_true",
+                        help=f"train each run past {Convergence.min_updates} updates until its valid ELBO "
+                        f"gains less than {Convergence.min_gain} bits/char per {Convergence.every} updates")
     parser.add_argument("--plot-only", action="store_true")
     args = parser.parse_args()
     figure = int(args.figure) if args.figure.isdigit() else args.figure
     runs = grid(figure, args.scale)
     train = [r for r in runs if not args.runs or r.name in args.runs.split(",")]
-    common = SCALES[args.scale]["common"]
+    common = SCALES[args.scale]["common"] + ["--lstm-cell", args.lstm_cell]
     name = f"fig{figure}-{args.scale}" if figure != "target" else f"target-{args.scale}"
     if args.max_update:
         name += f"-{args.max_update}updates"
         common = common + ["--max-update", str(args.max_update)]  # the later flag wins in argparse
+    name += "-converged" if args.until_converged else ""
+    name += f"-{args.lstm_cell}"
     results = os.path.join(HERE, "results", name)
     if not args.plot_only:
         data = os.path.join(args.work, "data-bin")
@@ -223,7 +231,8 @@ def main() -> None:
                             "--valid", os.path.join(args.ptb, "ptb.valid.txt"),
                             "--test", os.path.join(args.ptb, "ptb.test.txt"), "--destdir", data],
                            check=True)  # fmt: skip
-        run_grid(train, data, results, os.path.join(args.work, name), common)
+        convergence = Convergence() if args.until_converged else None
+        run_grid(train, data, results, os.path.join(args.work, name), common, convergence)
         if figure == "target":
             for run in train:
                 report = os.path.join(results, f"{run.name}.json")

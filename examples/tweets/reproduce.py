@@ -7,9 +7,10 @@ Data: every tweet file under --tweets (Sentiment140 and TweetEval), shuffled wit
 normalised as the paper (@userid, url) plus HTML unescape, duplicates dropped; 10,000 valid and
 10,000 test tweets. Line mode, L = 128: tweets of at most 127 characters plus their end symbol,
 padded with more end symbols (--line-padding eos), so rec and KL are nats per tweet summed over all
-128 positions, as the paper's Table 2. Per run: results/<scale>/<run>.csv (training curve), then
-<run>.json (hybrid-vae-eval on valid: rec, KL, IW-NLL, MI, AU) and <run>.samples.txt (10 greedy
-prior samples, Table 1); results/table2-<scale>.md gathers them.
+128 positions, as the paper's Table 2. Per run: results/<scale>-<cell>/<run>.csv (training curve),
+then <run>.json (hybrid-vae-eval on valid: rec, KL, IW-NLL, MI, AU) and <run>.samples.txt (10 greedy
+prior samples, Table 1); results/table2-<scale>-<cell>.md gathers them. <cell> is --lstm-cell: the
+plugin's default, or `authors` for the paper's cell.
 """
 
 import argparse
@@ -25,6 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from grid import REPO, Run, evaluate, read_results, run_grid  # noqa: E402
 
+from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS  # noqa: E402
+
 BIN = os.path.join(REPO, ".venv", "bin")
 USER_DIR = os.path.join(REPO, "fairseq_hybrid_vae")
 PAPER_TABLE2 = {"LSTM VAE, p 0.2": (67.4, 1.0), "LSTM VAE, p 0.5": (77.1, 2.1),
@@ -32,8 +35,7 @@ PAPER_TABLE2 = {"LSTM VAE, p 0.2": (67.4, 1.0), "LSTM VAE, p 0.5": (77.1, 2.1),
 TASK = ["--sample-size", "128", "--sample-mode", "line", "--line-padding", "eos", "--long-lines", "drop"]
 SCALES = {
     "cpu": {  # 2,500 updates per run: 10-20 minutes each on 2 cores
-        "common": TASK + ["--lstm-cell", "authors",  # the paper's cell: what results/ was trained with
-                          "--batch-size", "32", "--max-update", "2500", "--optimizer", "adam",
+        "common": TASK + ["--batch-size", "32", "--max-update", "2500", "--optimizer", "adam",
                           "--lr", "1e-3", "--num-workers", "0", "--cpu",
                           "--validate-interval-updates", "1000"],
         "hybrid": ("hybrid_vae_lstm", ["--latent-dim", "32", "--encoder-channels", "64,128,256",
@@ -45,8 +47,7 @@ SCALES = {
         "eval": ["--max-samples", "500", "--iw-samples", "50"],
     },
     "paper": {  # the authors' Twitter schedule for the hybrid; the LSTM VAE as on PTB
-        "common": TASK + ["--lstm-cell", "authors",  # the paper's cell: what results/ was trained with
-                          "--batch-size", "32", "--max-update", "100000", "--optimizer", "adam",
+        "common": TASK + ["--batch-size", "32", "--max-update", "100000", "--optimizer", "adam",
                           "--lr", "1e-3", "--num-workers", "2", "--validate-interval-updates", "5000"],
         "hybrid": ("hybrid_vae_lstm_tweets", ["--lr-scheduler", "step", "--warmup-updates",
                    "69000", "--warmup-init-lr", "1e-3", "--lr-deacy-period", "1000", "--lr-decay", "0.95",
@@ -179,10 +180,13 @@ def main() -> None:
     parser.add_argument("--table-only", action="store_true")
     parser.add_argument("--runs", help="comma-separated run names: train only these (e.g. to split the "
                         "grid over two processes or machines); the table still shows every finished run")
+    parser.add_argument("--lstm-cell", choices=list(LSTM_CELLS), default=DEFAULT_LSTM_CELL,
+                        help="the cell of every LSTM; the paper's is 'authors' (results: <scale>-<cell>)")
     args = parser.parse_args()
     runs = grid(args.scale)
     train = [r for r in runs if not args.runs or r.name in args.runs.split(",")]
-    results = os.path.join(HERE, "results", args.scale)
+    name = f"{args.scale}-{args.lstm_cell}"
+    results = os.path.join(HERE, "results", name)
     data = os.path.join(args.work, "data-bin")
     if not args.table_only:
         if not os.path.exists(os.path.join(data, "dict.txt")):
@@ -190,13 +194,13 @@ def main() -> None:
                 sys.exit("no prepared data yet: pass --tweets FOLDER (e.g. ../shared/data/tweets)")
             prepare(args.tweets, data, args.work)
         s = SCALES[args.scale]
-        work = os.path.join(args.work, args.scale)
-        run_grid(train, data, results, work, s["common"])
+        work = os.path.join(args.work, name)
+        run_grid(train, data, results, work, s["common"] + ["--lstm-cell", args.lstm_cell])
         for run in train:
             evaluate_and_sample(run, data, os.path.join(work, run.name), results, s["eval"])
     plot(runs, read_results(results, [r.name for r in runs]), results + ".png")
     text = table(runs, results, data)
-    with open(os.path.join(HERE, "results", f"table2-{args.scale}.md"), "w") as f:
+    with open(os.path.join(HERE, "results", f"table2-{name}.md"), "w") as f:
         f.write(text)
     print(text)
 
