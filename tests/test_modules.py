@@ -80,21 +80,24 @@ def test_layer_norm_lstm_matches_a_step_by_step_reference():
 
 def test_gate_norm_lstm_matches_a_step_by_step_reference():
     """Each gate normalised on its own (mean 0, variance 1 over its H units), c_t normalised before
-    the output tanh, forget bias 1 at the start."""
+    the output tanh, forget bias 1 at the start; the hand-written backward pass gives autograd's
+    gradients through the reference, for every weight, the inputs and the initial state."""
     torch.manual_seed(0)
     H = 4
-    lstm = GateNormLSTM(input_size=3, hidden_size=H)
+    lstm = GateNormLSTM(input_size=3, hidden_size=H).double()
     gate_bias = lstm.gate_norm.bias  # (4, H)
-    assert torch.equal(gate_bias[1], torch.ones(H)) and gate_bias[[0, 2, 3]].eq(0).all()
+    assert torch.equal(gate_bias[1], torch.ones(H, dtype=torch.double)) and gate_bias[[0, 2, 3]].eq(0).all()
     for param in [lstm.gate_norm.weight, lstm.gate_norm.bias, lstm.cell_norm.weight, lstm.cell_norm.bias]:
         torch.nn.init.normal_(param)  # not the identity
-    x = torch.randn(2, 5, 3)
-    out, (h, c) = lstm(x)
+    x = torch.randn(2, 5, 3, dtype=torch.double, requires_grad=True)
+    state = [torch.randn(2, H, dtype=torch.double, requires_grad=True) for _ in range(2)]
+    out, (h, c) = lstm(x, state)
 
     def normalise(v):
         return (v - v.mean(-1, keepdim=True)) / torch.sqrt(v.var(-1, unbiased=False, keepdim=True) + 1e-5)
 
-    h_ref, c_ref = torch.zeros(2, H), torch.zeros(2, H)
+    h_ref, c_ref = state
+    ref_outputs = []
     for t in range(5):
         pre = x[:, t] @ lstm.input_proj.weight.T + h_ref @ lstm.hidden_proj.weight.T  # (B, 4H)
         gates = [normalise(g) * lstm.gate_norm.weight[k] + gate_bias[k]
@@ -102,8 +105,19 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference():
         c_ref = torch.sigmoid(gates[1]) * c_ref + torch.sigmoid(gates[0]) * torch.tanh(gates[3])
         cell = normalise(c_ref) * lstm.cell_norm.weight + lstm.cell_norm.bias
         h_ref = torch.sigmoid(gates[2]) * torch.tanh(cell)
+        ref_outputs.append(h_ref)
         torch.testing.assert_close(out[:, t], h_ref)
     torch.testing.assert_close((h, c), (h_ref, c_ref))
+    leaves = [x, *state, *lstm.parameters()]
+
+    def loss(outputs, h, c):  # every output of the cell reaches the loss, with weights of its own
+        weights = torch.linspace(-1, 2, outputs.numel(), dtype=torch.double).view_as(outputs)
+        return (weights * outputs).sum() + h.square().sum() + (c * torch.arange(H)).sum()
+
+    grads = torch.autograd.grad(loss(out, h, c), leaves)
+    ref_grads = torch.autograd.grad(loss(torch.stack(ref_outputs, 1), h_ref, c_ref), leaves)
+    for grad, ref_grad in zip(grads, ref_grads):
+        torch.testing.assert_close(grad, ref_grad)
 
 
 @pytest.mark.parametrize("cell", list(LSTM_CELLS))
