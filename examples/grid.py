@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List
 
+from fairseq_hybrid_vae.atomic import atomic_open
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIELDS = ["run", "split", "epoch", "num_updates", "elbo", "rec", "kl", "kl_nats", "aux", "loss",
           "kl_weight", "seconds"]  # fmt: skip
@@ -114,13 +116,11 @@ def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common
             if not convergence or converged(rows, convergence):
                 break
             max_update = max(int(r["num_updates"]) for r in rows if r["split"] == "valid") + convergence.every
-        partial = out + ".partial"
-        with open(partial, "w", newline="") as f:
+        with atomic_open(out, newline="") as f:
             writer = csv.DictWriter(f, fieldnames=FIELDS + sorted(run.labels))
             writer.writeheader()
             for row in rows:
                 writer.writerow({**row, **run.labels})
-        os.replace(partial, out)
         print(f"[{i + 1}/{len(runs)}] {run.name}: {len(rows)} rows in {seconds:.1f} s", flush=True)
 
 

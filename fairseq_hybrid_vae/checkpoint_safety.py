@@ -26,6 +26,7 @@ from fairseq.file_io import PathManager
 from fairseq.models import ARCH_MODEL_REGISTRY
 from omegaconf import open_dict
 
+from .atomic import atomic_path
 from .errors import InputError, MissingInputError
 from .models.text_vae_model import TextVAEModel
 from .modules.lstm_cells import CELL_OF_OLD_CHECKPOINTS
@@ -107,13 +108,8 @@ def atomic_copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
     """PathManager.copy, but a local destination appears complete or not at all."""
     if PathManager.path_requires_pathmanager(dst_path) or (os.path.exists(dst_path) and not overwrite):
         return _fairseq_copy(src_path, dst_path, overwrite)
-    partial = f"{dst_path}.partial"
-    try:
+    with atomic_path(dst_path) as partial:
         shutil.copyfile(src_path, partial)
-        os.replace(partial, dst_path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
     return True
 
 

@@ -14,7 +14,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import sys
 from typing import Dict, List, Optional
 
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .atomic import atomic_open
 from .modules import gaussian_kl
 
 logger = logging.getLogger("fairseq_hybrid_vae.evaluate")
@@ -198,10 +198,8 @@ def cli_main(argv: Optional[List[str]] = None) -> None:
     result.update({"checkpoint": args.path, "split": args.split, "iw_samples": args.iw_samples})
     print(format_table(result))
     if args.json:
-        partial = args.json + ".partial"
-        with open(partial, "w") as f:
+        with atomic_open(args.json) as f:  # never a half-written report under the final name
             json.dump(result, f, indent=2)
-        os.replace(partial, args.json)  # never a half-written file under the final name
 
 
 if __name__ == "__main__":

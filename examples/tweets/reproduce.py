@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from grid import REPO, Run, evaluate, read_results, run_grid  # noqa: E402
 
+from fairseq_hybrid_vae.atomic import atomic_open  # noqa: E402
 from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS  # noqa: E402
 
 BIN = os.path.join(REPO, ".venv", "bin")
@@ -101,9 +102,8 @@ def evaluate_and_sample(run: Run, data: str, save_dir: str, results: str, eval_f
                               "--seed", "1"], capture_output=True, text=True, check=True)  # fmt: skip
         rows = sorted((int(line.split("\t")[0][2:]), line.split("\t")[-1])
                       for line in out.stdout.splitlines() if line.startswith("D-"))  # fmt: skip
-        with open(samples + ".partial", "w", encoding="utf-8") as f:
+        with atomic_open(samples, encoding="utf-8") as f:
             f.write("".join(text + "\n" for _, text in rows))
-        os.replace(samples + ".partial", samples)
 
 
 def mean_units(data: str, split: str = "valid") -> float:
