@@ -70,13 +70,13 @@ class Hybrid(nn.Module):
         self.enc = nn.Sequential(
             nn.Conv1d(V, 128, 3, 2, 1), nn.BatchNorm1d(128), nn.ReLU(),
             nn.Conv1d(128, 256, 3, 2, 1), nn.BatchNorm1d(256), nn.ReLU(),
-        )  # fmt: skip
+        )
         self.to_z = nn.Linear(256 * L4, 2 * a.latent_dim)
         self.from_z = nn.Sequential(nn.Linear(a.latent_dim, 256 * L4), nn.ReLU(), nn.Unflatten(1, (256, L4)))
         self.dec = nn.Sequential(
             nn.ConvTranspose1d(256, 128, 3, 2, 1, 1), nn.BatchNorm1d(128), nn.ReLU(),
             nn.ConvTranspose1d(128, 200, 3, 2, 1, 1), nn.BatchNorm1d(200), nn.ReLU(),
-        )  # fmt: skip
+        )
         self.aux = nn.Linear(200, V)
         self.inputs = Inputs(V + 1, a.embed_dim)
         self.lstm = build_lstm(a.cell, 200 + self.inputs.dim, a.hidden)
@@ -179,7 +179,7 @@ def main() -> None:
         zero = rec.new_zeros(())
         kl = zero if mu is None else 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum()
         aux = zero if aux_logits is None else F.cross_entropy(
-            aux_logits.reshape(-1, V), x.reshape(-1), ignore_index=pad, reduction="sum")  # fmt: skip
+            aux_logits.reshape(-1, V), x.reshape(-1), ignore_index=pad, reduction="sum")
         return rec, kl, aux
 
     def validate():
@@ -218,7 +218,7 @@ def main() -> None:
         if update in valid_at:
             bpc, kl_nats = validate()
             print(json.dumps({"update": update, "valid_bpc": round(bpc, 4), "kl_nats": round(kl_nats, 2),
-                              "sec_per_update": round(train_seconds / update, 4)}), flush=True)  # fmt: skip
+                              "sec_per_update": round(train_seconds / update, 4)}), flush=True)
 
 
 if __name__ == "__main__":

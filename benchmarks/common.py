@@ -31,7 +31,7 @@ def flop_counter() -> FlopCounterMode:
     return FlopCounterMode(display=False, custom_mapping={
         aten.mkldnn_rnn_layer: _lstm_layer_flop,
         aten.mkldnn_rnn_layer_backward: _lstm_layer_backward_flop,
-    })  # fmt: skip
+    })
 
 
 def dictionary_of(size: int) -> Dictionary:

@@ -93,7 +93,7 @@ def main() -> None:
     def seconds_at(size: int, recompute: bool) -> Dict[Tuple[str, str], float]:
         if size not in measured:  # nan: not timed
             measured[size] = {key: time_of(run) if recompute or key[1] != "recompute prefix" else float("nan")
-                              for key, run in decoders(size, args, dictionary).items()}  # fmt: skip
+                              for key, run in decoders(size, args, dictionary).items()}
         return measured[size]
 
     L = args.sample_size

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every GPU measurement of docs/benchmarks.md in one command, for a lent GPU machine whose Python has
-# torch with CUDA but no fairseq: the wheels in .whl/ (fairseq-fixed's cp312 wheel, hydra-core,
+# Every GPU measurement of docs/benchmarks.md in one command, for a GPU machine without network access
+# whose Python (3.12) has torch with CUDA but no fairseq: the wheels in .whl/ (fairseq-fixed's cp312 wheel, hydra-core,
 # omegaconf, antlr4, bitarray, tensorboardX; see docs/benchmarks.md) are installed into /tmp/site.
 # Each table goes to $OUT/<name>.md (default benchmarks/results/), its log beside it.
 #     bash benchmarks/gpu_session.sh wheels        # here, with network: fill .whl/ (ignored by git)

@@ -36,7 +36,7 @@ VARIANTS = [  # (what changes, bare_yardstick.py flags)
      SHORT + ["--cell", "torch", "--embed-dim", "64", "--loss-per", "unit"]),
     ("nn.LSTM, 64-d embedding, U(-0.1, 0.1)",
      SHORT + ["--cell", "torch", "--embed-dim", "64", "--init-scale", "0.1"]),
-]  # fmt: skip
+]
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ def train_flags(data: str, model: str, cell: str, args) -> List[str]:
         "--validate-interval-updates", str(min(args.checkpoints)), "--validate-interval", "1000000",
         "--no-save", "--log-format", "json", "--log-interval", "50", "--num-workers", "0", "--cpu",
         *shlex.split(args.extra),
-    ]  # fmt: skip
+    ]
 
 
 def plugin_points(lines: List[str], checkpoints: List[int]) -> Dict:
@@ -74,7 +74,7 @@ def plugin_points(lines: List[str], checkpoints: List[int]) -> Dict:
 def yardstick_points(lines: List[str]) -> Dict:
     records = [json.loads(line) for line in lines if line.startswith('{"update"')]
     return {"valid_bpc": {r["update"]: r["valid_bpc"] for r in records},
-            "sec_per_update": records[-1]["sec_per_update"] if records else None}  # fmt: skip
+            "sec_per_update": records[-1]["sec_per_update"] if records else None}
 
 
 def run(name: str, command: List[str], out: str) -> List[str]:
@@ -118,7 +118,7 @@ def main() -> None:
                        "--model", MODELS[model][1], "--sample-size", str(args.sample_size),
                        "--batch-size", str(args.batch_size), "--updates", str(max(args.checkpoints)),
                        "--valid-at", args.updates, "--embed-dim", str(EMBED_DIM),
-                       "--kl-anneal", f"{KL_ANNEAL['start']},{KL_ANNEAL['updates']}"]  # fmt: skip
+                       "--kl-anneal", f"{KL_ANNEAL['start']},{KL_ANNEAL['updates']}"]
             name = f"{model} {YARDSTICK} {max(args.checkpoints)}"
             rows.append((model, YARDSTICK, yardstick_points(run(name, command, args.out))))
     report(rows, args)
@@ -132,7 +132,7 @@ def report(rows, args) -> None:
     header = "| model | cell | " + " | ".join(f"bits/char at {u}" for u in args.checkpoints)
     header += f" | s/update | bits/char at {last} vs yardstick | bits/char after equal time |"
     print(f"L = {args.sample_size}, batch {args.batch_size}, PTB valid (every consecutive window); "
-          f"{machine()}\n\n{header}\n|" + "---|" * (header.count("|") - 1))  # fmt: skip
+          f"{machine()}\n\n{header}\n|" + "---|" * (header.count("|") - 1))
     yardstick = {model: result for model, cell, result in rows if cell == YARDSTICK}
     budget = {}  # model -> seconds of its fastest plugin row's run
     for model, cell, result in rows:

@@ -1,52 +1,58 @@
 """Every arch of the plugin: parameters of its PTB and tweet presets (speed: train_throughput.py).
 
-    python benchmarks/model_table.py [--sample-size 60]
+    python benchmarks/model_table.py [--lstm-cell authors]
+
+Built through the registered archs (`--arch NAME_ptb` / `NAME_tweets`), so this table is what fairseq
+trains. docs/benchmarks.md holds its output for the default cell; tests/test_presets.py checks the two
+agree.
 """
 
 import argparse
-from types import SimpleNamespace
+from typing import Dict, List, Tuple
 
 from common import dictionary_of
 
 import fairseq_hybrid_vae  # noqa: F401  (registers the models)
-from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel, count_parameters
-from fairseq_hybrid_vae.models.lstm_vae import LSTMVAEConfig, LSTMVAEModel
-from fairseq_hybrid_vae.models.window_lm import WindowLMConfig, WindowLMModel
+from fairseq_hybrid_vae.models import build_arch
+from fairseq_hybrid_vae.models.text_vae_model import count_parameters
+from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS
 
-TWEETS = dict(latent_dim=100, encoder_channels=[128, 256, 512, 512, 512], lstm_hidden_size=1000,
-              head_channels=512)  # fmt: skip
-ARCHS = {  # name: (model class, PTB preset, tweet preset)
-    "hybrid_vae_feedforward": (HybridVAEModel, dict(decoder_head="none"),
-                               dict(decoder_head="none", **TWEETS)),
-    "hybrid_vae_lstm": (HybridVAEModel, dict(decoder_head="lstm"), dict(decoder_head="lstm", **TWEETS)),
-    "hybrid_vae_bytenet": (HybridVAEModel, dict(decoder_head="bytenet"),
-                           dict(decoder_head="bytenet", **TWEETS)),
-    "lstm_vae": (LSTMVAEModel, dict(input_dropout=0.2), dict(input_dropout=0.2, lstm_hidden_size=1000)),
-    "window_lm_lstm": (WindowLMModel, dict(decoder_head="lstm"),
-                       dict(decoder_head="lstm", lstm_hidden_size=1000)),
-    "window_lm_bytenet": (WindowLMModel, dict(decoder_head="bytenet"),
-                          dict(decoder_head="bytenet", head_channels=512)),
-}  # fmt: skip
-CONFIGS = {HybridVAEModel: HybridVAEConfig, LSTMVAEModel: LSTMVAEConfig, WindowLMModel: WindowLMConfig}
+PTB = (53, 60)  # types (fairseq's 4 symbols + 49 characters), L
+TWEETS = (259, 128)  # the authors' 256 bytes and 3 symbols, L
+ROWS = {  # name: (PTB arch, tweet arch, options)
+    "hybrid_vae_feedforward": ("hybrid_vae_feedforward_ptb", "hybrid_vae_feedforward_tweets", {}),
+    "hybrid_vae_lstm": ("hybrid_vae_lstm_ptb", "hybrid_vae_lstm_tweets", {}),
+    "hybrid_vae_bytenet (1 layer)": ("hybrid_vae_bytenet_ptb", "hybrid_vae_bytenet_tweets", {}),
+    "lstm_vae": ("lstm_vae_ptb", "lstm_vae_tweets", {"input_dropout": 0.2}),
+    "window_lm_lstm": ("window_lm_lstm", "window_lm_lstm_tweets", {}),
+    "window_lm_bytenet (1 layer)": ("window_lm_bytenet", "window_lm_bytenet_tweets", {}),
+}
 
 
-def build(model_cls, overrides: dict, sample_size: int, vocab: int):
-    cfg = CONFIGS[model_cls](sample_size=sample_size, **overrides)
-    task = SimpleNamespace(target_dictionary=dictionary_of(vocab))
-    return model_cls.build_model(cfg, task), task
+def parameter_table(lstm_cell: str) -> Dict[str, Tuple[int, int]]:
+    """name -> (parameters of the PTB preset, of the tweet preset)."""
+    counts = {}
+    for name, (ptb_arch, tweet_arch, options) in ROWS.items():
+        counts[name] = tuple(
+            count_parameters(build_arch(arch, dictionary_of(vocab), sample_size=L, lstm_cell=lstm_cell,
+                                        **options))
+            for arch, (vocab, L) in [(ptb_arch, PTB), (tweet_arch, TWEETS)]
+        )
+    return counts
+
+
+def markdown(counts: Dict[str, Tuple[int, int]]) -> List[str]:
+    lines = [f"| arch | parameters (PTB preset, L = {PTB[1]}) | parameters (tweet preset, {TWEETS[0]} types, "
+             f"L = {TWEETS[1]}) |", "|---|---|---|"]
+    return lines + [f"| {name} | {ptb:,} | {tweets:,} |" for name, (ptb, tweets) in counts.items()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sample-size", type=int, default=60, help="PTB preset L (tweets: 128)")
+    parser.add_argument("--lstm-cell", choices=list(LSTM_CELLS), default=DEFAULT_LSTM_CELL)
     args = parser.parse_args()
-    print(f"PTB preset: L = {args.sample_size}, 53 types; tweet preset: L = 128, 259 types (the authors' "
-          "bytes)")
-    print("| arch | parameters (PTB preset) | parameters (tweet preset) |\n|---|---|---|")
-    for name, (model_cls, ptb, tweets) in ARCHS.items():
-        model, _ = build(model_cls, ptb, args.sample_size, 53)
-        tweet_model, _ = build(model_cls, tweets, 128, 259)
-        print(f"| {name} | {count_parameters(model):,} | {count_parameters(tweet_model):,} |")
+    print(f"--lstm-cell {args.lstm_cell}\n")
+    print("\n".join(markdown(parameter_table(args.lstm_cell))))
 
 
 if __name__ == "__main__":

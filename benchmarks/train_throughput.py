@@ -47,7 +47,7 @@ MODELS = {  # name: fairseq-train flags (PTB presets)
     "fairseq lstm_lm": ["--task", "language_modeling", "--arch", "lstm_lm", "--criterion", "cross_entropy",
                         "--decoder-embed-dim", "500", "--decoder-hidden-size", "500",
                         "--decoder-out-embed-dim", "500", "--tokens-per-sample", "{L}"],
-}  # fmt: skip
+}
 REFERENCES = ["lstm_vae", "window_lm_lstm", "fairseq lstm_lm"]  # the speed ratio columns
 # fairseq's half-precision training on a GPU: --fp16 (the model in fp16, fp32 master weights) or --amp
 # (torch autocast to fp16 with a grad scaler). Its --bf16 means a TPU (options.py sets --tpu with it).
@@ -61,7 +61,7 @@ def build(name: str, data: str, L: int, batch_size: int, device: str, dtype: str
     from fairseq.trainer import Trainer
 
     flags = [data, "--optimizer", "adam", "--lr", "1e-3", "--batch-size", str(batch_size), "--seed", "1",
-             "--save-dir", data]  # where the Trainer writes crash.pt if an update fails  # fmt: skip
+             "--save-dir", data]  # where the Trainer writes crash.pt if an update fails
     flags += [f.format(L=L) for f in MODELS[name]]
     flags += [] if name == "fairseq lstm_lm" else ["--sample-size", str(L), "--lstm-cell", lstm_cell]
     flags += ["--cpu"] if device == "cpu" else []
@@ -75,11 +75,11 @@ def build(name: str, data: str, L: int, batch_size: int, device: str, dtype: str
     target = torch.randint(4, vocab, (batch_size, L))  # (B, L)
     prev = torch.cat([torch.full_like(target[:, :1], task.target_dictionary.bos()), target[:, :-1]], 1)
     net_input = {"src_tokens": target if name != "fairseq lstm_lm" else prev,
-                 "src_lengths": torch.full((batch_size,), L), "prev_output_tokens": prev}  # fmt: skip
+                 "src_lengths": torch.full((batch_size,), L), "prev_output_tokens": prev}
     if name == "fairseq lstm_lm":
         del net_input["prev_output_tokens"]
     sample = {"id": torch.arange(batch_size), "nsentences": batch_size, "ntokens": batch_size * L,
-              "net_input": net_input, "target": target}  # fmt: skip
+              "net_input": net_input, "target": target}
     return trainer, sample
 
 
@@ -206,7 +206,7 @@ def report(L: int, args, names: List[str], seconds: Dict[str, float], flops: Dic
         for name in names:
             child = [sys.executable, __file__, "--memory-of", f"{name}@{L}", "--batch-size",
                      str(args.batch_size), "--device", args.device, "--dtype", args.dtype,
-                     "--lstm-cell", args.lstm_cell]  # fmt: skip
+                     "--lstm-cell", args.lstm_cell]
             result = subprocess.run(child, capture_output=True, text=True)
             memory[name] = float(result.stdout) if result.returncode == 0 else float("nan")
     print(f"\nL = {L}\n{header}")

@@ -23,7 +23,7 @@ from fairseq_hybrid_vae.atomic import atomic_open
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIELDS = ["run", "split", "epoch", "num_updates", "elbo", "rec", "kl", "kl_nats", "aux", "loss",
-          "kl_weight", "seconds"]  # fmt: skip
+          "kl_weight", "seconds"]
 
 
 @dataclass
@@ -47,7 +47,7 @@ def train_command(run: Run, data: str, save_dir: str, common: List[str]) -> List
             "--user-dir", os.path.join(REPO, "fairseq_hybrid_vae"), "--task", "text_vae",
             "--criterion", "hybrid_vae_elbo", "--arch", run.arch, "--save-dir", save_dir,
             "--log-format", "json", "--log-interval", "100", "--no-epoch-checkpoints",
-            "--best-checkpoint-metric", "elbo"] + common + run.flags  # fmt: skip
+            "--best-checkpoint-metric", "elbo"] + common + run.flags
 
 
 def parse_stats(log_lines: List[str], run: str, seconds: float) -> List[Dict]:
@@ -96,7 +96,7 @@ def train(run: Run, data: str, save_dir: str, common: List[str], max_update: int
 
 
 def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common: List[str],
-             convergence: Convergence | None = None) -> None:  # fmt: skip
+             convergence: Convergence | None = None) -> None:
     os.makedirs(results_dir, exist_ok=True)
     for i, run in enumerate(runs):
         out = os.path.join(results_dir, f"{run.name}.csv")
@@ -108,7 +108,7 @@ def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common
         seconds, max_update = 0.0, convergence.min_updates if convergence else None
         while True:
             print(f"[{i + 1}/{len(runs)}] {run.name}: training" + (f" to {max_update} updates"
-                  if max_update else ""), flush=True)  # fmt: skip
+                  if max_update else ""), flush=True)
             flags = ["--validate-interval-updates", str(convergence.every)] if convergence else []
             seconds += train(Run(run.name, run.arch, run.flags + flags), data, save_dir, common, max_update)
             with open(log_path) as f:
@@ -129,7 +129,7 @@ def evaluate(data: str, save_dir: str, report: str, flags: List[str], split: str
     if not os.path.exists(report):
         subprocess.run([os.path.join(REPO, ".venv", "bin", "hybrid-vae-eval"), data, "--path",
                         os.path.join(save_dir, "checkpoint_last.pt"), "--split", split, "--json", report]
-                       + flags, check=True)  # fmt: skip
+                       + flags, check=True)
     with open(report) as f:
         return json.load(f)
 

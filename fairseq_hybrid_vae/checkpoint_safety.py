@@ -1,11 +1,10 @@
-"""Keep torch's safe checkpoint loader (weights_only=True) working for fairseq checkpoints.
+"""Checkpoints read safely and written whole; patches.py puts these in fairseq's place.
 
-torch >= 2.6 unpickles checkpoints with an allowlist of types, so a checkpoint cannot run code when
-it is loaded. fairseq checkpoints hold containers, numbers and tensors, and (when written from a
-legacy argparse config) an argparse.Namespace: exactly that is allowlisted here. fairseq-train
-(resume), fairseq-generate, fairseq-validate and the Python API all load through
-`checkpoint_utils.load_checkpoint_to_cpu`; it is wrapped so a refused or unreadable checkpoint is one
-clear error naming the file, instead of torch's long unpickling message.
+Reading: torch's safe loader (weights_only=True) refuses any type off its allowlist (patches.py puts
+fairseq's on it), so a checkpoint cannot run code when it is loaded. fairseq-train (resume),
+fairseq-generate, fairseq-validate and the Python API all load through
+`checkpoint_utils.load_checkpoint_to_cpu`; `load_checkpoint_to_cpu` here calls it and turns a refused
+or unreadable checkpoint into one clear error naming the file, instead of torch's long message.
 
 Writing: fairseq saves the first checkpoint of an update atomically (a .tmp file, then a rename) but
 copies it to checkpoint_last.pt / checkpoint_best.pt with a plain file copy, so a job killed during
@@ -13,27 +12,17 @@ the copy would leave a truncated checkpoint_last.pt. Local copies here go throug
 and an atomic rename too: a file under a checkpoint's name is always complete.
 """
 
-import argparse
 import os
 import pickle
 import re
 import shutil
 import traceback
 
-import torch
 from fairseq import checkpoint_utils
 from fairseq.file_io import PathManager
-from fairseq.models import ARCH_MODEL_REGISTRY
-from omegaconf import open_dict
 
 from .atomic import atomic_path
 from .errors import InputError, MissingInputError
-from .models.text_vae_model import TextVAEModel
-from .modules.lstm_cells import CELL_OF_OLD_CHECKPOINTS
-
-SAFE_CHECKPOINT_GLOBALS = [argparse.Namespace]
-
-torch.serialization.add_safe_globals(SAFE_CHECKPOINT_GLOBALS)
 
 
 class CheckpointError(InputError):
@@ -61,20 +50,7 @@ def load_checkpoint_to_cpu(path, arg_overrides=None, load_on_all_ranks=False):
         if not raised_while_unpickling(err):
             raise
         raise corrupt_checkpoint(path, err) from None
-    fill_in_lstm_cell(state)
     return state
-
-
-def fill_in_lstm_cell(state) -> None:
-    """A checkpoint saved before --lstm-cell existed was trained with the authors' cell: say so in its
-    config, or the model would be rebuilt with today's default cell and its weights would not fit."""
-    model_cfg = (state.get("cfg") or {}).get("model")
-    if model_cfg is None or "lstm_cell" in model_cfg:
-        return
-    if not issubclass(ARCH_MODEL_REGISTRY.get(model_cfg.get("_name"), object), TextVAEModel):
-        return
-    with open_dict(model_cfg):
-        model_cfg.lstm_cell = CELL_OF_OLD_CHECKPOINTS
 
 
 TORCH_LOAD_FILES = {"serialization.py", "_weights_only_unpickler.py"}
@@ -98,8 +74,6 @@ def corrupt_checkpoint(path: str, err: Exception) -> CheckpointError:
     )
 
 
-checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
-
 
 _fairseq_copy = PathManager.copy
 
@@ -112,5 +86,3 @@ def atomic_copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
         shutil.copyfile(src_path, partial)
     return True
 
-
-PathManager.copy = staticmethod(atomic_copy)

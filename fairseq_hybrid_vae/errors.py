@@ -1,8 +1,8 @@
 """Errors a user can fix (bad data, options or checkpoint) end a fairseq CLI with one clear line.
 
-Importing the plugin installs an excepthook: an uncaught InputError, fairseq's "gradients are Nan/Inf"
-and its "Cannot load model parameters" become `PROG: error: MESSAGE` on stderr and exit status 1,
-without a traceback. HYBRID_VAE_TRACEBACK=1 shows the full traceback instead, for debugging.
+The commands install `one_line_excepthook` (patches.py): an uncaught InputError, fairseq's "gradients
+are Nan/Inf" and its "Cannot load model parameters" become `PROG: error: MESSAGE` on stderr and exit
+status 1, without a traceback. HYBRID_VAE_TRACEBACK=1 shows the full traceback instead, for debugging.
 """
 
 import os
@@ -26,20 +26,16 @@ def one_line_message(error: BaseException) -> Optional[str]:
     if isinstance(error, FloatingPointError):
         return (f"training stopped: the loss or its gradients became NaN or inf ({text}); the "
                 "checkpoints written before are intact (resume from checkpoint_last.pt), crash.pt holds "
-                "the state at the failure; lower --lr, add --clip-norm, or train in fp32")  # fmt: skip
+                "the state at the failure; lower --lr, add --clip-norm, or train in fp32")
     if text.startswith("Cannot load model parameters from checkpoint"):
         return (f"{text} The checkpoint was written by another --arch or other model sizes: train into a "
-                "new --save-dir, or pass the options the checkpoint was trained with")  # fmt: skip
+                "new --save-dir, or pass the options the checkpoint was trained with")
     return None
 
 
-def _excepthook(kind, error, traceback) -> None:
+def one_line_excepthook(kind, error, traceback) -> None:
     message = one_line_message(error)
     if message is None or os.environ.get("HYBRID_VAE_TRACEBACK"):
-        _previous_excepthook(kind, error, traceback)
+        sys.__excepthook__(kind, error, traceback)
         return
     print(f"{os.path.basename(sys.argv[0]) or 'python'}: error: {message}", file=sys.stderr)
-
-
-_previous_excepthook = sys.excepthook
-sys.excepthook = _excepthook

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from .atomic import atomic_open
 from .modules import gaussian_kl
+from .patches import patch_for_the_command_line
 
 logger = logging.getLogger("fairseq_hybrid_vae.evaluate")
 LOG_2PI = math.log(2 * math.pi)
@@ -44,7 +45,7 @@ def log_likelihood(model, z: Tensor, prev_output_tokens: Tensor, target: Tensor,
 
 @torch.no_grad()
 def importance_weights(model, sample: Dict, mu: Tensor, logvar: Tensor, samples: int, chunk: int,
-                       pad: int) -> Tensor:  # fmt: skip
+                       pad: int) -> Tensor:
     """log p(x, z_k) - log q(z_k | x) for K posterior samples per row: (B, K)."""
     B, Z = mu.shape
     prev, target = sample["net_input"]["prev_output_tokens"], sample["target"]
@@ -55,7 +56,7 @@ def importance_weights(model, sample: Dict, mu: Tensor, logvar: Tensor, samples:
         z = mu.unsqueeze(1) + torch.exp(0.5 * logvar).unsqueeze(1) * eps  # (B, k, Z)
         flat = z.reshape(B * k, Z)  # (B·k, Z)
         log_px = log_likelihood(model, flat, prev.repeat_interleave(k, 0),
-                                target.repeat_interleave(k, 0), pad).view(B, k)  # fmt: skip
+                                target.repeat_interleave(k, 0), pad).view(B, k)
         log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))  # (B, k)
         log_qz = log_normal(z, mu.unsqueeze(1), logvar.unsqueeze(1))  # (B, k)
         weights.append(log_px + log_pz - log_qz)
@@ -90,8 +91,8 @@ def active_units(mu: Tensor, threshold: float = 0.01) -> int:
 
 @torch.no_grad()
 def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch_size: int,
-             max_samples: Optional[int], diversity_samples: int) -> Dict:  # fmt: skip
-    from .hub_interface import HybridVAE
+             max_samples: Optional[int], diversity_samples: int) -> Dict:
+    from .hub_interface import TextVAEHubInterface
 
     task.load_dataset(split)
     dataset = task.dataset(split)
@@ -116,7 +117,7 @@ def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch
         totals["elbo_same_samples"] += float(-weights.mean(1).sum())
         totals["units"] += int(target.ne(pad).sum())
     mu, logvar = torch.cat(mus), torch.cat(logvars)
-    vae = HybridVAE(cfg, task, model)
+    vae = TextVAEHubInterface(cfg, task, model)
     texts = vae.sample(diversity_samples) if diversity_samples > 0 else []
     return summarize(totals, count, mu, logvar, texts)
 
@@ -149,7 +150,7 @@ def format_table(result: Dict) -> str:
     nats, bits = result["nats_per_sample"], result["bits_per_unit"]
     rows = [("rec", "rec"), ("KL", "kl"), ("ELBO", "elbo"), ("IW-NLL", "iw_nll")]
     lines = [f"{result['samples']} samples, {result['units']} units",
-             "| metric | nats per sample | bits per unit |", "|---|---|---|"]  # fmt: skip
+             "| metric | nats per sample | bits per unit |", "|---|---|---|"]
     lines += [f"| {name} | {nats[key]:.3f} | {bits[key]:.4f} |" for name, key in rows]
     lines += [
         f"| MI I(x;z) | {result['mutual_information_nats']:.3f} | ({result['mi_variant']}) |",
@@ -180,11 +181,9 @@ def get_parser() -> argparse.ArgumentParser:
 
 def cli_main(argv: Optional[List[str]] = None) -> None:
     logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-                        level=logging.INFO, stream=sys.stderr, force=True)  # fmt: skip
+                        level=logging.INFO, stream=sys.stderr, force=True)
     args = get_parser().parse_args(argv)
     from fairseq import checkpoint_utils
-
-    from . import checkpoint_safety  # noqa: F401
 
     torch.manual_seed(args.seed)
     models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
@@ -194,7 +193,7 @@ def cli_main(argv: Optional[List[str]] = None) -> None:
     if torch.cuda.is_available() and not args.cpu:
         model.cuda()
     result = evaluate(model, task, cfg, args.split, args.iw_samples, args.iw_chunk, args.batch_size,
-                      args.max_samples, args.diversity_samples)  # fmt: skip
+                      args.max_samples, args.diversity_samples)
     result.update({"checkpoint": args.path, "split": args.split, "iw_samples": args.iw_samples})
     print(format_table(result))
     if args.json:
@@ -202,5 +201,11 @@ def cli_main(argv: Optional[List[str]] = None) -> None:
             json.dump(result, f, indent=2)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """hybrid-vae-eval: cli_main with the command-line patches (one-line errors)."""
+    patch_for_the_command_line()
     cli_main()
+
+
+if __name__ == "__main__":
+    main()

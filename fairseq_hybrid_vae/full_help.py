@@ -3,7 +3,8 @@
 fairseq's `parse_args_and_arch` parses twice: first to learn --task/--arch/--criterion, then again
 after adding their options. argparse answers --help in the first pass, before those options exist,
 so upstream help never shows them. When --help is asked for, this runs fairseq's own two passes
-without it, then prints the complete parser's help. Without --help nothing changes.
+without it, then prints the complete parser's help. Without --help nothing changes. patches.py puts
+it in fairseq's place for the commands.
 """
 
 import sys
@@ -15,7 +16,7 @@ _fairseq_parse_args_and_arch = options.parse_args_and_arch
 
 
 def parse_args_and_arch(parser, input_args=None, parse_known=False, suppress_defaults=False,
-                        modify_parser=None):  # fmt: skip
+                        modify_parser=None):
     argv = sys.argv[1:] if input_args is None else list(input_args)
     if not any(flag in argv for flag in _HELP_FLAGS):
         return _fairseq_parse_args_and_arch(
@@ -30,5 +31,3 @@ def parse_args_and_arch(parser, input_args=None, parse_known=False, suppress_def
     parser.print_help()
     sys.exit(0)
 
-
-options.parse_args_and_arch = parse_args_and_arch

@@ -1,7 +1,9 @@
-"""Python API: `HybridVAE.from_pretrained(...)`, then sample / encode / decode / reconstruct /
-interpolate, strings in and strings out, on fairseq's own generators (as fairseq's hub interfaces).
+"""Python API for every model of the plugin: `TextVAEHubInterface.from_pretrained(...)`, then sample /
+encode / decode / reconstruct / interpolate, strings in and strings out, on fairseq's own generators
+(as fairseq's hub interfaces). `HybridVAE` is the same class under its earlier name.
 
-    vae = HybridVAE.from_pretrained("checkpoints", "checkpoint_best.pt", data_name_or_path="data-bin/ptb")
+    vae = TextVAEHubInterface.from_pretrained("checkpoints", "checkpoint_best.pt",
+                                              data_name_or_path="data-bin/ptb")
     vae.sample(5)                                  # greedy decoding of z ~ N(0, I)
     mu, logvar = vae.encode(["the company said"])  # q(z|x)
     vae.interpolate("a first text", "a second one", steps=5, method="slerp")
@@ -17,11 +19,12 @@ from omegaconf import open_dict
 from torch import Tensor
 
 from .modules import interpolate_latents, reparameterize
+from .patches import command_line_patches
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-class HybridVAE(nn.Module):
+class TextVAEHubInterface(nn.Module):
     def __init__(self, cfg, task, model):
         super().__init__()
         self.cfg = cfg
@@ -32,14 +35,16 @@ class HybridVAE(nn.Module):
 
     @classmethod
     def from_pretrained(cls, model_dir: str, checkpoint_file: str = "checkpoint_best.pt",
-                        data_name_or_path: str = ".", **overrides) -> "HybridVAE":  # fmt: skip
+                        data_name_or_path: str = ".", **overrides) -> "TextVAEHubInterface":
         """Load a checkpoint of `model_dir`; `data_name_or_path` is the data directory of training
         (its dict.txt and spm.model), relative to `model_dir` when it starts with '.'."""
         from fairseq import hub_utils
 
-        loaded = hub_utils.from_pretrained(
-            model_dir, checkpoint_file, data_name_or_path, user_dir=PACKAGE_DIR, **overrides
-        )
+        # A refused, missing or broken checkpoint raises one clear CheckpointError, as on the command line.
+        with command_line_patches(only=["load_checkpoint_to_cpu"]):
+            loaded = hub_utils.from_pretrained(
+                model_dir, checkpoint_file, data_name_or_path, user_dir=PACKAGE_DIR, **overrides
+            )
         return cls(loaded["args"], loaded["task"], loaded["models"][0])
 
     @property
@@ -77,7 +82,7 @@ class HybridVAE(nn.Module):
         generator = self._generator(beam=beam, **generation)
         blank = torch.full((z.size(0), self.sample_size), self.dictionary.pad(), device=self.device)
         sample = {"net_input": {"src_tokens": blank, "prev_output_tokens": blank, "z": z.to(self.device),
-                                "src_lengths": torch.full((z.size(0),), self.sample_size)}}  # fmt: skip
+                                "src_lengths": torch.full((z.size(0),), self.sample_size)}}
         hypos = generator.generate([self.model], sample, bos_token=self.dictionary.bos())
         return [self.to_text(h[0]["tokens"]) for h in hypos]
 
@@ -92,7 +97,7 @@ class HybridVAE(nn.Module):
         return self.decode(reparameterize(mu, logvar) if posterior_sample else mu, **generation)
 
     def interpolate(self, start: str, end: str, steps: int = 5, method: str = "lerp",
-                    **generation) -> List[str]:  # fmt: skip
+                    **generation) -> List[str]:
         """`steps` texts on the path between the posterior means of `start` and `end`."""
         mu, _ = self.encode([start, end])
         weight = torch.linspace(0, 1, steps, device=self.device)
@@ -105,3 +110,7 @@ class HybridVAE(nn.Module):
             for key, value in generation.items():
                 setattr(args, key, value)
         return self.task.build_generator([self.model], args)
+
+
+# The name of version 0.1, kept working.
+HybridVAE = TextVAEHubInterface

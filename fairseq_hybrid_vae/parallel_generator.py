@@ -14,7 +14,7 @@ from torch import Tensor
 
 class ParallelGenerator:
     def __init__(self, tgt_dict, sampling: bool = False, sampling_topk: int = -1,
-                 temperature: float = 1.0):  # fmt: skip
+                 temperature: float = 1.0):
         self.tgt_dict = tgt_dict
         self.pad, self.bos, self.eos, self.unk = (
             tgt_dict.pad(), tgt_dict.bos(), tgt_dict.eos(), tgt_dict.unk()
@@ -57,4 +57,4 @@ class ParallelGenerator:
             tokens = torch.cat([tokens, tokens.new_tensor([self.eos])])
             scores = torch.cat([scores, scores.new_zeros(1)])
         return {"tokens": tokens, "score": scores.mean(), "positional_scores": scores,
-                "attention": None, "alignment": None}  # fmt: skip
+                "attention": None, "alignment": None}

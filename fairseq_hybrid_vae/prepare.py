@@ -84,7 +84,7 @@ def split_by_ratio(lines: List[str], ratios: List[float]) -> Dict[str, List[str]
 
 
 def train_sentencepiece(lines: List[str], model_prefix: str, unit: str, vocab_size: int,
-                        character_coverage: float) -> spm.SentencePieceProcessor:  # fmt: skip
+                        character_coverage: float) -> spm.SentencePieceProcessor:
     if any(UNK_PIECE in line for line in lines):
         raise PrepareError(f"the corpus contains the reserved string {UNK_PIECE!r}; remove it")
     if unit == "char":
@@ -139,7 +139,7 @@ def encode(sp: spm.SentencePieceProcessor, lines: List[str], desc: str) -> List[
     show = len(lines) > 5 * CHUNK_LINES
     for start in tqdm(range(0, len(lines), CHUNK_LINES), desc=desc, unit="chunk", disable=not show):
         ids += sp.encode(lines[start : start + CHUNK_LINES], out_type=int,
-                         num_threads=os.cpu_count() or 1)  # fmt: skip
+                         num_threads=os.cpu_count() or 1)
     return ids
 
 
@@ -175,7 +175,7 @@ def prepare(args: argparse.Namespace) -> None:
     # run never leaves files that look complete.
     with tempfile.TemporaryDirectory(dir=args.destdir, prefix=".prepare-") as scratch:
         sp = train_sentencepiece(splits["train"], os.path.join(scratch, "spm"), args.unit,
-                                 args.vocab_size, args.character_coverage)  # fmt: skip
+                                 args.vocab_size, args.character_coverage)
         check_round_trip(sp, splits["train"][:2000], args.unit)
         ids = {split: encode(sp, lines, split) for split, lines in splits.items()}
         dictionary = build_dictionary(sp, ids["train"])
@@ -188,7 +188,7 @@ def prepare(args: argparse.Namespace) -> None:
             units = binarize(ids[split], to_fairseq, dictionary.eos(), os.path.join(scratch, split))
             unknown = sum(line.count(sp.unk_id()) for line in ids[split])
             logger.info(f"{split}: {len(splits[split])} lines, {units} units "
-                        f"(EOS included), {unknown} unknown")  # fmt: skip
+                        f"(EOS included), {unknown} unknown")
         os.remove(os.path.join(scratch, "spm.vocab"))
         for name in os.listdir(scratch):
             os.replace(os.path.join(scratch, name), os.path.join(args.destdir, name))
@@ -204,7 +204,7 @@ def check_round_trip(sp: spm.SentencePieceProcessor, lines: List[str], unit: str
             same = [a == b for a, b in zip(line, decoded)]
             at = same.index(False) if False in same else len(same)
             raise PrepareError(f"sentencepiece does not round-trip {line!r}: it differs from character "
-                               f"{at} on, {line[at:at + 20]!r} -> {decoded[at:at + 20]!r}")  # fmt: skip
+                               f"{at} on, {line[at:at + 20]!r} -> {decoded[at:at + 20]!r}")
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -238,7 +238,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def cli_main(argv: List[str] | None = None) -> None:
     logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-                        level=logging.INFO, stream=sys.stdout, force=True)  # fmt: skip
+                        level=logging.INFO, stream=sys.stdout, force=True)
     args = get_parser().parse_args(argv)
     try:
         prepare(args)

@@ -12,6 +12,13 @@ from typing import Dict, List
 import numpy as np
 import pytest
 
+import fairseq_hybrid_vae  # noqa: F401  (here, so no test's fairseq parsing is the first import)
+from fairseq_hybrid_vae.patches import command_line_patches
+
+# What a fairseq command gets from the plugin, for commands run in this process (not the excepthook:
+# pytest reports the exceptions).
+IN_PROCESS_PATCHES = ["load_checkpoint_to_cpu", "copy", "parse_args_and_arch"]
+
 PACKAGE_DIR = str(Path(__file__).resolve().parents[1] / "fairseq_hybrid_vae")
 
 # Small sizes so every arch trains for a few dozen updates in seconds on 2 CPU cores.
@@ -20,18 +27,28 @@ TINY_MODELS = {
                    "--lstm-hidden-size", "32", "--head-channels", "32"],
     "lstm_vae": ["--latent-dim", "8", "--lstm-hidden-size", "32"],
     "window_lm": ["--lstm-hidden-size", "32", "--head-channels", "32"],
-}  # fmt: skip
+}
 
 
 def tiny_model_flags(arch: str) -> List[str]:
     return next(flags for family, flags in TINY_MODELS.items() if arch.startswith(family))
 
 
+def dictionary_of(size: int):
+    """fairseq's 4 special symbols plus made-up units: PTB has 53 types, the authors' tweets 259."""
+    from fairseq.data import Dictionary
+
+    dictionary = Dictionary()
+    for i in range(size - len(dictionary)):
+        dictionary.add_symbol(chr(0x4E00 + i))
+    return dictionary
+
+
 def synthetic_lines(num_lines: int, seed: int = 0) -> List[str]:
     """Sentences from a tiny grammar: learnable structure, so a training loss must fall."""
     rng = np.random.default_rng(seed)
     subjects, verbs, objects = ["the cat", "a dog", "my bird"], ["sees", "eats", "likes"], [
-        "the fish", "some milk", "a mouse"]  # fmt: skip
+        "the fish", "some milk", "a mouse"]
     return [
         f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)}."
         for _ in range(num_lines)
@@ -48,7 +65,7 @@ def tiny_data(tmp_path_factory) -> str:
         (root / f"{split}.txt").write_text("\n".join(synthetic_lines(n, seed)) + "\n")
     data = str(root / "data")
     cli_main(["--train", str(root / "train.txt"), "--valid", str(root / "valid.txt"),
-              "--test", str(root / "test.txt"), "--destdir", data])  # fmt: skip
+              "--test", str(root / "test.txt"), "--destdir", data])
     return data
 
 
@@ -60,7 +77,7 @@ def train_flags(data_dir: str, save_dir: str, arch: str, extra: List[str]) -> Li
         "--save-dir", save_dir, "--cpu", "--num-workers", "0", "--no-progress-bar",
         "--log-format", "json", "--log-interval", "1", "--seed", "1",
         "--best-checkpoint-metric", "elbo", "--distributed-world-size", "1",
-    ] + tiny_model_flags(arch) + extra  # fmt: skip
+    ] + tiny_model_flags(arch) + extra
 
 
 def logged_updates(lines: List[str]) -> List[Dict]:
@@ -83,11 +100,13 @@ def run_train(data_dir: str, save_dir: str, arch: str, extra: List[str], caplog=
     args = options.parse_args_and_arch(parser, train_flags(data_dir, save_dir, arch, extra))
     cfg = convert_namespace_to_omegaconf(args)
     if caplog is None:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with command_line_patches(IN_PROCESS_PATCHES), contextlib.redirect_stdout(io.StringIO()):
             distributed_utils.call_main(cfg, train.main)
         return []
     caplog.clear()
-    with caplog.at_level(logging.INFO), contextlib.redirect_stdout(io.StringIO()):
+    with command_line_patches(IN_PROCESS_PATCHES), caplog.at_level(logging.INFO), contextlib.redirect_stdout(
+        io.StringIO()
+    ):
         distributed_utils.call_main(cfg, train.main)
     return [json.loads(r.getMessage()) for r in caplog.records if r.name == "train_inner"]
 
@@ -100,9 +119,9 @@ def run_generate(data_dir: str, checkpoint: str, flags: List[str]) -> List[str]:
     parser = options.get_generation_parser()
     args = options.parse_args_and_arch(parser, [
         data_dir, "--user-dir", PACKAGE_DIR, "--task", "text_vae", "--path", checkpoint,
-        "--cpu", "--num-workers", "0", "--batch-size", "8"] + flags)  # fmt: skip
+        "--cpu", "--num-workers", "0", "--batch-size", "8"] + flags)
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with command_line_patches(IN_PROCESS_PATCHES), contextlib.redirect_stdout(out):
         generate.main(args)
     return out.getvalue().splitlines()
 

@@ -19,7 +19,7 @@ HELPER = os.path.join(os.path.dirname(__file__), "helpers", "train_and_dump.py")
 def cli(program: str, args, env=None) -> subprocess.CompletedProcess:
     command = [sys.executable, HELPER] if program == "train_and_dump" else [os.path.join(BIN, program)]
     return subprocess.run(command + [str(a) for a in args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})  # fmt: skip
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
 
 
 def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -34,7 +34,7 @@ def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
 
 def generate_flags(data, checkpoint, subset: str = "valid"):
     return [data, "--user-dir", PACKAGE_DIR, "--task", "text_vae", "--sample-size", "16", "--path",
-            checkpoint, "--gen-subset", subset, "--beam", "1", "--batch-size", "8", "--cpu"]  # fmt: skip
+            checkpoint, "--gen-subset", subset, "--beam", "1", "--batch-size", "8", "--cpu"]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def prepared(tmp_path, text: str) -> str:
 
     (tmp_path / "corpus.txt").write_text(text)
     cli_main(["--train", str(tmp_path / "corpus.txt"), "--valid", str(tmp_path / "corpus.txt"),
-              "--destdir", str(tmp_path / "data")])  # fmt: skip
+              "--destdir", str(tmp_path / "data")])
     return str(tmp_path / "data")
 
 
@@ -63,7 +63,7 @@ def test_corpus_shorter_than_one_window(tmp_path):
 
 def test_sample_size_not_divisible_by_two_to_the_layers(tiny_data, tmp_path):
     result = cli("fairseq-train", train_flags(tiny_data, str(tmp_path), "hybrid_vae_lstm",
-                                              ["--max-update", "2", "--sample-size", "18"]))  # fmt: skip
+                                              ["--max-update", "2", "--sample-size", "18"]))
     one_line_error(result, "--sample-size 18 is not divisible by 2^2 = 4", "e.g. 16 or 20")
 
 
@@ -94,16 +94,14 @@ def test_truncated_or_corrupt_checkpoint(tiny_data, tmp_path, trained, damage):
 def test_any_random_bytes_are_a_corrupt_checkpoint(tmp_path):
     """torch fails on garbage with whatever its first bytes lead to (UnpicklingError, EOFError,
     UnicodeDecodeError, ...): every such failure is the one-line corrupt-checkpoint error."""
-    from fairseq import checkpoint_utils
-
-    from fairseq_hybrid_vae.checkpoint_safety import CheckpointError
+    from fairseq_hybrid_vae.checkpoint_safety import CheckpointError, load_checkpoint_to_cpu
 
     broken = tmp_path / "checkpoint_broken.pt"
     for seed in range(200):
         rng = random.Random(seed)
         broken.write_bytes(rng.randbytes(rng.randint(1, 5000)))
         with pytest.raises(CheckpointError, match="is truncated or corrupt"):
-            checkpoint_utils.load_checkpoint_to_cpu(str(broken))
+            load_checkpoint_to_cpu(str(broken))
 
 
 def test_checkpoint_of_another_arch_is_refused_and_kept(tiny_data, tmp_path, trained):
@@ -119,7 +117,7 @@ def test_checkpoint_of_another_arch_is_refused_and_kept(tiny_data, tmp_path, tra
 
 def test_loss_turning_nan_stops_with_the_last_good_checkpoint_kept(tiny_data, tmp_path):
     flags = train_flags(tiny_data, str(tmp_path), "hybrid_vae_lstm", [
-        "--max-update", "30", "--save-interval-updates", "5", "--disable-validation"])  # fmt: skip
+        "--max-update", "30", "--save-interval-updates", "5", "--disable-validation"])
     result = cli("train_and_dump", flags, env={"TEST_NAN_FROM_UPDATE": "12"})
     one_line_error(result, "training stopped: the loss or its gradients became NaN or inf", "--lr")
     from fairseq import checkpoint_utils

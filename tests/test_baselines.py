@@ -5,19 +5,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import run_generate, run_train
-from fairseq.data import Dictionary
+from conftest import dictionary_of, run_generate, run_train
 
-from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel, count_parameters
+from fairseq_hybrid_vae.models import build_arch
 from fairseq_hybrid_vae.models.lstm_vae import LSTMVAEConfig, LSTMVAEModel
+from fairseq_hybrid_vae.models.text_vae_model import count_parameters
 from fairseq_hybrid_vae.models.window_lm import WindowLMConfig, WindowLMModel
-
-
-def dictionary_of(size: int) -> Dictionary:
-    dictionary = Dictionary()
-    for i in range(size - len(dictionary)):
-        dictionary.add_symbol(chr(0x4E00 + i))
-    return dictionary
+from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL
 
 
 def build(model_cls, cfg, size: int = 12):
@@ -28,7 +22,7 @@ def build(model_cls, cfg, size: int = 12):
 def test_lstm_vae_shapes_and_conditioning(z_every_step):
     torch.manual_seed(0)
     model = build(LSTMVAEModel, LSTMVAEConfig(sample_size=10, latent_dim=4, lstm_hidden_size=8,
-                                              z_every_step=z_every_step)).eval()  # fmt: skip
+                                              z_every_step=z_every_step)).eval()
     tokens = torch.randint(4, 12, (3, 10))
     logits, extra = model(tokens, None, tokens)
     assert logits.shape == (3, 10, 12) and extra["mu"].shape == (3, 4)
@@ -57,7 +51,7 @@ def test_lstm_vae_posterior_reads_the_last_unit_before_padding():
 def test_input_dropout_only_in_training_and_at_the_rate_asked(p):
     torch.manual_seed(0)
     model = build(LSTMVAEModel, LSTMVAEConfig(sample_size=50, latent_dim=4, lstm_hidden_size=8,
-                                              input_dropout=p))  # fmt: skip
+                                              input_dropout=p))
     head = model.decoder
     seen = []  # what the decoder's embedding receives
     head.embed_tokens.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
@@ -77,27 +71,23 @@ def test_input_dropout_only_in_training_and_at_the_rate_asked(p):
 
 def test_window_lm_has_no_latent():
     model = build(WindowLMModel, WindowLMConfig(sample_size=10, decoder_head="bytenet",
-                                                head_channels=8, head_layers=2))  # fmt: skip
+                                                head_channels=8, head_layers=2))
     tokens = torch.randint(4, 12, (3, 10))
     logits, extra = model(tokens, None, tokens)
     assert logits.shape == (3, 10, 12) and extra["mu"].shape == (3, 0)
     assert count_parameters(model.encoder) == 0
 
 
-@pytest.mark.parametrize("vocab,hybrid,lstm_vae", [
-    (53, HybridVAEConfig(sample_size=60), LSTMVAEConfig(sample_size=60)),
-    (53, HybridVAEConfig(sample_size=60, lstm_cell="authors"),
-     LSTMVAEConfig(sample_size=60, lstm_cell="authors")),
-    (259, HybridVAEConfig(sample_size=128, latent_dim=100, encoder_channels=[128, 256, 512, 512, 512],
-                          lstm_hidden_size=1000, lstm_cell="authors"),
-     LSTMVAEConfig(sample_size=128, lstm_hidden_size=1000, lstm_cell="authors")),
-])  # fmt: skip
-def test_preset_sizes_match_within_five_percent(vocab, hybrid, lstm_vae):
+@pytest.mark.parametrize("preset,vocab,L,cell", [
+    ("ptb", 53, 60, DEFAULT_LSTM_CELL), ("ptb", 53, 60, "authors"), ("tweets", 259, 128, "authors")])
+def test_preset_sizes_match_within_five_percent(preset, vocab, L, cell):
     """PTB (53 types) and, with the paper's one-hot inputs, tweets (the authors' 259 byte classes):
     the presets' parameter counts. (With 64-d embeddings the tweet LSTM VAE has 11% fewer: its
     encoder and decoder both shrink their 259-wide input.)"""
-    n_hybrid, n_lstm = count_parameters(build(HybridVAEModel, hybrid, vocab)), count_parameters(
-        build(LSTMVAEModel, lstm_vae, vocab))  # fmt: skip
+    n_hybrid, n_lstm = (
+        count_parameters(build_arch(arch, dictionary_of(vocab), sample_size=L, lstm_cell=cell))
+        for arch in [f"hybrid_vae_lstm_{preset}", f"lstm_vae_{preset}"]
+    )
     assert abs(n_lstm - n_hybrid) / n_hybrid < 0.05, (n_hybrid, n_lstm)
 
 
@@ -112,7 +102,7 @@ BASELINES = [
 @pytest.mark.parametrize("arch,flags", BASELINES)
 def test_baselines_train_and_generate(tiny_data, tmp_path, caplog, arch, flags):
     schedule = ["--max-update", "150", "--windows-per-epoch", "800", "--kl-anneal-start", "0",
-                "--kl-anneal-updates", "100"]  # fmt: skip
+                "--kl-anneal-updates", "100"]
     stats = run_train(tiny_data, str(tmp_path), arch, schedule + flags, caplog)
     losses = np.array([float(s["loss"]) for s in stats])
     assert losses[-10:].mean() < 0.9 * losses[:10].mean(), losses
@@ -121,19 +111,19 @@ def test_baselines_train_and_generate(tiny_data, tmp_path, caplog, arch, flags):
         assert all(s["elbo"] == s["rec"] for s in stats)
     checkpoint = str(tmp_path / "checkpoint_last.pt")
     for mode in [["--gen-mode", "prior", "--gen-subset", "prior", "--num-samples", "4"],
-                 ["--gen-mode", "reconstruct", "--gen-subset", "valid"]]:  # fmt: skip
+                 ["--gen-mode", "reconstruct", "--gen-subset", "valid"]]:
         output = run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--beam", "1"] + mode)
         assert len([line for line in output if line.startswith("D-")]) >= 4
 
 
 @pytest.mark.parametrize("arch,flags", [("hybrid_vae_feedforward", []),
-                                        ("lstm_vae", ["--input-dropout", "1.0"])])  # fmt: skip
+                                        ("lstm_vae", ["--input-dropout", "1.0"])])
 def test_historyless_autoencoders_with_the_kl_term_off(tiny_data, tmp_path, caplog, arch, flags):
     # 150 updates: with the default (layernorm) cell the historyless LSTM AE's loss falls 9% in 100
     # updates at these tiny sizes, 10% by 150 (torch and authors cells: 10% within 100).
     stats = run_train(tiny_data, str(tmp_path), arch,
                       ["--max-update", "150", "--windows-per-epoch", "800", "--kl-weight", "0"] + flags,
-                      caplog)  # fmt: skip
+                      caplog)
     assert all(float(s["kl_weight"]) == 0 for s in stats)
     assert any("the KL term is off" in r.getMessage() for r in caplog.records)
     losses = np.array([float(s["rec"]) for s in stats])

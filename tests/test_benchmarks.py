@@ -13,7 +13,7 @@ BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 def run_benchmark(script: str, *flags: str) -> str:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     done = subprocess.run([sys.executable, os.path.join(BENCHMARKS, script), *flags], capture_output=True,
-                          text=True, env=env, timeout=300)  # fmt: skip
+                          text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -32,7 +32,7 @@ def test_train_throughput_counts_the_hybrids_extra_arithmetic():
     same_model = ["hybrid_vae_lstm", "hybrid_vae_lstm (bare loop)", "hybrid_vae_lstm (torch_adam)"]
     models = ",".join(same_model + ["window_lm_lstm", "lstm_vae"])
     out = run_benchmark("train_throughput.py", "--sample-sizes", "16", "--batch-size", "4", "--repeats", "1",
-                        "--models", models, "--memory")  # fmt: skip
+                        "--models", models, "--memory")
     rows = table_rows(out)
     assert set(rows) == set(models.split(","))
     gflop = {name: float(cells[2]) for name, cells in rows.items()}
@@ -45,7 +45,7 @@ def test_train_throughput_counts_the_hybrids_extra_arithmetic():
 
 def test_generate_throughput_prints_every_head_and_the_scaling():
     out = run_benchmark("generate_throughput.py", "--sample-size", "16", "--scaling-sizes", "8,16,24",
-                        "--recompute-up-to", "8", "--batch-size", "2", "--repeats", "1")  # fmt: skip
+                        "--recompute-up-to", "8", "--batch-size", "2", "--repeats", "1")
     rows = table_rows(out)
     for head in ["lstm", "bytenet"]:
         for mode in ["incremental", "recompute prefix"]:
@@ -61,12 +61,22 @@ def test_learning_speed_and_its_yardstick_run_end_to_end(tiny_data, tmp_path):
     for model in ["lm", "hybrid", "lstm_vae"]:
         out = run_benchmark("bare_yardstick.py", tiny_data, "--model", model, "--sample-size", "16",
                             "--batch-size", "4", "--updates", "2", "--valid-at", "1,2", "--hidden", "16",
-                            "--latent-dim", "4", "--embed-dim", "8")  # fmt: skip
+                            "--latent-dim", "4", "--embed-dim", "8")
         points = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         assert [p["update"] for p in points] == [1, 2] and all(p["valid_bpc"] > 0 for p in points)
     out = run_benchmark("learning_speed.py", tiny_data, "--models", "window_lm_lstm", "--cells", "torch",
                         "--updates", "2", "--sample-size", "16", "--batch-size", "4", "--no-yardstick",
                         "--extra", "--lstm-hidden-size 16 --windows-per-epoch 16 --log-interval 1",
-                        "--out", str(tmp_path))  # fmt: skip
+                        "--out", str(tmp_path))
     rows = table_rows(out)
     assert float(rows["window_lm_lstm"][1]) > 0  # bits/char at update 2
+
+
+def test_cell_step_times_every_cell():
+    from fairseq_hybrid_vae.modules import LSTM_CELLS
+
+    out = run_benchmark("cell_step.py", "--batch-size", "2", "--length", "5", "--hidden", "8",
+                        "--repeats", "1")
+    rows = {name: cells for name, cells in table_rows(out).items() if name in LSTM_CELLS}
+    assert set(rows) == set(LSTM_CELLS) and rows["authors"][0] == "53" and rows["layernorm"][0] == "64"
+    assert all(float(cells[-1]) > 0 for cells in rows.values())

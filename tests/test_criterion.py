@@ -43,7 +43,7 @@ def make_criterion(**overrides):
         dictionary.add_symbol(c)
     task = SimpleNamespace(target_dictionary=dictionary)
     config = dict(alpha=0.2, kl_weight_floor=0.001, kl_anneal_start=10, kl_anneal_updates=10,
-                  free_bits=0.0) | overrides  # fmt: skip
+                  free_bits=0.0) | overrides
     return HybridVAEElboCriterion(task, **config), dictionary
 
 

@@ -97,7 +97,7 @@ def test_batches_keep_every_sample(num_windows, batch_size, multiple):
     """fairseq's own batcher drops a last batch that is not a multiple of 8; ours keeps it."""
     dataset = WindowDataset(np.arange(num_windows * 5), 5, PAD, BOS)
     batches = dataset.batch_by_size(np.arange(len(dataset)), max_sentences=batch_size,
-                                    required_batch_size_multiple=multiple)  # fmt: skip
+                                    required_batch_size_multiple=multiple)
     np.testing.assert_array_equal(np.concatenate(batches), np.arange(num_windows))
     assert all(len(b) % multiple == 0 for b in batches[:-1])
     assert all(len(b) <= batch_size for b in batches)

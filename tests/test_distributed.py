@@ -22,7 +22,7 @@ def free_port() -> int:
 def launch(flags, noise: bool = True):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TEST_NO_LATENT_NOISE": "" if noise else "1"}
     return subprocess.Popen([sys.executable, HELPER] + flags, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+                            stderr=subprocess.STDOUT, text=True, env=env)
 
 
 def finish(process) -> list:
@@ -35,13 +35,13 @@ def train_two_ways(data, root, noise: bool):
     """(per-update stats, state) of a 2-rank run and of 1 process with --update-freq 2, same windows."""
     flags = lambda save_dir: train_flags(data, str(save_dir), "hybrid_vae_lstm", [  # noqa: E731
         "--max-update", str(UPDATES), "--batch-size", "8", "--windows-per-epoch", "640",
-        "--kl-anneal-start", "2", "--kl-anneal-updates", "4", "--disable-validation"])  # fmt: skip
+        "--kl-anneal-start", "2", "--kl-anneal-updates", "4", "--disable-validation"])
     dist_dir, single_dir = root / "two-ranks", root / "one"
     port = free_port()
     ranks = [launch(flags(dist_dir) + [
         "--distributed-world-size", "2", "--distributed-rank", str(rank), "--distributed-backend", "gloo",
         "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
-        "--ddp-backend", "legacy_ddp"], noise) for rank in range(2)]  # fmt: skip
+        "--ddp-backend", "legacy_ddp"], noise) for rank in range(2)]
     dist_stats = [finish(p) for p in ranks][0]  # rank 0 logs the all-reduced statistics
     single_stats = finish(launch(flags(single_dir) + ["--update-freq", "2"], noise))
     load = lambda path: torch.load(path, weights_only=True)  # noqa: E731
@@ -59,7 +59,7 @@ def runs(tiny_data, tmp_path_factory):
 
 def parameters(state) -> torch.Tensor:
     return torch.cat([value.float().reshape(-1) for name, value in state["state"].items()
-                      if "running" not in name and "num_batches" not in name])  # fmt: skip
+                      if "running" not in name and "num_batches" not in name])
 
 
 def test_ranks_hold_identical_parameters_and_batch_norm_statistics(runs):

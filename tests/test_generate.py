@@ -8,7 +8,7 @@ from conftest import run_generate, run_train
 def checkpoint(request, tiny_data, tmp_path_factory):
     save_dir = tmp_path_factory.mktemp(request.param)
     run_train(tiny_data, str(save_dir), request.param,
-              ["--max-update", "60", "--windows-per-epoch", "960", "--kl-anneal-updates", "0"])  # fmt: skip
+              ["--max-update", "60", "--windows-per-epoch", "960", "--kl-anneal-updates", "0"])
     return str(save_dir / "checkpoint_last.pt")
 
 
@@ -18,7 +18,7 @@ def lines_of(output, prefix):
 
 def test_prior_samples(tiny_data, checkpoint):
     flags = ["--sample-size", "16", "--gen-mode", "prior", "--gen-subset", "prior",
-             "--num-samples", "12", "--beam", "1"]  # fmt: skip
+             "--num-samples", "12", "--beam", "1"]
     output = run_generate(tiny_data, checkpoint, flags)
     samples = lines_of(output, "D-")
     assert sorted(int(d[0][2:]) for d in samples) == list(range(12))
@@ -34,9 +34,9 @@ def test_prior_samples(tiny_data, checkpoint):
 
 def test_reconstructions_and_decoding_strategies(tiny_data, checkpoint):
     for strategy in [["--beam", "1"], ["--beam", "3", "--nbest", "2"],
-                     ["--sampling", "--sampling-topk", "5", "--beam", "1"]]:  # fmt: skip
+                     ["--sampling", "--sampling-topk", "5", "--beam", "1"]]:
         output = run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--gen-mode",
-                              "reconstruct", "--gen-subset", "valid"] + strategy)  # fmt: skip
+                              "reconstruct", "--gen-subset", "valid"] + strategy)
         sources = lines_of(output, "S-")
         hypotheses = lines_of(output, "D-")
         assert len(sources) > 0
@@ -51,7 +51,7 @@ def test_reconstructions_and_decoding_strategies(tiny_data, checkpoint):
 def test_interpolation_rows(tiny_data, checkpoint, path):
     output = run_generate(tiny_data, checkpoint, [
         "--sample-size", "16", "--gen-mode", "interpolate", "--gen-subset", "valid",
-        "--interpolate-steps", "4", "--interpolate", path, "--beam", "1"])  # fmt: skip
+        "--interpolate-steps", "4", "--interpolate", path, "--beam", "1"])
     starts, ends, points = lines_of(output, "S-"), lines_of(output, "T-"), lines_of(output, "D-")
     assert len(points) == len(starts) == len(ends) and len(points) % 4 == 0
     by_id = {int(d[0][2:]): d[2] for d in points}
@@ -85,7 +85,7 @@ def test_parallel_pass_equals_fairseq_greedy_search(tiny_data, tmp_path):
     L, pad = task.cfg.sample_size, task.dictionary.pad()
     tokens = torch.full((6, L), pad)
     sample = {"net_input": {"src_tokens": tokens, "src_lengths": torch.full((6,), L),
-                            "prev_output_tokens": tokens, "z": z}}  # fmt: skip
+                            "prev_output_tokens": tokens, "z": z}}
     bos = task.dictionary.bos()
     fast = parallel.generate(models, sample, bos_token=bos)
     slow = sequential.generate(models, sample, bos_token=bos)
@@ -114,13 +114,13 @@ def test_samples_longer_than_fairseq_default_length_limit(tmp_path):
         dictionary.add_symbol(c)
     task = TextVAETask(TextVAEConfig(sample_size=256), dictionary)
     cfg = HybridVAEConfig(sample_size=256, decoder_head="lstm", latent_dim=2, encoder_channels=[4, 4],
-                          decoder_feature_dim=4, lstm_hidden_size=4)  # fmt: skip
+                          decoder_feature_dim=4, lstm_hidden_size=4)
     model = HybridVAEModel.build_model(cfg, SimpleNamespace(target_dictionary=dictionary)).eval()
     with torch.no_grad():  # EOS never wins: every sample runs to the limit
         model.decoder.output_projection.bias[dictionary.eos()] = -1e4
     generator = task.build_generator([model], GenerationConfig(beam=1))
     blank = torch.full((2, 256), dictionary.pad())
     sample = {"net_input": {"src_tokens": blank, "src_lengths": torch.full((2,), 256),
-                            "prev_output_tokens": blank, "z": torch.randn(2, 2)}}  # fmt: skip
+                            "prev_output_tokens": blank, "z": torch.randn(2, 2)}}
     hypos = generator.generate([model], sample, bos_token=dictionary.bos())
     assert [len(h[0]["tokens"]) for h in hypos] == [257, 257]  # 256 units and the forced EOS

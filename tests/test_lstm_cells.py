@@ -41,7 +41,7 @@ def test_old_checkpoints_load_as_the_authors_cell_with_the_same_outputs(arch):
 
 def test_old_checkpoint_generates_with_fairseq_generate():
     lines = run_generate(os.path.join(OLD, "data"), os.path.join(OLD, "hybrid_vae_lstm.pt"),
-                         ["--sample-size", "16", "--gen-subset", "valid", "--beam", "3"])  # fmt: skip
+                         ["--sample-size", "16", "--gen-subset", "valid", "--beam", "3"])
     assert sum(line.startswith("D-") for line in lines) > 0
 
 
@@ -51,7 +51,7 @@ def test_old_checkpoint_generates_with_fairseq_generate():
 def test_every_cell_trains_saves_reloads_and_beam_decodes(tiny_data, tmp_path, caplog, arch, cell):
     save = str(tmp_path / "checkpoints")
     logs = run_train(tiny_data, save, arch, ["--lstm-cell", cell, "--max-update", "3",
-                                             "--no-epoch-checkpoints"], caplog)  # fmt: skip
+                                             "--no-epoch-checkpoints"], caplog)
     assert len(logs) == 3
     checkpoint = os.path.join(save, "checkpoint_last.pt")
     models, cfg, _ = checkpoint_utils.load_model_ensemble_and_task([checkpoint])
@@ -59,7 +59,7 @@ def test_every_cell_trains_saves_reloads_and_beam_decodes(tiny_data, tmp_path, c
     assert all(isinstance(m, LSTM_CELLS[cell]) for m in lstm_layers(models[0]))
     # Beam search reorders the cached cell states at every step.
     lines = run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--gen-subset", "valid",
-                                                 "--beam", "3", "--max-sentences", "4"])  # fmt: skip
+                                                 "--beam", "3", "--max-sentences", "4"])
     assert sum(line.startswith("D-") for line in lines) > 0
 
 

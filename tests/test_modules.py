@@ -32,7 +32,7 @@ def test_encoder_and_deconv_shapes(sample_size, channels):
     torch.manual_seed(0)
     encoder = ConvEncoder(vocab_size=14, channels=channels, sample_size=sample_size, latent_dim=5)
     decoder = DeconvDecoder(latent_dim=5, encoder_channels=channels, sample_size=sample_size,
-                            feature_dim=7)  # fmt: skip
+                            feature_dim=7)
     tokens = torch.randint(0, 14, (3, sample_size))
     mu, logvar = encoder(tokens)
     assert mu.shape == logvar.shape == (3, 5)
@@ -101,7 +101,7 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference():
     for t in range(5):
         pre = x[:, t] @ lstm.input_proj.weight.T + h_ref @ lstm.hidden_proj.weight.T  # (B, 4H)
         gates = [normalise(g) * lstm.gate_norm.weight[k] + gate_bias[k]
-                 for k, g in enumerate(pre.chunk(4, -1))]  # fmt: skip
+                 for k, g in enumerate(pre.chunk(4, -1))]
         c_ref = torch.sigmoid(gates[1]) * c_ref + torch.sigmoid(gates[0]) * torch.tanh(gates[3])
         cell = normalise(c_ref) * lstm.cell_norm.weight + lstm.cell_norm.bias
         h_ref = torch.sigmoid(gates[2]) * torch.tanh(cell)

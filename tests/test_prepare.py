@@ -35,7 +35,7 @@ def test_char_units_round_trip_exactly(tmp_path):
     cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "data")])
     assert sorted(os.listdir(tmp_path / "data")) == [
         "dict.txt", "spm.model", "train.bin", "train.idx", "valid.bin", "valid.idx"
-    ]  # fmt: skip
+    ]
     assert decode(str(tmp_path / "data"), "train") == TEXT * 5
 
 
@@ -60,7 +60,7 @@ def test_tweet_mode_drops_blank_and_duplicate_lines(tmp_path):
     corpus = tmp_path / "tweets.txt"
     corpus.write_text("@a hi\n\n@b hi\nother  one\n", encoding="utf-8")
     cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "d"),
-              "--normalize", "tweets"])  # fmt: skip
+              "--normalize", "tweets"])
     assert decode(str(tmp_path / "d"), "train") == ["@userid hi", "other one"]
 
 
@@ -70,7 +70,7 @@ def test_character_coverage_maps_rare_characters_to_unk(tmp_path):
     lines = [f"plain tweet number {i}" for i in range(300)] + ["rare \U0001F600 here"]
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "d"),
-              "--character-coverage", "0.999"])  # fmt: skip
+              "--character-coverage", "0.999"])
     decoded = decode(str(tmp_path / "d"), "valid")
     assert decoded[:300] == lines[:300]
     assert decoded[300] != lines[300] and decoded[300].startswith("rare ")
@@ -83,7 +83,7 @@ def test_subword_units(tmp_path):
     lines = [" ".join(rng.choice(words, 6)) for _ in range(300)]
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "d"),
-              "--unit", "subword", "--vocab-size", "20"])  # fmt: skip
+              "--unit", "subword", "--vocab-size", "20"])
     assert decode(str(tmp_path / "d"), "valid") == lines
     assert len(Dictionary.load(str(tmp_path / "d" / "dict.txt"))) <= 20 + 4
 

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import PACKAGE_DIR, run_train
+from conftest import PACKAGE_DIR, dictionary_of, run_train
 
 ARCHS = ["hybrid_vae_feedforward", "hybrid_vae_lstm", "hybrid_vae_bytenet"]
 
@@ -15,7 +15,7 @@ def test_each_arch_trains_and_its_loss_falls(tiny_data, tmp_path, caplog, arch):
     stats = run_train(tiny_data, str(tmp_path), arch,
                       ["--max-update", "150", "--windows-per-epoch", "800", "--kl-anneal-start", "0",
                        "--kl-anneal-updates", "100"],
-                      caplog)  # fmt: skip
+                      caplog)
     assert len(stats) == 150
     losses = np.array([float(s["loss"]) for s in stats])
     assert np.isfinite(losses).all()
@@ -38,7 +38,7 @@ def test_line_mode_and_bytenet_dilations_train(tiny_data, tmp_path, caplog, line
     stats = run_train(tiny_data, str(tmp_path), "hybrid_vae_bytenet",
                       ["--max-update", "150", "--windows-per-epoch", "800", "--sample-mode", "line",
                        "--sample-size", "32", "--head-dilations", "1,2,4",
-                       "--line-padding", line_padding], caplog)  # fmt: skip
+                       "--line-padding", line_padding], caplog)
     losses = np.array([float(s["loss"]) for s in stats])
     assert losses[-10:].mean() < 0.9 * losses[:10].mean(), losses
     units_per_batch = float(stats[0]["wpb"])  # 16 lines of at most 32 units
@@ -51,27 +51,16 @@ def test_line_mode_and_bytenet_dilations_train(tiny_data, tmp_path, caplog, line
 def test_sample_size_not_divisible_is_a_clear_error(tiny_data, tmp_path, caplog):
     with pytest.raises(ValueError, match=r"--sample-size 18 is not divisible by 2\^2 = 4.*16 or 20"):
         run_train(tiny_data, str(tmp_path), "hybrid_vae_lstm",
-                  ["--max-update", "1", "--sample-size", "18"], caplog)  # fmt: skip
+                  ["--max-update", "1", "--sample-size", "18"], caplog)
 
 
 def test_paper_size_parameter_count():
     """The PTB LSTM hybrid at L=60: the authors' code has 2,422,870 parameters."""
-    from types import SimpleNamespace
+    from fairseq_hybrid_vae.models import build_arch
+    from fairseq_hybrid_vae.models.text_vae_model import count_parameters
 
-    from fairseq.data import Dictionary
-
-    from fairseq_hybrid_vae.models.hybrid_vae import (
-        HybridVAEConfig,
-        HybridVAEModel,
-        count_parameters,
-    )
-
-    dictionary = Dictionary()
-    for i in range(49):  # PTB: 50 characters, of which the newline is fairseq's EOS
-        dictionary.add_symbol(chr(0x4E00 + i))
-    cfg = HybridVAEConfig(sample_size=60, lstm_cell="authors")  # the paper's cell
-    model = HybridVAEModel.build_model(cfg, SimpleNamespace(target_dictionary=dictionary))
-    assert len(dictionary) == 53
+    dictionary = dictionary_of(53)  # PTB: 50 characters (the newline is fairseq's EOS) + <s> <pad> <unk>
+    model = build_arch("hybrid_vae_lstm_ptb", dictionary, sample_size=60, lstm_cell="authors")  # paper's cell
     # The authors' 51 classes -> our 53 types: 2 more input channels of conv1 (3·128 weights each),
     # 2 more outputs of the aux head (200 + 1 each) and of the LSTM's output layer (500 + 1 each).
     two_extra_classes = 2 * 3 * 128 + 2 * 201 + 2 * 501
@@ -83,13 +72,13 @@ def test_help_lists_every_option():
         [sys.executable, "-m", "fairseq_cli.train", "--user-dir", PACKAGE_DIR, "--task", "text_vae",
          "--arch", "hybrid_vae_bytenet", "--criterion", "hybrid_vae_elbo", "--help"],
         capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    )
     text = " ".join(result.stdout.split())
     for option in ["--sample-size", "--sample-mode", "--windows-per-epoch", "--long-lines", "--line-padding",
                    "--latent-dim", "--encoder-channels", "--decoder-feature-dim",
                    "--decoder-embed-dim", "--lstm-hidden-size", "--head-layers", "--head-dilations",
                    "--head-channels", "--init-scale", "--alpha", "--kl-weight-floor",
-                   "--kl-anneal-start", "--kl-anneal-updates", "--free-bits"]:  # fmt: skip
+                   "--kl-anneal-start", "--kl-anneal-updates", "--free-bits"]:
         assert option in text, option
     assert "receptive field N+1 units" in text
 
@@ -108,7 +97,7 @@ def test_model_runs_in_bfloat16(head):
     for c in "abcdef":
         dictionary.add_symbol(c)
     cfg = HybridVAEConfig(sample_size=8, decoder_head=head, latent_dim=4, encoder_channels=[8, 8],
-                          decoder_feature_dim=8, lstm_hidden_size=8, head_channels=8)  # fmt: skip
+                          decoder_feature_dim=8, lstm_hidden_size=8, head_channels=8)
     model = HybridVAEModel.build_model(cfg, SimpleNamespace(target_dictionary=dictionary))
     model = model.to(torch.bfloat16)
     tokens = torch.randint(4, len(dictionary), (3, 8))

@@ -36,7 +36,7 @@ def main() -> None:
             print(f"| {arch} | {what}: not trained yet | | | | | |")
             continue
         r = evaluate(os.path.join(WORK, "data-bin"), save_dir, os.path.join(results, f"{arch}.json"), FLAGS,
-                     split="test")  # fmt: skip
+                     split="test")
         bits, nats = r["bits_per_unit"], r["nats_per_sample"]
         bound_holds = "yes" if bits["iw_nll"] <= bits["elbo"] else "NO"
         print(f"| {arch} | {what} | {bits['elbo']:.4f} | {bits['iw_nll']:.4f} | {nats['kl']:.2f} "

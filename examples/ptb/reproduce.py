@@ -51,7 +51,7 @@ SCALES = {
                             "--kl-anneal-updates", "7000", "--clip-norm", "100"],
         "eval": ["--iw-samples", "500"],
     },
-}  # fmt: skip
+}
 
 
 def grid(figure: int, scale: str):
@@ -90,10 +90,10 @@ def grid(figure: int, scale: str):
             name = f"hybrid-alpha{alpha}" + (f"-fb{free_bits}" if free_bits else "") + "-L128"
             label = f"hybrid, alpha {alpha}" + (f", free bits {free_bits}/dim" if free_bits else "")
             runs.append(Run(name, arch, flags + ["--alpha", str(alpha), "--free-bits", str(free_bits)],
-                            {"model": label}))  # fmt: skip
+                            {"model": label}))
         at = flags.index("--lstm-hidden-size") if "--lstm-hidden-size" in flags else len(flags)
         runs.append(Run("lm-L128", "window_lm_lstm", flags[at : at + 2] + ["--sample-size", "128"],
-                        {"model": "no-latent LM, same LSTM head"}))  # fmt: skip
+                        {"model": "no-latent LM, same LSTM head"}))
     elif figure == 6:  # ByteNet head depth x alpha, L = 56
         for alpha in [0.0, 0.2, 0.5]:
             for layers in [1, 2, 3, 5, 7, 10]:
@@ -117,13 +117,13 @@ def plot(figure: int, rows_by_run, runs, path: str) -> None:
     if figure == 4:
         for model in sorted({r.labels["model"] for r in done}):
             pts = sorted((r.labels["L"], value(r, "elbo"), value(r, "kl")) for r in done
-                         if r.labels["model"] == model)  # fmt: skip
+                         if r.labels["model"] == model)
             axes[0].plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=model)
             axes[1].plot([p[0] for p in pts], [p[2] for p in pts], "o-", label=model)
         axes[0].set(xlabel="sample length L (characters)", ylabel="valid ELBO (bits/char)",
-                    title="total: rec + KL")  # fmt: skip
+                    title="total: rec + KL")
         axes[1].set(xlabel="sample length L (characters)", ylabel="valid KL (bits/char)",
-                    title="its KL part")  # fmt: skip
+                    title="its KL part")
     elif figure == 3:
         for r in done:
             axis = axes[0] if r.labels["model"] == "conv AE" else axes[1]
@@ -136,7 +136,7 @@ def plot(figure: int, rows_by_run, runs, path: str) -> None:
     elif figure == 5:
         for anneal in [True, False]:
             pts = sorted((r.labels["alpha"], value(r, "elbo"), value(r, "kl")) for r in done
-                         if r.labels["annealing"] == anneal)  # fmt: skip
+                         if r.labels["annealing"] == anneal)
             label = "KL annealing" if anneal else "no annealing"
             axes[0].plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
             axes[1].plot([p[0] for p in pts], [p[2] for p in pts], "o-", label=label)
@@ -145,7 +145,7 @@ def plot(figure: int, rows_by_run, runs, path: str) -> None:
     elif figure == 6:
         for alpha in sorted({r.labels["alpha"] for r in done}):
             pts = sorted((r.labels["layers"], value(r, "elbo"), value(r, "kl")) for r in done
-                         if r.labels["alpha"] == alpha)  # fmt: skip
+                         if r.labels["alpha"] == alpha)
             axes[0].plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"alpha {alpha}")
             axes[1].plot([p[0] for p in pts], [p[2] for p in pts], "o-", label=f"alpha {alpha}")
         axes[0].set(xlabel="ByteNet head layers N", ylabel="valid ELBO (bits/char)")
@@ -164,20 +164,20 @@ def final_table(runs, rows) -> str:
     last = final_valid(rows)
     keys = list(runs[0].labels)
     lines = ["| " + " | ".join(keys) + " | valid ELBO (bits/char) | KL (nats/sample) | updates | seconds |",
-             "|" + "---|" * (len(keys) + 4)]  # fmt: skip
+             "|" + "---|" * (len(keys) + 4)]
     for run in runs:
         if run.name in last:
             r = last[run.name]
             labels = " | ".join(str(run.labels[k]) for k in keys)
             lines.append(f"| {labels} | {float(r['elbo']):.3f} | {float(r['kl_nats']):.2f} "
-                         f"| {r['num_updates']} | {r['seconds']} |")  # fmt: skip
+                         f"| {r['num_updates']} | {r['seconds']} |")
     return "\n".join(lines)
 
 
 def target_table(runs, results: str) -> str:
     """Test-set numbers of the L = 128 runs from their hybrid-vae-eval reports."""
     lines = ["| model | rec (nats) | KL (nats) | ELBO bits/char | IW-NLL bits/char | MI (nats) "
-             "| active units |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| active units |", "|---|---|---|---|---|---|---|"]
     count, iw_samples = 0, 0
     for run in runs:
         path = os.path.join(results, f"{run.name}.json")
@@ -188,7 +188,7 @@ def target_table(runs, results: str) -> str:
             count, iw_samples = r["samples"], r["iw_samples"]
             lines.append(f"| {run.labels['model']} | {nats['rec']:.2f} | {nats['kl']:.2f} "
                          f"| {bits['elbo']:.4f} | {bits['iw_nll']:.4f} | {r['mutual_information_nats']:.2f} "
-                         f"| {r['active_units']} of {r['latent_dim']} |")  # fmt: skip
+                         f"| {r['active_units']} of {r['latent_dim']} |")
     return "\n".join(lines) + f"\n\nTest split, first {count} windows of 128 characters, K = {iw_samples}.\n"
 
 
@@ -230,14 +230,14 @@ def main() -> None:
                             "--train", os.path.join(args.ptb, "ptb.train.txt"),
                             "--valid", os.path.join(args.ptb, "ptb.valid.txt"),
                             "--test", os.path.join(args.ptb, "ptb.test.txt"), "--destdir", data],
-                           check=True)  # fmt: skip
+                           check=True)
         convergence = Convergence() if args.until_converged else None
         run_grid(train, data, results, os.path.join(args.work, name), common, convergence)
         if figure == "target":
             for run in train:
                 report = os.path.join(results, f"{run.name}.json")
                 evaluate(data, os.path.join(args.work, name, run.name), report, SCALES[args.scale]["eval"],
-                         split="test")  # fmt: skip
+                         split="test")
     if figure == "target":
         text = target_table(runs, results)
         with open(results + ".md", "w") as f:

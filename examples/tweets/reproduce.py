@@ -32,7 +32,7 @@ from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS  # noqa: E4
 BIN = os.path.join(REPO, ".venv", "bin")
 USER_DIR = os.path.join(REPO, "fairseq_hybrid_vae")
 PAPER_TABLE2 = {"LSTM VAE, p 0.2": (67.4, 1.0), "LSTM VAE, p 0.5": (77.1, 2.1),
-                "LSTM VAE, p 0.8": (93.7, 3.8), "Hybrid, alpha 0.2": (58.5, 12.5)}  # fmt: skip
+                "LSTM VAE, p 0.8": (93.7, 3.8), "Hybrid, alpha 0.2": (58.5, 12.5)}
 TASK = ["--sample-size", "128", "--sample-mode", "line", "--line-padding", "eos", "--long-lines", "drop"]
 SCALES = {
     "cpu": {  # 2,500 updates per run: 10-20 minutes each on 2 cores
@@ -58,15 +58,15 @@ SCALES = {
                      "--kl-anneal-updates", "7000", "--clip-norm", "100"]),
         "eval": ["--iw-samples", "500"],
     },
-}  # fmt: skip
+}
 
 
 def grid(scale: str):
     (lstm_arch, lstm_flags), (hybrid_arch, hybrid_flags) = SCALES[scale]["lstm_vae"], SCALES[scale]["hybrid"]
     runs = [Run(f"lstmvae-p{p}", lstm_arch, lstm_flags + ["--input-dropout", str(p)],
-                {"model": f"LSTM VAE, p {p}"}) for p in [0.2, 0.5, 0.8]]  # fmt: skip
+                {"model": f"LSTM VAE, p {p}"}) for p in [0.2, 0.5, 0.8]]
     runs.append(Run("hybrid-alpha0.2", hybrid_arch, hybrid_flags + ["--alpha", "0.2"],
-                    {"model": "Hybrid, alpha 0.2"}))  # fmt: skip
+                    {"model": "Hybrid, alpha 0.2"}))
     return runs
 
 
@@ -87,7 +87,7 @@ def prepare(tweets: str, data: str, work: str) -> None:
     share = round(10_000 / len(lines), 6)  # about 10k valid and 10k test tweets after deduplication
     subprocess.run([os.path.join(BIN, "hybrid-vae-prepare"), "--train", corpus, "--destdir", data,
                     "--normalize", "tweets", "--character-coverage", "0.9995",
-                    "--split-ratio", f"{1 - 2 * share:.6f},{share:.6f},{share:.6f}"], check=True)  # fmt: skip
+                    "--split-ratio", f"{1 - 2 * share:.6f},{share:.6f},{share:.6f}"], check=True)
 
 
 def evaluate_and_sample(run: Run, data: str, save_dir: str, results: str, eval_flags) -> None:
@@ -99,9 +99,9 @@ def evaluate_and_sample(run: Run, data: str, save_dir: str, results: str, eval_f
                               "--task", "text_vae", *TASK[:4], "--path", checkpoint, "--gen-mode", "prior",
                               "--gen-subset", "prior",
                               "--num-samples", "10", "--beam", "1", "--batch-size", "10", "--cpu",
-                              "--seed", "1"], capture_output=True, text=True, check=True)  # fmt: skip
+                              "--seed", "1"], capture_output=True, text=True, check=True)
         rows = sorted((int(line.split("\t")[0][2:]), line.split("\t")[-1])
-                      for line in out.stdout.splitlines() if line.startswith("D-"))  # fmt: skip
+                      for line in out.stdout.splitlines() if line.startswith("D-"))
         with atomic_open(samples, encoding="utf-8") as f:
             f.write("".join(text + "\n" for _, text in rows))
 
@@ -119,7 +119,7 @@ def mean_units(data: str, split: str = "valid") -> float:
 def table(runs, results: str, data: str) -> str:
     units = mean_units(data) if os.path.exists(os.path.join(data, "valid.idx")) else float("nan")
     lines = ["| model | rec (nats/tweet) | KL (nats/tweet) | ELBO bits/char | IW-NLL bits/char | MI (nats) "
-             "| active units | paper rec / KL |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| active units | paper rec / KL |", "|---|---|---|---|---|---|---|---|"]
     count = 0
     for run in runs:
         path = os.path.join(results, f"{run.name}.json")
@@ -153,7 +153,7 @@ def plot(runs, rows, path: str) -> None:
     to_nats = 128 * math.log(2)
     for run in runs:
         curve = [(int(r["num_updates"]), float(r["rec"]) * to_nats, float(r["kl_nats"])) for r in rows
-                 if r["run"] == run.name and r["split"] == "valid"]  # fmt: skip
+                 if r["run"] == run.name and r["split"] == "valid"]
         if curve:
             axes[0].plot([c[0] for c in curve], [c[1] for c in curve], "o-", label=run.labels["model"])
             axes[1].plot([c[0] for c in curve], [c[2] for c in curve], "o-", label=run.labels["model"])

@@ -73,7 +73,7 @@ class HybridVAEElboCriterion(FairseqCriterion):
     """
 
     def __init__(self, task, alpha, kl_weight_floor, kl_anneal_start, kl_anneal_updates, free_bits,
-                 kl_weight=None):  # fmt: skip
+                 kl_weight=None):
         super().__init__(task)
         self.fixed_kl_weight = kl_weight
         if kl_weight == 0:

@@ -64,7 +64,7 @@ class FixedLengthDataset(FairseqDataset):
         return np.full(len(self), self.sample_size)
 
     def batch_by_size(self, indices, max_tokens=None, max_sentences=None,
-                      required_batch_size_multiple=1):  # fmt: skip
+                      required_batch_size_multiple=1):
         """Consecutive batches of equal size, the last one possibly smaller.
 
         fairseq's batcher drops a last batch whose size is not a multiple of
@@ -206,7 +206,7 @@ class InterpolationDataset(FairseqDataset):
         pair, step = divmod(index, self.steps)
         start, end = self.base[2 * pair], self.base[2 * pair + 1]
         return {"id": index, "tokens": start["tokens"], "end_tokens": end["tokens"],
-                "weight": step / (self.steps - 1)}  # fmt: skip
+                "weight": step / (self.steps - 1)}
 
     def collater(self, samples: List[Dict]) -> Dict:
         batch = self.base.collater(samples)

@@ -15,39 +15,27 @@ from typing import List, Tuple
 import torch.nn as nn
 from fairseq.dataclass import ChoiceEnum
 from fairseq.models import register_model, register_model_architecture
-from fairseq.utils import safe_getattr
 from omegaconf import II
 from torch import Tensor
 
 from ..errors import InputError
-from ..modules import (
-    ByteNetHead,
-    ConvEncoder,
-    DeconvDecoder,
-    HistorylessHead,
-    LSTMHead,
+from ..modules import ConvEncoder, DeconvDecoder
+from .text_vae_model import (
+    HEADS,
+    TWEET_HEAD_SIZES,
+    HeadConfig,
+    LatentEncoder,
+    TextVAEModel,
+    initialize_,
+    set_preset,
 )
-from .text_vae_model import LatentEncoder, RecurrentModelConfig, TextVAEModel, embed_dim_for, initialize_
 
 logger = logging.getLogger(__name__)
 
-# Decoder heads by name: each builder takes the model config, the dictionary and the width of the
-# per-position features it reads (0 for a language model with no z).
-HEADS = {
-    "none": lambda cfg, dictionary, feature_dim: HistorylessHead(dictionary, feature_dim),
-    "lstm": lambda cfg, dictionary, feature_dim: LSTMHead(
-        dictionary, feature_dim, embed_dim_for(cfg.decoder_embed_dim, cfg.lstm_cell),
-        cfg.lstm_hidden_size, cfg.lstm_layers, cell=cfg.lstm_cell,
-    ),
-    "bytenet": lambda cfg, dictionary, feature_dim: ByteNetHead(
-        dictionary, feature_dim, embed_dim_for(cfg.decoder_embed_dim, None), cfg.head_channels,
-        list(cfg.head_dilations) or [1] * cfg.head_layers,
-    ),
-}
-
-
 @dataclass
-class HybridVAEConfig(RecurrentModelConfig):
+class HybridVAEConfig(HeadConfig):
+    """The defaults are the paper's PTB preset; TWEET_SIZES holds what the tweet preset changes."""
+
     decoder_head: ChoiceEnum(list(HEADS)) = field(
         default="lstm",
         metadata={"help": "what reads the deconv features: none (historyless, Fig. 2a), "
@@ -61,18 +49,6 @@ class HybridVAEConfig(RecurrentModelConfig):
     )
     decoder_feature_dim: int = field(
         default=200, metadata={"help": "channels of the last deconv layer: the feature per position"}
-    )
-    lstm_hidden_size: int = field(default=500, metadata={"help": "LSTM head: hidden units"})
-    lstm_layers: int = field(default=1, metadata={"help": "LSTM head: layers"})
-    head_channels: int = field(default=256, metadata={"help": "ByteNet head: channels"})
-    head_layers: int = field(
-        default=1,
-        metadata={"help": "ByteNet head: causal kernel-2 layers N (receptive field N+1 units)"},
-    )
-    head_dilations: List[int] = field(
-        default_factory=list,
-        metadata={"help": "ByteNet head: one dilation per layer (e.g. 1,2,4,8,16), overriding "
-                  "--head-layers; receptive field 1 + sum"},
     )
     sample_size: int = II("task.sample_size")
 
@@ -124,39 +100,22 @@ def check_sample_size(sample_size: int, num_layers: int) -> None:
         )
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+# The paper's Twitter sizes: what the *_tweets presets change (the PTB preset is the config's defaults).
+TWEET_SIZES = {**TWEET_HEAD_SIZES, "latent_dim": 100, "encoder_channels": [128, 256, 512, 512, 512]}
 
 
-# Architectures: the three heads, each with the paper's PTB and tweet sizes. The paper's LSTM cell is
-# not the default one (--lstm-cell authors gives it; docs/lstm_cells.md says why).
-def _base(args, head: str) -> None:
-    args.decoder_head = head
-    args.latent_dim = safe_getattr(args, "latent_dim", 50)
-    args.encoder_channels = safe_getattr(args, "encoder_channels", [128, 256])
-    args.decoder_feature_dim = safe_getattr(args, "decoder_feature_dim", 200)
-    args.lstm_hidden_size = safe_getattr(args, "lstm_hidden_size", 500)
-    args.head_channels = safe_getattr(args, "head_channels", 256)
-
-
-def _tweets(args) -> None:
-    args.latent_dim = safe_getattr(args, "latent_dim", 100)
-    args.encoder_channels = safe_getattr(args, "encoder_channels", [128, 256, 512, 512, 512])
-    args.lstm_hidden_size = safe_getattr(args, "lstm_hidden_size", 1000)
-    args.head_channels = safe_getattr(args, "head_channels", 512)
-
-
-# hybrid_vae_{feedforward,lstm,bytenet} use the PTB sizes; *_ptb names them explicitly.
+# Architectures: the three heads, each with the paper's PTB and tweet sizes (hybrid_vae_{head} is
+# the PTB preset too). The paper's LSTM cell is not the default one (--lstm-cell authors gives it;
+# docs/lstm_cells.md says why).
 for _head, _name in [("none", "feedforward"), ("lstm", "lstm"), ("bytenet", "bytenet")]:
 
     def _ptb_sizes(args, head=_head):
-        _base(args, head)
+        args.decoder_head = head
 
     def _tweet_sizes(args, head=_head):
-        _tweets(args)
-        _base(args, head)
+        args.decoder_head = head
+        set_preset(args, TWEET_SIZES)
 
     register_model_architecture("hybrid_vae", f"hybrid_vae_{_name}")(_ptb_sizes)
     register_model_architecture("hybrid_vae", f"hybrid_vae_{_name}_ptb")(_ptb_sizes)
     register_model_architecture("hybrid_vae", f"hybrid_vae_{_name}_tweets")(_tweet_sizes)
-

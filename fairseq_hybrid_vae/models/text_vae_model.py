@@ -1,16 +1,19 @@
 """What every model of the plugin shares: an encoder to (mu, logvar, z, features), a decoder head over
 the features, an optional historyless aux head, and the update count the criterion anneals with."""
 
+import copy
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch.nn as nn
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import FairseqEncoder, FairseqEncoderDecoderModel
+from fairseq.utils import safe_getattr
+from omegaconf import open_dict
 from torch import Tensor
 
-from ..modules import DEFAULT_LSTM_CELL, LSTM_CELLS, reparameterize
-from ..modules.lstm_cells import PerGateLayerNorm
+from ..modules import DEFAULT_LSTM_CELL, LSTM_CELLS, ByteNetHead, HistorylessHead, LSTMHead, reparameterize
+from ..modules.lstm_cells import CELL_OF_OLD_CHECKPOINTS, PerGateLayerNorm
 
 AUTHORS_INIT_SCALE = 0.1  # the authors' U(-0.1, 0.1) for every weight and bias
 AUTHORS_EMBED_DIM = 0  # the authors feed one-hot tokens to their LSTMs
@@ -37,7 +40,7 @@ def lstm_cell_field():
                   "LayerNorm, forget bias 1; learns most per second on a CPU), torch (torch.nn.LSTM's "
                   "fused kernels; fastest per update on a CPU) or authors (the paper's cell: "
                   "one LayerNorm over all gates, U(-0.1, 0.1), one-hot inputs); docs/lstm_cells.md"},
-    )  # fmt: skip
+    )
 
 
 def embed_dim_field(what: str):
@@ -47,7 +50,7 @@ def embed_dim_field(what: str):
         metadata={"help": f"embedding size of {what}; 0 = one-hot; default: {AUTHORS_EMBED_DIM} "
                   f"(one-hot, the authors') with --lstm-cell authors or without an LSTM, {EMBED_DIM} "
                   "with the other cells"},
-    )  # fmt: skip
+    )
 
 
 def init_scale_field():
@@ -57,7 +60,7 @@ def init_scale_field():
         metadata={"help": "every weight and bias ~ U(-s, s), norms keep gain 1 and bias 0; default: "
                   f"{AUTHORS_INIT_SCALE} (the authors') with --lstm-cell authors or a model without "
                   "an LSTM, PyTorch's per-layer initialisation with the other cells"},
-    )  # fmt: skip
+    )
 
 
 LSTMCellChoice = ChoiceEnum(list(LSTM_CELLS))
@@ -70,6 +73,43 @@ class RecurrentModelConfig(FairseqDataclass):
     lstm_cell: LSTMCellChoice = lstm_cell_field()
     decoder_embed_dim: Optional[int] = embed_dim_field("x_{t-1} in the decoder")
     init_scale: Optional[float] = init_scale_field()
+
+
+@dataclass
+class HeadConfig(RecurrentModelConfig):
+    """The sizes of the decoder heads (the hybrid's and the no-latent LM's); the defaults are the
+    paper's PTB preset."""
+
+    lstm_hidden_size: int = field(default=500, metadata={"help": "LSTM head: hidden units"})
+    lstm_layers: int = field(default=1, metadata={"help": "LSTM head: layers"})
+    head_channels: int = field(default=256, metadata={"help": "ByteNet head: channels"})
+    head_layers: int = field(
+        default=1,
+        metadata={"help": "ByteNet head: causal kernel-2 layers N (receptive field N+1 units)"},
+    )
+    head_dilations: List[int] = field(
+        default_factory=list,
+        metadata={"help": "ByteNet head: one dilation per layer (e.g. 1,2,4,8,16), overriding "
+                  "--head-layers; receptive field 1 + sum"},
+    )
+
+
+# What the *_tweets presets change in the heads: the paper's Twitter sizes.
+TWEET_HEAD_SIZES = {"lstm_hidden_size": 1000, "head_channels": 512}
+
+
+def set_preset(args, sizes: Dict) -> None:
+    """What an arch function does: every size not given on the command line takes the preset's."""
+    for name, value in sizes.items():
+        setattr(args, name, safe_getattr(args, name, copy.copy(value)))
+
+
+def fill_in_lstm_cell(model_cfg) -> None:
+    """A checkpoint saved before --lstm-cell existed was trained with the authors' cell: say so in its
+    config, or the model would be rebuilt with today's default cell and its weights would not fit."""
+    if model_cfg is not None and "lstm_cell" not in model_cfg:
+        with open_dict(model_cfg):
+            model_cfg.lstm_cell = CELL_OF_OLD_CHECKPOINTS
 
 
 def initialize_(model: nn.Module, init_scale: Optional[float], lstm_cell: Optional[str]) -> None:
@@ -85,6 +125,25 @@ def initialize_(model: nn.Module, init_scale: Optional[float], lstm_cell: Option
             continue
         for param in module.parameters(recurse=False):
             nn.init.uniform_(param, -init_scale, init_scale)
+
+
+# Decoder heads by name: each builder takes the model config, the dictionary and the width of the
+# per-position features it reads (0 for a language model with no z).
+HEADS = {
+    "none": lambda cfg, dictionary, feature_dim: HistorylessHead(dictionary, feature_dim),
+    "lstm": lambda cfg, dictionary, feature_dim: LSTMHead(
+        dictionary, feature_dim, embed_dim_for(cfg.decoder_embed_dim, cfg.lstm_cell),
+        cfg.lstm_hidden_size, cfg.lstm_layers, cell=cfg.lstm_cell,
+    ),
+    "bytenet": lambda cfg, dictionary, feature_dim: ByteNetHead(
+        dictionary, feature_dim, embed_dim_for(cfg.decoder_embed_dim, None), cfg.head_channels,
+        list(cfg.head_dilations) or [1] * cfg.head_layers,
+    ),
+}
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
 
 
 class LatentEncoder(FairseqEncoder):
@@ -108,7 +167,7 @@ class LatentEncoder(FairseqEncoder):
         raise NotImplementedError
 
     def forward(self, src_tokens: Tensor, src_lengths: Optional[Tensor] = None,
-                z: Optional[Tensor] = None, **kwargs) -> Dict[str, Tensor]:  # fmt: skip
+                z: Optional[Tensor] = None, **kwargs) -> Dict[str, Tensor]:
         if z is not None:
             return {"z": z, "features": self.features(z)}
         mu, logvar = self.posterior(src_tokens)  # 2 x (B, Z)
@@ -140,7 +199,7 @@ class TextVAEModel(FairseqEncoderDecoderModel):
         logits, extra = self.decoder(prev_output_tokens, encoder_out=encoder_out)  # (B, T, V)
         aux_logits = None if self.aux_head is None else self.aux_head(encoder_out["features"])
         return logits, {**extra, "mu": encoder_out["mu"], "logvar": encoder_out["logvar"],
-                        "aux_logits": aux_logits}  # fmt: skip
+                        "aux_logits": aux_logits}
 
     def max_decoder_positions(self) -> int:
         """L units and the EOS that fairseq's SequenceGenerator forces after them."""

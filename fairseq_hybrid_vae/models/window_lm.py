@@ -5,7 +5,6 @@ criterion, KL is 0 and the ELBO is their NLL.
 """
 
 from dataclasses import dataclass, field
-from typing import List
 
 import torch
 from fairseq.dataclass import ChoiceEnum
@@ -13,24 +12,21 @@ from fairseq.models import register_model, register_model_architecture
 from omegaconf import II
 from torch import Tensor
 
-from .hybrid_vae import HEADS
-from .text_vae_model import LatentEncoder, RecurrentModelConfig, TextVAEModel, initialize_
+from .text_vae_model import (
+    HEADS,
+    TWEET_HEAD_SIZES,
+    HeadConfig,
+    LatentEncoder,
+    TextVAEModel,
+    initialize_,
+    set_preset,
+)
 
 
 @dataclass
-class WindowLMConfig(RecurrentModelConfig):
+class WindowLMConfig(HeadConfig):
     decoder_head: ChoiceEnum(["lstm", "bytenet"]) = field(
         default="lstm", metadata={"help": "the language model: lstm or bytenet; set by --arch"}
-    )
-    lstm_hidden_size: int = field(default=500, metadata={"help": "LSTM: hidden units"})
-    lstm_layers: int = field(default=1, metadata={"help": "LSTM: layers"})
-    head_channels: int = field(default=256, metadata={"help": "ByteNet: channels"})
-    head_layers: int = field(
-        default=1, metadata={"help": "ByteNet: causal kernel-2 layers N (receptive field N+1 units)"}
-    )
-    head_dilations: List[int] = field(
-        default_factory=list,
-        metadata={"help": "ByteNet: one dilation per layer, overriding --head-layers"},
     )
     sample_size: int = II("task.sample_size")
 
@@ -60,11 +56,15 @@ class WindowLMModel(TextVAEModel):
         return model
 
 
-@register_model_architecture("window_lm", "window_lm_lstm")
-def window_lm_lstm(args):
-    args.decoder_head = "lstm"
+# The heads of the hybrid presets, without z: window_lm_{head} has the PTB sizes, *_tweets the tweet ones.
+for _head in ["lstm", "bytenet"]:
 
+    def _ptb_sizes(args, head=_head):
+        args.decoder_head = head
 
-@register_model_architecture("window_lm", "window_lm_bytenet")
-def window_lm_bytenet(args):
-    args.decoder_head = "bytenet"
+    def _tweet_sizes(args, head=_head):
+        args.decoder_head = head
+        set_preset(args, TWEET_HEAD_SIZES)
+
+    register_model_architecture("window_lm", f"window_lm_{_head}")(_ptb_sizes)
+    register_model_architecture("window_lm", f"window_lm_{_head}_tweets")(_tweet_sizes)

@@ -62,7 +62,7 @@ class LSTMHead(FairseqIncrementalDecoder):
 
     def __init__(self, dictionary, feature_dim: int, embed_dim: int, hidden_size: int,
                  num_layers: int, latent_dim: int = 0, input_dropout: float = 0.0,
-                 cell: str = DEFAULT_LSTM_CELL):  # fmt: skip
+                 cell: str = DEFAULT_LSTM_CELL):
         super().__init__(dictionary)
         self.input_dropout = input_dropout
         self.dropped_index = len(dictionary)  # one symbol past the dictionary, only when p > 0

@@ -15,7 +15,7 @@ class LSTMPosteriorEncoder(nn.Module):
     -> Linear -> (mu, logvar)."""
 
     def __init__(self, vocab_size: int, hidden_size: int, latent_dim: int, pad: int,
-                 cell: str = DEFAULT_LSTM_CELL, embed_dim: int = 0):  # fmt: skip
+                 cell: str = DEFAULT_LSTM_CELL, embed_dim: int = 0):
         super().__init__()
         self.pad = pad
         self.embed = build_token_embedding(vocab_size, embed_dim)

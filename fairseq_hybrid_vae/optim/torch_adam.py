@@ -29,7 +29,7 @@ class TorchAdamConfig(FairseqDataclass):
         default=False,
         metadata={"help": "torch's fused kernel (one launch for all parameters) instead of its default "
                   "multi-tensor (foreach) one; results agree to rounding"},
-    )  # fmt: skip
+    )
     lr: List[float] = II("optimization.lr")
 
 

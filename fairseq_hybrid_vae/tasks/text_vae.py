@@ -20,6 +20,7 @@ from omegaconf import II, OmegaConf, open_dict
 
 from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
 from ..errors import InputError, MissingInputError
+from ..models.text_vae_model import fill_in_lstm_cell
 from ..modules import interpolate_latents, reparameterize
 from ..parallel_generator import ParallelGenerator
 
@@ -117,6 +118,11 @@ class TextVAETask(FairseqTask):
         logger.info(f"dictionary: {len(dictionary)} types")
         return cls(cfg, dictionary)
 
+    def build_model(self, cfg, from_checkpoint: bool = False):
+        if from_checkpoint:
+            fill_in_lstm_cell(cfg)  # before fairseq fills what is missing with today's defaults
+        return super().build_model(cfg, from_checkpoint)
+
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs):
         L, pad, bos = self.cfg.sample_size, self.dictionary.pad(), self.dictionary.bos()
         if split == "prior":
@@ -143,7 +149,7 @@ class TextVAETask(FairseqTask):
             seed = self.cfg.seed if training else None
             fill_eos = self.dictionary.eos() if self.cfg.line_padding == "eos" else None
             dataset = LineDataset(lines, L, pad, bos, self.cfg.long_lines, shuffle_seed=seed,
-                                  fill_eos=fill_eos)  # fmt: skip
+                                  fill_eos=fill_eos)
             dataset.set_epoch(epoch)
             logger.info(
                 f"{split}: {len(dataset)} lines of at most {L} units "
@@ -174,7 +180,7 @@ class TextVAETask(FairseqTask):
         with torch.no_grad():
             sample["net_input"]["z"] = self.latent_codes(models[0], sample)
             return generator.generate(models, sample, prefix_tokens=prefix_tokens,
-                                      constraints=constraints, bos_token=self.dictionary.bos())  # fmt: skip
+                                      constraints=constraints, bos_token=self.dictionary.bos())
 
     def latent_codes(self, model, sample) -> torch.Tensor:
         """z (B, Z): prior draws, or the posterior mean (or a sample) of each input."""
@@ -197,7 +203,7 @@ class TextVAETask(FairseqTask):
                 self.target_dictionary, sampling=getattr(args, "sampling", False),
                 sampling_topk=getattr(args, "sampling_topk", -1),
                 temperature=getattr(args, "temperature", 1.0),
-            )  # fmt: skip
+            )
         if getattr(args, "max_len_a", 0) == 0 and getattr(args, "max_len_b", 200) == 200:
             # fairseq's default length limit (200) would cut samples of more units: allow all L.
             args = copy.deepcopy(args)
@@ -239,7 +245,7 @@ def average_batch_norm_statistics(model: torch.nn.Module) -> None:
     if not torch.distributed.is_initialized() or distributed_utils.get_data_parallel_world_size() == 1:
         return
     stats = [buffer for module in model.modules() if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
-             for buffer in (module.running_mean, module.running_var) if buffer is not None]  # fmt: skip
+             for buffer in (module.running_mean, module.running_var) if buffer is not None]
     if not stats:
         return
     flat = torch.cat([buffer.detach().float().reshape(-1) for buffer in stats])  # (sum of C,)

@@ -1,0 +1,80 @@
+"""Every change the plugin makes to fairseq, torch and Python, in one place, each with its reason.
+
+Importing the package for the Python API changes nothing here but `allowlist_checkpoint_types()`.
+The command-line patches are applied when a fairseq command (fairseq-train, -generate, -validate,
+...) loads the plugin through --user-dir, and by the plugin's own commands (hybrid-vae-prepare,
+hybrid-vae-eval); the Python API uses the checkpoint errors for the length of a load only
+(`command_line_patches`).
+Checked against torch 2.13.0 and fairseq 0.12.3.1 (fairseq-fixed, the 0.12.2 code for Python 3.11).
+"""
+
+import argparse
+import inspect
+import os
+import sys
+from contextlib import contextmanager
+from typing import Iterator, List, Sequence, Tuple
+
+import torch
+from fairseq import checkpoint_utils, options
+from fairseq.file_io import PathManager
+
+from . import checkpoint_safety, errors, full_help
+
+# What fairseq checkpoints hold beyond containers, numbers and tensors: a legacy argparse config.
+SAFE_CHECKPOINT_GLOBALS = [argparse.Namespace]
+
+
+def allowlist_checkpoint_types() -> None:
+    """torch >= 2.6 unpickles checkpoints with an allowlist of types (weights_only=True), so loading
+    one cannot run code; fairseq's checkpoints need exactly these types on it."""
+    torch.serialization.add_safe_globals(SAFE_CHECKPOINT_GLOBALS)
+
+
+def imported_by_a_fairseq_command() -> bool:
+    """Whether fairseq's option parsing is importing the plugin (--user-dir): a fairseq command runs.
+    Its parsers import the user dir from fairseq/options.py; the Python API never goes through it."""
+    options_file = os.path.join("fairseq", "options.py")
+    return any(frame.filename.endswith(options_file) for frame in inspect.stack(context=0))
+
+
+def command_line_replacements() -> List[Tuple[object, str, object]]:
+    """(owner, attribute, replacement): what a user of the commands sees.
+
+    - sys.excepthook: an error the user can fix (bad data, options or checkpoint) ends the command
+      with one line and exit status 1, not a traceback (errors.py);
+    - checkpoint_utils.load_checkpoint_to_cpu: a checkpoint refused by the safe loader, missing,
+      truncated or corrupt is one line naming the file (checkpoint_safety.py);
+    - PathManager.copy: fairseq copies the update's checkpoint to checkpoint_last.pt / _best.pt with a
+      plain copy, so a job killed mid-copy left a truncated checkpoint_last.pt; the copy now appears
+      complete or not at all (checkpoint_safety.atomic_copy);
+    - options.parse_args_and_arch: `--help` lists the task, model and criterion options, which
+      fairseq's first parsing pass never adds (full_help.py).
+    """
+    return [
+        (sys, "excepthook", errors.one_line_excepthook),
+        (checkpoint_utils, "load_checkpoint_to_cpu", checkpoint_safety.load_checkpoint_to_cpu),
+        (PathManager, "copy", staticmethod(checkpoint_safety.atomic_copy)),
+        (options, "parse_args_and_arch", full_help.parse_args_and_arch),
+    ]
+
+
+def patch_for_the_command_line() -> None:
+    """Apply command_line_replacements() for the rest of the process (idempotent)."""
+    for owner, name, replacement in command_line_replacements():
+        setattr(owner, name, replacement)
+
+
+@contextmanager
+def command_line_patches(only: Sequence[str] = ()) -> Iterator[None]:
+    """command_line_replacements() (those named in `only`, or all) for the length of a block: the
+    Python API's checkpoint loads, and tests that run a command in-process."""
+    chosen = [r for r in command_line_replacements() if not only or r[1] in only]
+    originals = [(owner, name, vars(owner)[name]) for owner, name, _ in chosen]
+    try:
+        for owner, name, replacement in chosen:
+            setattr(owner, name, replacement)
+        yield
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
