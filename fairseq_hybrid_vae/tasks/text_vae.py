@@ -2,23 +2,22 @@
 
 import contextlib
 import copy
-import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
-import sentencepiece as spm
 import torch
 from fairseq import utils
 from fairseq.data import Dictionary, data_utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
-from fairseq.distributed import utils as distributed_utils
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, OmegaConf, open_dict
 
 from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
+from ..data.text_units import SentencePieceDecoder, dictionary_checksum
+from ..distributed import average_batch_norm_statistics
 from ..errors import InputError, MissingInputError
 from ..models.text_vae_model import fill_in_lstm_cell
 from ..modules import interpolate_latents, reparameterize
@@ -225,47 +224,3 @@ class TextVAETask(FairseqTask):
     @property
     def target_dictionary(self) -> Dictionary:
         return self.dictionary
-
-
-UNKNOWN_MARK = "\u2047"  # ⁇
-
-
-def dictionary_checksum(dictionary: Dictionary) -> str:
-    return hashlib.sha256("\n".join(dictionary.symbols).encode()).hexdigest()[:16]
-
-
-def average_batch_norm_statistics(model: torch.nn.Module) -> None:
-    """Make the BatchNorm running statistics the mean over data-parallel ranks, after every update.
-
-    Neither DDP backend keeps buffers in sync by default, so each rank's running mean and variance
-    would follow its own shard and the checkpoint (written by rank 0) would hold rank 0's alone.
-    Training still normalises with each rank's own batch statistics (SyncBatchNorm is GPU-only);
-    averaging keeps every rank, and so every checkpoint, on statistics of the global batch.
-    """
-    if not torch.distributed.is_initialized() or distributed_utils.get_data_parallel_world_size() == 1:
-        return
-    stats = [buffer for module in model.modules() if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
-             for buffer in (module.running_mean, module.running_var) if buffer is not None]
-    if not stats:
-        return
-    flat = torch.cat([buffer.detach().float().reshape(-1) for buffer in stats])  # (sum of C,)
-    group = distributed_utils.get_data_parallel_group()
-    distributed_utils.all_reduce(flat, group=group)
-    flat /= distributed_utils.get_data_parallel_world_size()
-    for buffer, value in zip(stats, flat.split([b.numel() for b in stats])):
-        buffer.copy_(value.view_as(buffer))
-
-
-class SentencePieceDecoder:
-    """fairseq's bpe interface: space-separated pieces (as Dictionary.string writes them) -> text."""
-
-    def __init__(self, model_file: str):
-        self.sp = spm.SentencePieceProcessor(model_file=model_file)
-
-    def encode(self, text: str) -> str:
-        return " ".join(self.sp.encode(text, out_type=str))
-
-    def decode(self, pieces: str) -> str:
-        # fairseq's <unk> becomes sentencepiece's own mark: PTB's literal "<unk>" is five units.
-        units = [UNKNOWN_MARK if p == "<unk>" else p for p in pieces.split(" ")] if pieces else []
-        return self.sp.decode_pieces(units)
