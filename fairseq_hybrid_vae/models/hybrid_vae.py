@@ -14,7 +14,7 @@ from typing import List, Tuple
 
 import torch.nn as nn
 from fairseq.dataclass import ChoiceEnum
-from fairseq.models import register_model, register_model_architecture
+from fairseq.models import register_model
 from omegaconf import II
 from torch import Tensor
 
@@ -27,7 +27,7 @@ from .text_vae_model import (
     LatentEncoder,
     TextVAEModel,
     initialize_,
-    set_preset,
+    register_head_presets,
 )
 
 logger = logging.getLogger(__name__)
@@ -108,14 +108,5 @@ TWEET_SIZES = {**TWEET_HEAD_SIZES, "latent_dim": 100, "encoder_channels": [128, 
 # the PTB preset too). The paper's LSTM cell is not the default one (--lstm-cell authors gives it;
 # docs/lstm_cells.md says why).
 for _head, _name in [("none", "feedforward"), ("lstm", "lstm"), ("bytenet", "bytenet")]:
-
-    def _ptb_sizes(args, head=_head):
-        args.decoder_head = head
-
-    def _tweet_sizes(args, head=_head):
-        args.decoder_head = head
-        set_preset(args, TWEET_SIZES)
-
-    register_model_architecture("hybrid_vae", f"hybrid_vae_{_name}")(_ptb_sizes)
-    register_model_architecture("hybrid_vae", f"hybrid_vae_{_name}_ptb")(_ptb_sizes)
-    register_model_architecture("hybrid_vae", f"hybrid_vae_{_name}_tweets")(_tweet_sizes)
+    register_head_presets("hybrid_vae", _head, [f"hybrid_vae_{_name}", f"hybrid_vae_{_name}_ptb"],
+                          f"hybrid_vae_{_name}_tweets", TWEET_SIZES)

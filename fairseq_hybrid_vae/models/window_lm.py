@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 from fairseq.dataclass import ChoiceEnum
-from fairseq.models import register_model, register_model_architecture
+from fairseq.models import register_model
 from omegaconf import II
 from torch import Tensor
 
@@ -19,7 +19,7 @@ from .text_vae_model import (
     LatentEncoder,
     TextVAEModel,
     initialize_,
-    set_preset,
+    register_head_presets,
 )
 
 
@@ -58,13 +58,5 @@ class WindowLMModel(TextVAEModel):
 
 # The heads of the hybrid presets, without z: window_lm_{head} has the PTB sizes, *_tweets the tweet ones.
 for _head in ["lstm", "bytenet"]:
-
-    def _ptb_sizes(args, head=_head):
-        args.decoder_head = head
-
-    def _tweet_sizes(args, head=_head):
-        args.decoder_head = head
-        set_preset(args, TWEET_HEAD_SIZES)
-
-    register_model_architecture("window_lm", f"window_lm_{_head}")(_ptb_sizes)
-    register_model_architecture("window_lm", f"window_lm_{_head}_tweets")(_tweet_sizes)
+    register_head_presets("window_lm", _head, [f"window_lm_{_head}"], f"window_lm_{_head}_tweets",
+                          TWEET_HEAD_SIZES)
