@@ -23,6 +23,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from grid import REPO, Convergence, Run, evaluate, final_valid, read_results, run_grid  # noqa: E402
+from paper_setting import paper_flags  # noqa: E402
 
 from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS  # noqa: E402
 
@@ -39,14 +40,13 @@ SCALES = {
                             "--kl-anneal-updates", "500", "--clip-norm", "100"],
         "eval": ["--max-samples", "300", "--iw-samples", "50"],
     },
-    "paper": {  # the authors' PTB schedule
-        "common": ["--batch-size", "64", "--max-update", "100000", "--windows-per-epoch", "64000",
-                   "--optimizer", "adam", "--lr", "1e-3", "--num-workers", "2"],
-        "hybrid": ["--lr-scheduler", "step", "--warmup-updates", "19000", "--warmup-init-lr", "1e-3",
-                   "--lr-deacy-period", "1000", "--lr-decay", "0.95"],
+    "paper": {  # the authors' PTB schedule: config/hybrid_vae_lstm_ptb.yaml (paper_setting.py)
+        "common": paper_flags("dataset", "optimizer", "optimization")
+                  + paper_flags("task", keys=["windows_per_epoch"]),
+        "hybrid": paper_flags("lr_scheduler"),
         "lstm_vae": ["--latent-dim", "100", "--lstm-hidden-size", "500"],
-        "hybrid_anneal": ["--kl-weight-floor", "0.001", "--kl-anneal-start", "1000",
-                          "--kl-anneal-updates", "7000"],
+        "hybrid_anneal": paper_flags("criterion", keys=["kl_weight_floor", "kl_anneal_start",
+                                                         "kl_anneal_updates"]),
         "lstm_vae_anneal": ["--kl-weight-floor", "0", "--kl-anneal-start", "10000",
                             "--kl-anneal-updates", "7000", "--clip-norm", "100"],
         "eval": ["--iw-samples", "500"],

@@ -2,7 +2,8 @@
 # Prepare PTB (once) and train one arch on it with the paper's PTB settings; then score valid and test.
 # Usage: bash examples/ptb/train.sh PTB_DIR [ARCH] -- [extra fairseq-train flags]
 #   PTB_DIR holds ptb.{train,valid,test}.txt (see README.md). ARCH: hybrid_vae_lstm_ptb (default).
-# Environment: MAX_UPDATE (100000), ANNEAL_START (1000), ANNEAL_UPDATES (7000), WORK (runs/ptb),
+# The paper's setting is read from config/hybrid_vae_lstm_ptb.yaml (paper_setting.py); the environment
+# overrides: MAX_UPDATE (100000), ANNEAL_START (1000), ANNEAL_UPDATES (7000), WORK (runs/ptb),
 #   LSTM_CELL (authors: the paper's; torch or layernorm, see docs/lstm_cells.md),
 #   DEVICE_FLAGS (default --cpu when no GPU is visible).
 set -euo pipefail
@@ -23,16 +24,13 @@ fi
 [ -f "$DATA/dict.txt" ] || hybrid-vae-prepare --train "$PTB_DIR/ptb.train.txt" \
   --valid "$PTB_DIR/ptb.valid.txt" --test "$PTB_DIR/ptb.test.txt" --destdir "$DATA"
 mkdir -p "$RUN"
-fairseq-train "$DATA" --user-dir fairseq_hybrid_vae \
-  --task text_vae --sample-size 60 --windows-per-epoch 64000 \
-  --arch "$ARCH" --lstm-cell "${LSTM_CELL:-authors}" --criterion hybrid_vae_elbo --alpha 0.2 --kl-weight-floor 0.001 \
-  --kl-anneal-start "${ANNEAL_START:-1000}" --kl-anneal-updates "${ANNEAL_UPDATES:-7000}" \
-  --optimizer adam --adam-betas '(0.9, 0.999)' --lr 1e-3 --batch-size 64 \
-  --max-update "${MAX_UPDATE:-100000}" --lr-scheduler step --warmup-updates 19000 \
-  --warmup-init-lr 1e-3 --lr-deacy-period 1000 --lr-decay 0.95 \
-  --best-checkpoint-metric elbo --save-dir "$RUN/checkpoints" --no-epoch-checkpoints \
+mapfile -t PAPER < <(python examples/ptb/paper_setting.py)  # config/hybrid_vae_lstm_ptb.yaml as flags
+fairseq-train "$DATA" --user-dir fairseq_hybrid_vae "${PAPER[@]}" --arch "$ARCH" \
+  --lstm-cell "${LSTM_CELL:-authors}" ${MAX_UPDATE:+--max-update "$MAX_UPDATE"} \
+  ${ANNEAL_START:+--kl-anneal-start "$ANNEAL_START"} ${ANNEAL_UPDATES:+--kl-anneal-updates "$ANNEAL_UPDATES"} \
+  --save-dir "$RUN/checkpoints" --no-epoch-checkpoints --best-checkpoint-metric elbo \
   --tensorboard-logdir "$RUN/tensorboard" --log-format simple --log-interval 100 \
-  --num-workers 1 $DEVICE_FLAGS "$@" 2>&1 | tee "$RUN/train.log"
+  $DEVICE_FLAGS "$@" 2>&1 | tee "$RUN/train.log"
 for split in valid test; do
   fairseq-validate "$DATA" --user-dir fairseq_hybrid_vae --task text_vae --sample-size 60 \
     --path "$RUN/checkpoints/checkpoint_best.pt" --valid-subset "$split" --batch-size 64 \
