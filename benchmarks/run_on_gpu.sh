@@ -3,8 +3,8 @@
 # whose Python (3.12) has torch with CUDA but no fairseq: the wheels in .whl/ (fairseq-fixed's cp312 wheel, hydra-core,
 # omegaconf, antlr4, bitarray, tensorboardX; see docs/benchmarks.md) are installed into /tmp/site.
 # Each table goes to $OUT/<name>.md (default benchmarks/results/), its log beside it.
-#     bash benchmarks/gpu_session.sh wheels        # here, with network: fill .whl/ (ignored by git)
-#     bash benchmarks/gpu_session.sh [train|train-half|generate|generate-half|profile ...]  (default: all)
+#     bash benchmarks/run_on_gpu.sh wheels        # here, with network: fill .whl/ (ignored by git)
+#     bash benchmarks/run_on_gpu.sh [train|train-half|generate|generate-half|profile ...]  (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = wheels ]; then  # cp312 manylinux wheels: the GPU image's Python is 3.12
