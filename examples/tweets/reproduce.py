@@ -1,6 +1,6 @@
 """Reproduce the paper's Tables 1 and 2 on real tweets: LSTM VAE (p 0.2, 0.5, 0.8) vs Hybrid (alpha 0.2).
 
-    python examples/tweets/reproduce.py --scale cpu --tweets ../shared/data/tweets
+    python examples/tweets/reproduce.py --scale cpu --tweets TWEETS_DIR
     python examples/tweets/reproduce.py --table-only        # rebuild the tables from results/
 
 Data: every tweet file under --tweets (Sentiment140 and TweetEval), shuffled with a fixed seed,
@@ -74,7 +74,7 @@ def prepare(tweets: str, data: str, work: str) -> None:
     """All tweet files in one shuffled file, then hybrid-vae-prepare (normalise, dedupe, split)."""
     paths = sorted(glob.glob(os.path.join(tweets, "**", "*.txt"), recursive=True))
     if not paths:
-        sys.exit(f"no .txt files under {tweets}: pass the folder of ../shared/data/tweets")
+        sys.exit(f"no .txt files under {tweets}: pass the folder of tweet files (one tweet per line)")
     lines = []
     for path in paths:
         with open(path, encoding="utf-8") as f:
@@ -191,7 +191,7 @@ def main() -> None:
     if not args.table_only:
         if not os.path.exists(os.path.join(data, "dict.txt")):
             if not args.tweets:
-                sys.exit("no prepared data yet: pass --tweets FOLDER (e.g. ../shared/data/tweets)")
+                sys.exit("no prepared data yet: pass --tweets FOLDER (.txt files, one tweet per line)")
             prepare(args.tweets, data, args.work)
         s = SCALES[args.scale]
         work = os.path.join(args.work, name)
