@@ -76,15 +76,19 @@ class TextVAEHubInterface(nn.Module):
         return self.model.encoder.posterior(self.to_tokens(texts))
 
     @torch.no_grad()
-    def decode(self, z: Tensor, beam: int = 1, **generation) -> List[str]:
-        """Text for each code in z (B, Z): greedy by default (the paper); `generation` takes
-        fairseq's generation options, e.g. sampling=True, sampling_topk=10, temperature=0.8."""
+    def generate(self, z: Tensor, beam: int = 1, **generation) -> List[List[dict]]:
+        """fairseq's hypotheses for each code in z (B, Z): per code, `beam` dicts with "tokens",
+        "score" and "positional_scores", as fairseq's generators return them."""
         generator = self._generator(beam=beam, **generation)
         blank = torch.full((z.size(0), self.sample_size), self.dictionary.pad(), device=self.device)
         sample = {"net_input": {"src_tokens": blank, "prev_output_tokens": blank, "z": z.to(self.device),
                                 "src_lengths": torch.full((z.size(0),), self.sample_size)}}
-        hypos = generator.generate([self.model], sample, bos_token=self.dictionary.bos())
-        return [self.to_text(h[0]["tokens"]) for h in hypos]
+        return generator.generate([self.model], sample, bos_token=self.dictionary.bos())
+
+    def decode(self, z: Tensor, beam: int = 1, **generation) -> List[str]:
+        """Text for each code in z (B, Z): greedy by default (the paper); `generation` takes
+        fairseq's generation options, e.g. sampling=True, sampling_topk=10, temperature=0.8."""
+        return [self.to_text(hypos[0]["tokens"]) for hypos in self.generate(z, beam, **generation)]
 
     def sample(self, n: int, temperature: float = 1.0, beam: int = 1, **generation) -> List[str]:
         """n texts from z ~ N(0, temperature^2 I)."""
