@@ -106,11 +106,13 @@ def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common
         save_dir = os.path.join(work_dir, run.name)
         log_path = os.path.join(save_dir, "train.log")
         seconds, max_update = 0.0, convergence.min_updates if convergence else None
+        if convergence:  # validate at every step the rule looks at
+            run = Run(run.name, run.arch, run.flags + ["--validate-interval-updates", str(convergence.every)],
+                      run.labels)
         while True:
             print(f"[{i + 1}/{len(runs)}] {run.name}: training" + (f" to {max_update} updates"
                   if max_update else ""), flush=True)
-            flags = ["--validate-interval-updates", str(convergence.every)] if convergence else []
-            seconds += train(Run(run.name, run.arch, run.flags + flags), data, save_dir, common, max_update)
+            seconds += train(run, data, save_dir, common, max_update)
             with open(log_path) as f:
                 rows = dedupe(parse_stats(f.read().splitlines(), run.name, round(seconds, 1)))
             if not convergence or converged(rows, convergence):

@@ -1,4 +1,4 @@
-"""hybrid-vae-eval: how the field measures a text VAE (the README's evaluation section), on one split.
+"""hybrid-vae-eval: how the field measures a text VAE (docs/evaluation.md), on one split.
 
     hybrid-vae-eval DATA --path CKPT --split test [--iw-samples 500] [--json results.json]
 

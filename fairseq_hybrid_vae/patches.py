@@ -2,9 +2,9 @@
 
 Importing the package for the Python API changes nothing here but `allowlist_checkpoint_types()`.
 The command-line patches are applied when a fairseq command (fairseq-train, -generate, -validate,
-...) loads the plugin through --user-dir, and by the plugin's own commands (hybrid-vae-prepare,
-hybrid-vae-eval); the Python API uses the checkpoint errors for the length of a load only
-(`command_line_patches`).
+...) loads the plugin through --user-dir, and by hybrid-vae-eval (hybrid-vae-prepare loads no
+checkpoint and prints its own one-line errors); the Python API uses the checkpoint errors for the
+length of a load only (`command_line_patches`).
 Checked against torch 2.13.0 and fairseq 0.12.3.1 (fairseq-fixed, the 0.12.2 code for Python 3.11).
 """
 

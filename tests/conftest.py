@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -20,6 +21,8 @@ from fairseq_hybrid_vae.patches import command_line_patches
 IN_PROCESS_PATCHES = ["load_checkpoint_to_cpu", "copy", "parse_args_and_arch"]
 
 PACKAGE_DIR = str(Path(__file__).resolve().parents[1] / "fairseq_hybrid_vae")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from common import dictionary_of  # noqa: E402,F401  (one PTB- or tweet-sized dictionary for tests too)
 
 # Small sizes so every arch trains for a few dozen updates in seconds on 2 CPU cores.
 TINY_MODELS = {
@@ -32,16 +35,6 @@ TINY_MODELS = {
 
 def tiny_model_flags(arch: str) -> List[str]:
     return next(flags for family, flags in TINY_MODELS.items() if arch.startswith(family))
-
-
-def dictionary_of(size: int):
-    """fairseq's 4 special symbols plus made-up units: PTB has 53 types, the authors' tweets 259."""
-    from fairseq.data import Dictionary
-
-    dictionary = Dictionary()
-    for i in range(size - len(dictionary)):
-        dictionary.add_symbol(chr(0x4E00 + i))
-    return dictionary
 
 
 def synthetic_lines(num_lines: int, seed: int = 0) -> List[str]:
