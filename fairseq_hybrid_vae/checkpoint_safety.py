@@ -6,6 +6,10 @@ fairseq-generate, fairseq-validate and the Python API all load through
 `checkpoint_utils.load_checkpoint_to_cpu`; `load_checkpoint_to_cpu` here calls it and turns a refused
 or unreadable checkpoint into one clear error naming the file, instead of torch's long message.
 
+Resuming on several ranks: rank 0 loads the checkpoint and fairseq sends its state to the others with
+torch.save / torch.load, whose safe loader refuses the OmegaConf config in it, so every rank but 0
+failed to resume. `broadcast_object` sends configs as plain containers and rebuilds them on arrival.
+
 Writing: fairseq saves the first checkpoint of an update atomically (a .tmp file, then a rename) but
 copies it to checkpoint_last.pt / checkpoint_best.pt with a plain file copy, so a job killed during
 the copy would leave a truncated checkpoint_last.pt. Local copies here go through a temporary file
@@ -17,9 +21,13 @@ import pickle
 import re
 import shutil
 import traceback
+from typing import Any, Optional
 
+import torch
 from fairseq import checkpoint_utils
+from fairseq.distributed import utils as distributed_utils
 from fairseq.file_io import PathManager
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from .atomic import atomic_path
 from .errors import InputError, MissingInputError
@@ -86,3 +94,36 @@ def atomic_copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
         shutil.copyfile(src_path, partial)
     return True
 
+
+_fairseq_broadcast_object = distributed_utils.broadcast_object
+# Marks a config sent as a plain container, to be rebuilt as an OmegaConf config on arrival.
+CONFIG_TAG = "__fairseq_hybrid_vae_omegaconf__"
+
+
+def broadcast_object(
+    obj: Any, src_rank: int, group: object, dist_device: Optional[torch.device] = None
+) -> Any:
+    """fairseq's broadcast_object, with OmegaConf configs sent in a form the safe loader accepts."""
+    if distributed_utils.get_rank(group) == src_rank:
+        obj = configs_as_containers(obj)
+    return configs_rebuilt(_fairseq_broadcast_object(obj, src_rank, group, dist_device))
+
+
+def configs_as_containers(obj: Any) -> Any:
+    if isinstance(obj, (DictConfig, ListConfig)):
+        return {CONFIG_TAG: OmegaConf.to_container(obj, resolve=False)}
+    if isinstance(obj, dict):
+        return type(obj)((key, configs_as_containers(value)) for key, value in obj.items())
+    if type(obj) in (list, tuple):
+        return type(obj)(configs_as_containers(value) for value in obj)
+    return obj
+
+
+def configs_rebuilt(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {CONFIG_TAG}:
+            return OmegaConf.create(obj[CONFIG_TAG])
+        return type(obj)((key, configs_rebuilt(value)) for key, value in obj.items())
+    if type(obj) in (list, tuple):
+        return type(obj)(configs_rebuilt(value) for value in obj)
+    return obj

@@ -27,6 +27,10 @@ def one_line_message(error: BaseException) -> Optional[str]:
         return (f"training stopped: the loss or its gradients became NaN or inf ({text}); the "
                 "checkpoints written before are intact (resume from checkpoint_last.pt), crash.pt holds "
                 "the state at the failure; lower --lr, add --clip-norm, or train in fp32")
+    from . import launchers  # not at the top: launchers.py imports this module
+
+    if launchers.is_peer_lost(error):
+        return launchers.lost_rank_message(error)
     if text.startswith("Cannot load model parameters from checkpoint"):
         return (f"{text} The checkpoint was written by another --arch or other model sizes: train into a "
                 "new --save-dir, or pass the options the checkpoint was trained with")

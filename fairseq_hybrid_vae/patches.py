@@ -17,12 +17,15 @@ from typing import Iterator, List, Sequence, Tuple
 
 import torch
 from fairseq import checkpoint_utils, options
+from fairseq.distributed import utils as distributed_utils
 from fairseq.file_io import PathManager
 
-from . import checkpoint_safety, errors, full_help
+from . import checkpoint_safety, errors, full_help, launchers
 
-# What fairseq checkpoints hold beyond containers, numbers and tensors: a legacy argparse config.
-SAFE_CHECKPOINT_GLOBALS = [argparse.Namespace]
+# What fairseq checkpoints hold beyond containers, numbers and tensors: a legacy argparse config; and
+# the placeholder (an int) that stands for each tensor when fairseq sends a loaded checkpoint to the
+# other ranks on resume.
+SAFE_CHECKPOINT_GLOBALS = [argparse.Namespace, distributed_utils._TensorPlaceholder]
 
 
 def allowlist_checkpoint_types() -> None:
@@ -49,13 +52,21 @@ def command_line_replacements() -> List[Tuple[object, str, object]]:
       plain copy, so a job killed mid-copy left a truncated checkpoint_last.pt; the copy now appears
       complete or not at all (checkpoint_safety.atomic_copy);
     - options.parse_args_and_arch: `--help` lists the task, model and criterion options, which
-      fairseq's first parsing pass never adds (full_help.py).
+      fairseq's first parsing pass never adds (full_help.py);
+    - distributed_utils.broadcast_object: a resume on several ranks sends rank 0's checkpoint state to
+      the others through torch.load, whose safe loader refused its OmegaConf config on every other rank
+      (checkpoint_safety.broadcast_object);
+    - distributed_utils.call_main: under torchrun or srun, fairseq 0.12 trained every process alone when
+      --distributed-world-size was 1 (its default on CPUs and one-GPU nodes) and crashed on CPU with
+      more; the launcher's world is now adopted, or the run refused with the flag to add (launchers.py).
     """
     return [
         (sys, "excepthook", errors.one_line_excepthook),
         (checkpoint_utils, "load_checkpoint_to_cpu", checkpoint_safety.load_checkpoint_to_cpu),
         (PathManager, "copy", staticmethod(checkpoint_safety.atomic_copy)),
         (options, "parse_args_and_arch", full_help.parse_args_and_arch),
+        (distributed_utils, "broadcast_object", checkpoint_safety.broadcast_object),
+        (distributed_utils, "call_main", launchers.call_main),
     ]
 
 

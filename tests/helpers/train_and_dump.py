@@ -3,10 +3,12 @@
 Only rank 0 writes checkpoints, so a test cannot otherwise see whether the ranks agree. Usage: the
 fairseq-train command line; each rank writes SAVE_DIR/rank<R>.pt (parameters, buffers, num_updates) and
 rank<R>-init.pt, the state before the first update. TEST_NO_LATENT_NOISE=1 trains with z = mu;
-TEST_NAN_FROM_UPDATE=N makes the loss NaN from update N on.
+TEST_NAN_FROM_UPDATE=N makes the loss NaN from update N on; TEST_KILL_AT_UPDATE=N kills the process
+(SIGKILL, as a lost node) when it starts update N.
 """
 
 import os
+import signal
 
 import torch
 from fairseq import checkpoint_utils
@@ -25,6 +27,8 @@ def save_checkpoint_and_dump(cfg, trainer, epoch_itr, val_loss):
 
 
 def train_step_after_dumping_the_initial_state(self, samples, raise_oom=False):
+    if self.get_num_updates() + 1 == int(os.environ.get("TEST_KILL_AT_UPDATE") or 0):
+        os.kill(os.getpid(), signal.SIGKILL)
     if self.get_num_updates() == 0 and not getattr(self, "_dumped_initial_state", False):
         self._dumped_initial_state = True
         state = {name: value.detach().clone() for name, value in self.get_model().state_dict().items()}
