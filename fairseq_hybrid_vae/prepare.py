@@ -6,25 +6,33 @@ stream, as the authors did. `--unit char` round-trips the text exactly, spaces i
 """
 
 import argparse
+import hashlib
 import html
+import itertools
 import logging
 import os
+import struct
 import sys
 import tempfile
-from collections import Counter
-from typing import Dict, List
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Sequence, Set
 
 import numpy as np
 import sentencepiece as spm
-import torch
 from fairseq.data import Dictionary, indexed_dataset
+from sentencepiece import sentencepiece_model_pb2
 from tqdm import tqdm
 
 logger = logging.getLogger("fairseq_hybrid_vae.prepare")
 
 # A piece that cannot be a character: the default "<unk>" would swallow PTB's literal "<unk>".
 UNK_PIECE = "<UNK_>"
+# Lines encoded and written at a time: memory stays bounded whatever the corpus size.
 CHUNK_LINES = 10_000
+# sentencepiece trains on at most this many lines, sampled from the whole training text.
+SENTENCEPIECE_SAMPLE_LINES = 2_000_000
+# Inputs at least this large show a progress bar.
+PROGRESS_BAR_BYTES = 10 << 20
 
 
 class PrepareError(Exception):
@@ -43,159 +51,262 @@ def normalize_tweet(line: str) -> str:
     return " ".join(tokens)
 
 
-def read_lines(path: str, errors: str) -> List[str]:
-    """Lines without their line breaks; undecodable bytes are an error naming the line."""
-    lines = []
-    with open(path, "rb") as f:
+@dataclass
+class Source:
+    """One text file, read line by line (each pass reads it again, so nothing grows with its size);
+    lines `start` to `stop` of its normalised lines."""
+
+    path: str
+    encoding_errors: str
+    normalization: str
+    start: int = 0
+    stop: Optional[int] = None
+
+    def lines(self, progress: str = "") -> Iterator[str]:
+        lines = normalized(read_lines(self.path, self.encoding_errors, progress), self.normalization)
+        return itertools.islice(lines, self.start, self.stop)
+
+
+def read_lines(path: str, errors: str, progress: str = "") -> Iterator[str]:
+    """Lines without their line breaks; undecodable bytes are an error naming the line. A progress
+    bar over the file's bytes when `progress` names the pass and the file is large."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f, tqdm(total=size, unit="B", unit_scale=True, desc=progress,
+                                     disable=not progress or size < PROGRESS_BAR_BYTES) as bar:
         for number, raw in enumerate(f, start=1):
+            bar.update(len(raw))
             try:
-                lines.append(raw.decode("utf-8", errors=errors).rstrip("\r\n"))
+                yield raw.decode("utf-8", errors=errors).rstrip("\r\n")
             except UnicodeDecodeError as err:
                 raise PrepareError(
                     f"{path}: line {number} is not valid UTF-8 ({err.reason} at byte {err.start}): "
                     "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8) or pass "
                     "--encoding-errors replace"
                 ) from None
-    return lines
 
 
-def normalize(lines: List[str], mode: str) -> List[str]:
+def normalized(lines: Iterator[str], mode: str) -> Iterator[str]:
+    """--normalize tweets: normalise each line, drop blank and repeated lines (a 64-bit digest per
+    distinct line is kept to find repeats: the one thing that grows with the corpus)."""
     if mode == "none":
-        return lines
-    seen, kept = set(), []
+        yield from lines
+        return
+    seen: Set[bytes] = set()
     for line in map(normalize_tweet, lines):
-        if line and line not in seen:
-            seen.add(line)
-            kept.append(line)
-    return kept
+        digest = hashlib.blake2b(line.encode(), digest_size=8).digest()
+        if line and digest not in seen:
+            seen.add(digest)
+            yield line
 
 
-def split_by_ratio(lines: List[str], ratios: List[float]) -> Dict[str, List[str]]:
-    """Contiguous train/valid/test blocks, so no valid line sits between two train lines."""
-    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
-        raise PrepareError(f"--split-ratio {ratios} must be three non-negative numbers summing to 1")
-    n_valid, n_test = int(len(lines) * ratios[1]), int(len(lines) * ratios[2])
-    n_train = len(lines) - n_valid - n_test
-    return {
-        "train": lines[:n_train],
-        "valid": lines[n_train : n_train + n_valid],
-        "test": lines[n_train + n_valid :],
-    }
-
-
-def train_sentencepiece(lines: List[str], model_prefix: str, unit: str, vocab_size: int,
-                        character_coverage: float) -> spm.SentencePieceProcessor:
-    if any(UNK_PIECE in line for line in lines):
-        raise PrepareError(f"the corpus contains the reserved string {UNK_PIECE!r}; remove it")
-    if unit == "char":
-        vocab_size = len(set("".join(lines))) + 1  # every character, plus the unknown piece
+def split_ratios(text: str) -> List[float]:
+    """--split-ratio: three non-negative fractions summing to 1."""
     try:
-        _train_sentencepiece(lines, model_prefix, unit, vocab_size, character_coverage)
+        ratios = [float(r) for r in text.split(",")]
+    except ValueError:
+        ratios = []
+    if len(ratios) != 3 or any(not r >= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        raise PrepareError(f"--split-ratio {text}: give three non-negative numbers summing to 1, "
+                           "e.g. 0.9,0.05,0.05")
+    return ratios
+
+
+def split_sizes(num_lines: int, ratios: Sequence[float]) -> Dict[str, int]:
+    """Lines per split: contiguous train/valid/test blocks, so no valid line sits between train lines."""
+    n_valid, n_test = int(num_lines * ratios[1]), int(num_lines * ratios[2])
+    return {"train": num_lines - n_valid - n_test, "valid": n_valid, "test": n_test}
+
+
+@dataclass
+class TrainingTextStats:
+    """One pass over the training text: what sentencepiece and the checks need before training."""
+
+    lines: int = 0
+    has_text: bool = False
+    characters: Set[str] = None
+
+    @classmethod
+    def of(cls, lines: Iterator[str]) -> "TrainingTextStats":
+        stats = cls(characters=set())
+        for line in lines:
+            if UNK_PIECE in line:
+                raise PrepareError(f"the corpus contains the reserved string {UNK_PIECE!r}; remove it")
+            stats.lines += 1
+            stats.has_text = stats.has_text or bool(line)
+            stats.characters.update(line)
+        return stats
+
+
+def train_sentencepiece(lines: Iterator[str], stats: TrainingTextStats, model_prefix: str, unit: str,
+                        vocab_size: int, character_coverage: float) -> spm.SentencePieceProcessor:
+    if unit == "char":
+        vocab_size = len(stats.characters) + 1  # every character, plus the unknown piece
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=lines,
+            model_prefix=model_prefix,
+            model_type="char" if unit == "char" else "unigram",
+            vocab_size=vocab_size,
+            hard_vocab_limit=unit != "char",
+            character_coverage=character_coverage,
+            normalization_rule_name="identity",  # exact round trip: no NFKC, no whitespace edits
+            remove_extra_whitespaces=False,
+            add_dummy_prefix=False,
+            unk_id=0,
+            unk_piece=UNK_PIECE,
+            bos_id=-1,
+            eos_id=-1,
+            pad_id=-1,
+            max_sentence_length=1 << 16,
+            input_sentence_size=SENTENCEPIECE_SAMPLE_LINES,  # a bounded sample of a large corpus
+            shuffle_input_sentence=True,
+            num_threads=os.cpu_count() or 1,
+            minloglevel=2,
+        )
     except RuntimeError as err:  # e.g. a --vocab-size larger than the corpus supports
         raise PrepareError(f"sentencepiece: {str(err).splitlines()[0]}") from None
+    forget_scratch_path(model_prefix + ".model")
     return spm.SentencePieceProcessor(model_file=model_prefix + ".model")
 
 
-def _train_sentencepiece(lines, model_prefix, unit, vocab_size, character_coverage) -> None:
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines),
-        model_prefix=model_prefix,
-        model_type="char" if unit == "char" else "unigram",
-        vocab_size=vocab_size,
-        hard_vocab_limit=unit != "char",
-        character_coverage=character_coverage,
-        normalization_rule_name="identity",  # exact round trip: no NFKC, no whitespace edits
-        remove_extra_whitespaces=False,
-        add_dummy_prefix=False,
-        unk_id=0,
-        unk_piece=UNK_PIECE,
-        bos_id=-1,
-        eos_id=-1,
-        pad_id=-1,
-        max_sentence_length=1 << 16,
-        input_sentence_size=2_000_000,
-        shuffle_input_sentence=True,
-        num_threads=os.cpu_count() or 1,
-        minloglevel=2,
-    )
+def forget_scratch_path(model_file: str) -> None:
+    """sentencepiece records the path it wrote to (a random scratch folder) in the model: keep the
+    file name alone, so the same text always gives the same spm.model, byte for byte."""
+    model = sentencepiece_model_pb2.ModelProto()
+    with open(model_file, "rb") as f:
+        model.ParseFromString(f.read())
+    model.trainer_spec.model_prefix = os.path.basename(model.trainer_spec.model_prefix)
+    with open(model_file, "wb") as f:
+        f.write(model.SerializeToString())
 
 
-def build_dictionary(sp: spm.SentencePieceProcessor, train_ids: List[List[int]]) -> Dictionary:
+def encoded_chunks(sp: spm.SentencePieceProcessor, lines: Iterator[str]) -> Iterator[List[List[int]]]:
+    """Sentencepiece ids of CHUNK_LINES lines at a time, encoded on every core."""
+    while chunk := list(itertools.islice(lines, CHUNK_LINES)):
+        yield sp.encode(chunk, out_type=int, num_threads=os.cpu_count() or 1)
+
+
+def flat(chunk: List[List[int]]) -> np.ndarray:
+    """The ids of a chunk's lines, one after another: (sum of line lengths,)."""
+    return np.fromiter(itertools.chain.from_iterable(chunk), dtype=np.int64,
+                       count=sum(map(len, chunk)))
+
+
+def build_dictionary(sp: spm.SentencePieceProcessor, train: Iterator[str]) -> Dictionary:
     """fairseq's dictionary over the sentencepiece pieces, most frequent first, with train counts."""
-    counts = Counter()
-    for ids in train_ids:
-        counts.update(ids)
+    counts = np.zeros(sp.get_piece_size(), dtype=np.int64)
+    for chunk in encoded_chunks(sp, train):
+        counts += np.bincount(flat(chunk), minlength=len(counts))
     dictionary = Dictionary()
     for sp_id in range(sp.get_piece_size()):
         if sp_id != sp.unk_id():
-            dictionary.add_symbol(sp.id_to_piece(sp_id), n=counts[sp_id])
+            dictionary.add_symbol(sp.id_to_piece(sp_id), n=int(counts[sp_id]))
     dictionary.finalize(padding_factor=1)
     return dictionary
 
 
-def encode(sp: spm.SentencePieceProcessor, lines: List[str], desc: str) -> List[List[int]]:
-    """Sentencepiece ids per line, in chunks so long inputs show a progress bar."""
-    ids: List[List[int]] = []
-    show = len(lines) > 5 * CHUNK_LINES
-    for start in tqdm(range(0, len(lines), CHUNK_LINES), desc=desc, unit="chunk", disable=not show):
-        ids += sp.encode(lines[start : start + CHUNK_LINES], out_type=int,
-                         num_threads=os.cpu_count() or 1)
-    return ids
+class IndexedDatasetWriter:
+    """fairseq's mmap indexed dataset, byte for byte as MMapIndexedDatasetBuilder writes it, but with
+    the item sizes spooled to a scratch file instead of a Python list, so memory stays flat."""
+
+    sizes_per_read = 1 << 20  # int32 sizes read back at a time when the index is written
+
+    def __init__(self, prefix: str, vocab_size: int):
+        self.prefix, self.dtype = prefix, indexed_dataset.best_fitting_int_dtype(vocab_size)
+        self.data = open(indexed_dataset.data_file_path(prefix), "wb")
+        self.sizes = tempfile.TemporaryFile(dir=os.path.dirname(prefix) or ".")
+        self.items = 0
+
+    def add_items(self, units: np.ndarray, sizes: np.ndarray) -> None:
+        """units: the items one after another, (sum of sizes,); sizes: (items,)."""
+        self.data.write(units.astype(self.dtype).tobytes())
+        self.sizes.write(sizes.astype(np.int32).tobytes())
+        self.items += len(sizes)
+
+    def finalize(self) -> None:
+        """The index: header, sizes (int32), then each item's byte offset in the data file (int64)."""
+        self.data.close()
+        with open(indexed_dataset.index_file_path(self.prefix), "wb") as index:
+            index.write(indexed_dataset.MMapIndexedDataset.Index._HDR_MAGIC)
+            index.write(struct.pack("<Q", 1))
+            index.write(struct.pack("<B", indexed_dataset._dtype_header_code(self.dtype)))
+            index.write(struct.pack("<Q", self.items))
+            for sizes in self.spooled_sizes():
+                index.write(sizes.tobytes())
+            offset = 0
+            for sizes in self.spooled_sizes():
+                ends = offset + np.cumsum(sizes, dtype=np.int64) * np.dtype(self.dtype).itemsize
+                index.write(np.concatenate([[offset], ends[:-1]]).astype(np.int64).tobytes())
+                offset = int(ends[-1])
+        self.sizes.close()
+
+    def spooled_sizes(self) -> Iterator[np.ndarray]:
+        self.sizes.seek(0)
+        while block := self.sizes.read(4 * self.sizes_per_read):
+            yield np.frombuffer(block, dtype=np.int32)
 
 
-def binarize(ids: List[List[int]], to_fairseq: np.ndarray, eos: int, prefix: str) -> int:
-    """fairseq's mmap indexed dataset: one item per line, its units then EOS. Returns #units."""
-    builder = indexed_dataset.make_builder(
-        indexed_dataset.data_file_path(prefix), impl="mmap", vocab_size=len(to_fairseq) + 4
-    )
-    units = 0
-    for line_ids in ids:
-        item = np.append(to_fairseq[np.asarray(line_ids, dtype=np.int64)], eos)
-        builder.add_item(torch.from_numpy(item))
-        units += len(item)
-    builder.finalize(indexed_dataset.index_file_path(prefix))
-    return units
+def binarize(sp: spm.SentencePieceProcessor, lines: Iterator[str], to_fairseq: np.ndarray, eos: int,
+             prefix: str) -> Dict[str, int]:
+    """One item per line, its units then EOS, written chunk by chunk. Returns line, unit and unknown
+    counts."""
+    writer = IndexedDatasetWriter(prefix, vocab_size=len(to_fairseq) + 4)
+    counts = {"lines": 0, "units": 0, "unknown": 0}
+    for chunk in encoded_chunks(sp, lines):
+        ids = flat(chunk)  # (N,)
+        sizes = np.array([len(line) + 1 for line in chunk], dtype=np.int64)  # (lines,): units and EOS
+        units = np.full(int(sizes.sum()), eos, dtype=np.int64)  # (N + lines,)
+        is_unit = np.ones(len(units), dtype=bool)
+        is_unit[np.cumsum(sizes) - 1] = False  # each line's last position keeps its EOS
+        units[is_unit] = to_fairseq[ids]
+        writer.add_items(units, sizes)
+        counts["lines"] += len(sizes)
+        counts["units"] += len(units)
+        counts["unknown"] += int((ids == sp.unk_id()).sum())
+    writer.finalize()
+    return counts
 
 
 def prepare(args: argparse.Namespace) -> None:
-    splits: Dict[str, List[str]] = {}
+    source = lambda path, **rows: Source(path, args.encoding_errors, args.normalize, **rows)  # noqa: E731
     if args.valid or args.test:
-        for split in ("train", "valid", "test"):
-            path = getattr(args, split)
-            if path:
-                splits[split] = normalize(read_lines(path, args.encoding_errors), args.normalize)
+        splits = {split: source(getattr(args, split)) for split in ("train", "valid", "test")
+                  if getattr(args, split)}
     else:
-        lines = normalize(read_lines(args.train, args.encoding_errors), args.normalize)
-        splits = split_by_ratio(lines, [float(r) for r in args.split_ratio.split(",")])
-    if not any(line for line in splits["train"]):
+        ratios = split_ratios(args.split_ratio)
+        sizes = split_sizes(sum(1 for _ in source(args.train).lines("counting lines")), ratios)
+        splits = {"train": source(args.train, stop=sizes["train"]),
+                  "valid": source(args.train, start=sizes["train"], stop=sizes["train"] + sizes["valid"]),
+                  "test": source(args.train, start=sizes["train"] + sizes["valid"])}
+    stats = TrainingTextStats.of(splits["train"].lines("reading --train"))
+    if not stats.has_text:
         raise PrepareError(f"{args.train}: no text left for training (empty after --normalize?)")
 
     os.makedirs(args.destdir, exist_ok=True)
     # Build everything in a scratch folder beside the destination, then move it in: an interrupted
     # run never leaves files that look complete.
     with tempfile.TemporaryDirectory(dir=args.destdir, prefix=".prepare-") as scratch:
-        sp = train_sentencepiece(splits["train"], os.path.join(scratch, "spm"), args.unit,
-                                 args.vocab_size, args.character_coverage)
-        check_round_trip(sp, splits["train"][:2000], args.unit)
-        ids = {split: encode(sp, lines, split) for split, lines in splits.items()}
-        dictionary = build_dictionary(sp, ids["train"])
+        sp = train_sentencepiece(splits["train"].lines("sentencepiece"), stats, os.path.join(scratch, "spm"),
+                                 args.unit, args.vocab_size, args.character_coverage)
+        check_round_trip(sp, itertools.islice(splits["train"].lines(), 2000), args.unit)
+        dictionary = build_dictionary(sp, splits["train"].lines("counting units"))
         dictionary.save(os.path.join(scratch, "dict.txt"))
         to_fairseq = np.array(
             [dictionary.index(sp.id_to_piece(i)) for i in range(sp.get_piece_size())]
         )
         to_fairseq[sp.unk_id()] = dictionary.unk()
-        for split in splits:
-            units = binarize(ids[split], to_fairseq, dictionary.eos(), os.path.join(scratch, split))
-            unknown = sum(line.count(sp.unk_id()) for line in ids[split])
-            logger.info(f"{split}: {len(splits[split])} lines, {units} units "
-                        f"(EOS included), {unknown} unknown")
+        for split, lines in splits.items():
+            counts = binarize(sp, lines.lines(f"binarizing {split}"), to_fairseq, dictionary.eos(),
+                              os.path.join(scratch, split))
+            logger.info(f"{split}: {counts['lines']} lines, {counts['units']} units "
+                        f"(EOS included), {counts['unknown']} unknown")
         os.remove(os.path.join(scratch, "spm.vocab"))
         for name in os.listdir(scratch):
             os.replace(os.path.join(scratch, name), os.path.join(args.destdir, name))
     logger.info(f"wrote {args.destdir}: {len(dictionary)} types in dict.txt ({args.unit} units)")
 
 
-def check_round_trip(sp: spm.SentencePieceProcessor, lines: List[str], unit: str) -> None:
+def check_round_trip(sp: spm.SentencePieceProcessor, lines: Iterator[str], unit: str) -> None:
     """Character units must give back the text, except characters left out by --character-coverage."""
     for line in lines:
         ids = sp.encode(line, out_type=int)
