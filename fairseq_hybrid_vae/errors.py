@@ -23,6 +23,10 @@ def one_line_message(error: BaseException) -> Optional[str]:
     text = " ".join(str(error).split())
     if isinstance(error, InputError):
         return text
+    if isinstance(error, OSError) and (error.filename or text.startswith("Model file not found")):
+        return wrong_path(error, text)
+    if isinstance(error, AssertionError) and text.startswith("--"):
+        return text  # fairseq's own checks of option combinations, e.g. "--sampling requires --nbest ..."
     if isinstance(error, FloatingPointError):
         return (f"training stopped: the loss or its gradients became NaN or inf ({text}); the "
                 "checkpoints written before are intact (resume from checkpoint_last.pt), crash.pt holds "
@@ -35,6 +39,24 @@ def one_line_message(error: BaseException) -> Optional[str]:
         return (f"{text} The checkpoint was written by another --arch or other model sizes: train into a "
                 "new --save-dir, or pass the options the checkpoint was trained with")
     return None
+
+
+# What an OS error about a path means for the user, by its kind.
+PATH_ERRORS = {
+    IsADirectoryError: "is a folder: give a file",
+    NotADirectoryError: "runs through a file where a folder is needed: give another path",
+    FileExistsError: "exists and is not a folder: give a folder to write into, or move the file away",
+    PermissionError: "is not readable or writable by you: choose another path or fix its permissions",
+    FileNotFoundError: "does not exist: check the path",
+}
+
+
+def wrong_path(error: OSError, text: str) -> str:
+    """A path of the wrong kind (a folder for a file, a file for a folder, missing, not writable)."""
+    if error.filename is None:  # fairseq's "Model file not found: PATH"
+        return f"{text}: check --path (a checkpoint file, e.g. checkpoints/checkpoint_best.pt)"
+    what = next((why for kind, why in PATH_ERRORS.items() if isinstance(error, kind)), error.strerror)
+    return f"{error.filename} {what}"
 
 
 def one_line_excepthook(kind, error, traceback) -> None:

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from .atomic import atomic_open
 from .modules import gaussian_kl
+from .option_ranges import AT_LEAST_1, NON_NEGATIVE, Checked, OneLineArgumentParser, PathKind
 from .patches import patch_for_the_command_line
 
 logger = logging.getLogger("fairseq_hybrid_vae.evaluate")
@@ -162,19 +163,21 @@ def format_table(result: Dict) -> str:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hybrid-vae-eval", description=__doc__.splitlines()[0])
-    parser.add_argument("data", help="the data directory the model was trained on")
-    parser.add_argument("--path", required=True, help="checkpoint file")
+    parser = OneLineArgumentParser(prog="hybrid-vae-eval", description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=PathKind("folder"), help="the data directory the model was trained on")
+    parser.add_argument("--path", type=PathKind("file"), required=True, help="checkpoint file")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
-    parser.add_argument("--iw-samples", type=int, default=500, help="K for IW-NLL (default 500)")
-    parser.add_argument("--iw-chunk", type=int, default=50,
+    parser.add_argument("--iw-samples", type=Checked(int, AT_LEAST_1), default=500,
+                        help="K for IW-NLL (default 500)")
+    parser.add_argument("--iw-chunk", type=Checked(int, AT_LEAST_1), default=50,
                         help="importance samples decoded at once per sample (memory)")
-    parser.add_argument("--batch-size", type=int, default=16, help="samples per batch")
-    parser.add_argument("--max-samples", type=int, help="only the first N samples of the split")
-    parser.add_argument("--diversity-samples", type=int, default=100,
+    parser.add_argument("--batch-size", type=Checked(int, AT_LEAST_1), default=16, help="samples per batch")
+    parser.add_argument("--max-samples", type=Checked(int, AT_LEAST_1),
+                        help="only the first N samples of the split")
+    parser.add_argument("--diversity-samples", type=Checked(int, NON_NEGATIVE), default=100,
                         help="greedy prior samples for the diversity count (0: skip)")
-    parser.add_argument("--json", help="also write the results here (JSON)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=PathKind("output file"), help="also write the results here (JSON)")
+    parser.add_argument("--seed", type=Checked(int, NON_NEGATIVE), default=1)
     parser.add_argument("--cpu", action="store_true", help="do not use a GPU")
     return parser
 

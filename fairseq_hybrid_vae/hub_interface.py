@@ -11,6 +11,7 @@ encode / decode / reconstruct / interpolate, strings in and strings out, on fair
 
 import copy
 import os
+import warnings
 from typing import List, Sequence, Tuple
 
 import torch
@@ -18,7 +19,9 @@ import torch.nn as nn
 from omegaconf import open_dict
 from torch import Tensor
 
+from .errors import InputError
 from .modules import interpolate_latents, reparameterize
+from .option_ranges import AT_LEAST_1, AT_LEAST_2, NON_NEGATIVE, Range, out_of_range, wrong_kind
 from .patches import command_line_patches
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -40,6 +43,13 @@ class TextVAEHubInterface(nn.Module):
         (its dict.txt and spm.model), relative to `model_dir` when it starts with '.'."""
         from fairseq import hub_utils
 
+        relative = data_name_or_path.startswith(".")  # as fairseq's hub_utils reads it
+        data_dir = os.path.join(model_dir, data_name_or_path) if relative else data_name_or_path
+        for argument, path, kind in [("model_dir", model_dir, "folder"),
+                                     ("data_name_or_path", data_dir, "folder"),
+                                     ("checkpoint_file", os.path.join(model_dir, checkpoint_file), "file")]:
+            if wrong_kind(path, kind):
+                raise InputError(f"from_pretrained({argument}=...): {wrong_kind(path, kind)}")
         # A refused, missing or broken checkpoint raises one clear CheckpointError, as on the command line.
         with command_line_patches(only=["load_checkpoint_to_cpu"]):
             loaded = hub_utils.from_pretrained(
@@ -57,11 +67,19 @@ class TextVAEHubInterface(nn.Module):
 
     # text <-> units
     def to_tokens(self, texts: Sequence[str]) -> Tensor:
-        """(B, L): each text's units, then EOS, truncated or padded to L as in line mode."""
+        """(B, L): each text's units, then EOS, padded to L as in line mode; a longer text is cut to
+        L units (its EOS dropped) with a warning that says so."""
+        if isinstance(texts, str) or not texts or not all(isinstance(text, str) for text in texts):
+            raise InputError("give a non-empty list of strings, e.g. vae.encode([\"a text\"])")
         tokens = torch.full((len(texts), self.sample_size), self.dictionary.pad(), dtype=torch.long)
         for row, text in enumerate(texts):
             units = [self.dictionary.index(p) for p in self.bpe.encode(text).split(" ") if p]
-            units = (units + [self.dictionary.eos()])[: self.sample_size]
+            units.append(self.dictionary.eos())
+            if len(units) > self.sample_size:
+                warnings.warn(f"text {row} has {len(units)} units with its EOS, more than the model's "
+                              f"L = {self.sample_size}: only its first {self.sample_size} are encoded",
+                              stacklevel=3)
+            units = units[: self.sample_size]
             tokens[row, : len(units)] = torch.tensor(units)
         return tokens.to(self.device)
 
@@ -79,6 +97,9 @@ class TextVAEHubInterface(nn.Module):
     def generate(self, z: Tensor, beam: int = 1, **generation) -> List[List[dict]]:
         """fairseq's hypotheses for each code in z (B, Z): per code, `beam` dicts with "tokens",
         "score" and "positional_scores", as fairseq's generators return them."""
+        if z.dim() != 2 or z.size(1) != self.model.encoder.latent_dim:
+            raise InputError(f"z has shape {tuple(z.shape)}: give (B, {self.model.encoder.latent_dim}), one "
+                             "latent code per row")
         generator = self._generator(beam=beam, **generation)
         blank = torch.full((z.size(0), self.sample_size), self.dictionary.pad(), device=self.device)
         sample = {"net_input": {"src_tokens": blank, "prev_output_tokens": blank, "z": z.to(self.device),
@@ -92,6 +113,8 @@ class TextVAEHubInterface(nn.Module):
 
     def sample(self, n: int, temperature: float = 1.0, beam: int = 1, **generation) -> List[str]:
         """n texts from z ~ N(0, temperature^2 I)."""
+        check_value("n", n, AT_LEAST_1)
+        check_value("temperature", temperature, NON_NEGATIVE)
         z = torch.randn(n, self.model.encoder.latent_dim, device=self.device) * temperature
         return self.decode(z, beam=beam, **generation)
 
@@ -103,6 +126,7 @@ class TextVAEHubInterface(nn.Module):
     def interpolate(self, start: str, end: str, steps: int = 5, method: str = "lerp",
                     **generation) -> List[str]:
         """`steps` texts on the path between the posterior means of `start` and `end`."""
+        check_value("steps", steps, AT_LEAST_2)
         mu, _ = self.encode([start, end])
         weight = torch.linspace(0, 1, steps, device=self.device)
         z = interpolate_latents(mu[:1].expand(steps, -1), mu[1:].expand(steps, -1), weight, method)
@@ -114,6 +138,12 @@ class TextVAEHubInterface(nn.Module):
             for key, value in generation.items():
                 setattr(args, key, value)
         return self.task.build_generator([self.model], args)
+
+
+def check_value(name: str, value: float, range_: Range) -> None:
+    complaint = out_of_range(name, value, range_)
+    if complaint:
+        raise InputError(complaint.replace(f"--{name} ", f"{name}=", 1))
 
 
 # The name of version 0.1, kept working.

@@ -22,6 +22,7 @@ import torch
 from fairseq.distributed import utils as distributed_utils
 
 from .errors import InputError
+from .option_ranges import check_paths
 
 # Keys the surviving ranks set in the rendezvous store after a collective failed (lost_rank_message).
 ANSWER_KEY = "fairseq_hybrid_vae/alive_after_failure/{rank}"
@@ -128,8 +129,9 @@ def adopt(dist, launcher: Launcher, init_method: str, on_cpu: bool) -> None:
 
 
 def call_main(cfg, main: Callable, **kwargs) -> None:
-    """fairseq's call_main after check_launch."""
+    """fairseq's call_main after the checks at start: the launcher's world, fairseq's path options."""
     check_launch(cfg)
+    check_paths(cfg)
     FAIRSEQ_CALL_MAIN(cfg, main, **kwargs)
 
 

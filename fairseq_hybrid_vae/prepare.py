@@ -23,6 +23,8 @@ from fairseq.data import Dictionary, indexed_dataset
 from sentencepiece import sentencepiece_model_pb2
 from tqdm import tqdm
 
+from .option_ranges import AT_LEAST_2, Checked, OneLineArgumentParser, PathKind, Range
+
 logger = logging.getLogger("fairseq_hybrid_vae.prepare")
 
 # A piece that cannot be a character: the default "<unk>" would swallow PTB's literal "<unk>".
@@ -106,9 +108,18 @@ def split_ratios(text: str) -> List[float]:
     except ValueError:
         ratios = []
     if len(ratios) != 3 or any(not r >= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
-        raise PrepareError(f"--split-ratio {text}: give three non-negative numbers summing to 1, "
+        raise PrepareError(f"{text}: give three non-negative numbers summing to 1, "
                            "e.g. 0.9,0.05,0.05")
     return ratios
+
+
+def split_ratio_text(text: str) -> str:
+    """--split-ratio as an argparse type: checked when the command line is read."""
+    try:
+        split_ratios(text)
+    except PrepareError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
 
 
 def split_sizes(num_lines: int, ratios: Sequence[float]) -> Dict[str, int]:
@@ -319,24 +330,27 @@ def check_round_trip(sp: spm.SentencePieceProcessor, lines: Iterator[str], unit:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="hybrid-vae-prepare",
         description="Train a sentencepiece model on raw UTF-8 text and binarize the text for the "
         "text_vae task (fairseq's mmap format).",
     )
-    parser.add_argument("--train", required=True, help="training text, one line per sample/line")
-    parser.add_argument("--valid", help="validation text (default: split off --train)")
-    parser.add_argument("--test", help="test text (default: split off --train)")
-    parser.add_argument("--split-ratio", default="0.9,0.05,0.05",
+    parser.add_argument("--train", type=PathKind("file"), required=True,
+                        help="training text, one line per sample/line")
+    parser.add_argument("--valid", type=PathKind("file"), help="validation text (default: split off --train)")
+    parser.add_argument("--test", type=PathKind("file"), help="test text (default: split off --train)")
+    parser.add_argument("--split-ratio", type=split_ratio_text, default="0.9,0.05,0.05",
                         help="train,valid,test fractions when only --train is given; contiguous "
                         "blocks in file order (default: 0.9,0.05,0.05)")
-    parser.add_argument("--destdir", required=True, help="output data directory")
+    parser.add_argument("--destdir", type=PathKind("output folder"), required=True,
+                        help="output data directory")
     parser.add_argument("--unit", choices=["char", "subword"], default="char",
                         help="char: one unit per character, exact round trip (the paper); "
                         "subword: sentencepiece unigram pieces (needs --vocab-size)")
-    parser.add_argument("--vocab-size", type=int, default=8000,
+    parser.add_argument("--vocab-size", type=Checked(int, AT_LEAST_2), default=8000,
                         help="subword vocabulary size (ignored for --unit char)")
-    parser.add_argument("--character-coverage", type=float, default=1.0,
+    parser.add_argument("--character-coverage", type=Checked(float, Range(low=0, high=1, low_open=True)),
+                        default=1.0,
                         help="share of characters kept; rarer ones become <unk> (e.g. 0.9995 "
                         "for tweets with emoji and mojibake)")
     parser.add_argument("--normalize", choices=["none", "tweets"], default="none",

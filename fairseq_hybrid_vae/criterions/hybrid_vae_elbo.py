@@ -12,6 +12,7 @@ from fairseq.dataclass import FairseqDataclass
 from torch import Tensor
 
 from ..modules import gaussian_kl
+from ..option_ranges import NON_NEGATIVE, PROBABILITY, check_options
 
 logger = logging.getLogger(__name__)
 
@@ -20,28 +21,35 @@ logger = logging.getLogger(__name__)
 class HybridVAEElboConfig(FairseqDataclass):
     alpha: float = field(
         default=0.2,
-        metadata={"help": "weight of the auxiliary (historyless) reconstruction loss; the paper "
+        metadata={"range": NON_NEGATIVE,
+                  "help": "weight of the auxiliary (historyless) reconstruction loss; the paper "
                   "uses 0.2 (0 turns it off)"},
     )
     kl_weight_floor: float = field(
-        default=0.001, metadata={"help": "KL weight before and at --kl-anneal-start (the authors: 0.001)"}
+        default=0.001,
+        metadata={"range": PROBABILITY,
+                  "help": "KL weight before and at --kl-anneal-start (the authors: 0.001)"}
     )
     kl_anneal_start: int = field(
-        default=1000, metadata={"help": "update at which the KL weight starts to rise linearly"}
+        default=1000,
+        metadata={"range": NON_NEGATIVE,
+                  "help": "update at which the KL weight starts to rise linearly"}
     )
     kl_anneal_updates: int = field(
         default=7000,
-        metadata={"help": "updates over which the KL weight rises from the floor to 1 "
+        metadata={"range": NON_NEGATIVE, "help": "updates over which the KL weight rises from the floor to 1 "
                   "(0: weight 1 from the start, no annealing)"},
     )
     kl_weight: Optional[float] = field(
         default=None,
-        metadata={"help": "a fixed KL weight instead of the annealing; 0 switches the KL term off: "
+        metadata={"range": NON_NEGATIVE,
+                  "help": "a fixed KL weight instead of the annealing; 0 switches the KL term off: "
                   "a plain stochastic autoencoder, as the paper's historyless models (Fig. 3)"},
     )
     free_bits: float = field(
         default=0.0,
-        metadata={"help": "free bits (Kingma et al. 2016): nats per latent dimension below which "
+        metadata={"range": NON_NEGATIVE,
+                  "help": "free bits (Kingma et al. 2016): nats per latent dimension below which "
                   "the batch-mean KL of that dimension is not penalised; 0 = off"},
     )
 
@@ -71,6 +79,11 @@ class HybridVAEElboCriterion(FairseqCriterion):
     The loss is summed over the batch and `sample_size` is the number of units, so fairseq reports it
     in bits per unit; every logged term is too, except `kl_nats` (nats per sample) and `kl_weight`.
     """
+
+    @classmethod
+    def build_criterion(cls, cfg: HybridVAEElboConfig, task):
+        check_options(cfg, HybridVAEElboConfig)
+        return super().build_criterion(cfg, task)
 
     def __init__(self, task, alpha, kl_weight_floor, kl_anneal_start, kl_anneal_updates, free_bits,
                  kl_weight=None):

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..modules import ConvEncoder, DeconvDecoder
+from ..option_ranges import AT_LEAST_1
 from .text_vae_model import (
     HEADS,
     TWEET_HEAD_SIZES,
@@ -41,14 +42,17 @@ class HybridVAEConfig(HeadConfig):
         metadata={"help": "what reads the deconv features: none (historyless, Fig. 2a), "
                   "lstm (Fig. 2b) or bytenet (masked convolutions, Fig. 2c); set by --arch"},
     )
-    latent_dim: int = field(default=50, metadata={"help": "size of the latent code z"})
+    latent_dim: int = field(default=50, metadata={"range": AT_LEAST_1, "help": "size of the latent code z"})
     encoder_channels: List[int] = field(
         default_factory=lambda: [128, 256],
-        metadata={"help": "channels of the stride-2 conv layers (the deconv mirrors them); "
+        metadata={"range": AT_LEAST_1, "min_items": 1,
+                  "help": "channels of the stride-2 conv layers (the deconv mirrors them); "
                   "--sample-size must be divisible by 2^len, e.g. 128,256,512"},
     )
     decoder_feature_dim: int = field(
-        default=200, metadata={"help": "channels of the last deconv layer: the feature per position"}
+        default=200,
+        metadata={"range": AT_LEAST_1,
+                  "help": "channels of the last deconv layer: the feature per position"}
     )
     sample_size: int = II("task.sample_size")
 

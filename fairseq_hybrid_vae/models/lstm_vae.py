@@ -15,6 +15,7 @@ from omegaconf import II
 from torch import Tensor
 
 from ..modules import LSTMHead, LSTMPosteriorEncoder
+from ..option_ranges import AT_LEAST_1, PROBABILITY
 from .text_vae_model import (
     LatentEncoder,
     RecurrentModelConfig,
@@ -28,14 +29,17 @@ from .text_vae_model import (
 
 @dataclass
 class LSTMVAEConfig(RecurrentModelConfig):
-    latent_dim: int = field(default=100, metadata={"help": "size of the latent code z"})
+    latent_dim: int = field(default=100, metadata={"range": AT_LEAST_1, "help": "size of the latent code z"})
     lstm_hidden_size: int = field(
-        default=500, metadata={"help": "hidden units of the encoder and of the decoder LSTM"}
+        default=500,
+        metadata={"range": AT_LEAST_1,
+                  "help": "hidden units of the encoder and of the decoder LSTM"}
     )
     encoder_embed_dim: Optional[int] = embed_dim_field("x_t in the encoder")
     input_dropout: float = field(
         default=0.0,
-        metadata={"help": "probability that a decoder input is replaced by the dropped symbol in "
+        metadata={"range": PROBABILITY,
+                  "help": "probability that a decoder input is replaced by the dropped symbol in "
                   "training (Bowman et al.'s word dropout; the paper: 0.2, 0.5; 1.0 = historyless)"},
     )
     z_every_step: bool = field(

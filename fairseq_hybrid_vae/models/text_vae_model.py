@@ -14,6 +14,7 @@ from torch import Tensor
 
 from ..modules import DEFAULT_LSTM_CELL, LSTM_CELLS, ByteNetHead, HistorylessHead, LSTMHead, reparameterize
 from ..modules.lstm_cells import CELL_OF_OLD_CHECKPOINTS, PerGateLayerNorm
+from ..option_ranges import AT_LEAST_1, NON_NEGATIVE, POSITIVE
 
 AUTHORS_INIT_SCALE = 0.1  # the authors' U(-0.1, 0.1) for every weight and bias
 AUTHORS_EMBED_DIM = 0  # the authors feed one-hot tokens to their LSTMs
@@ -47,7 +48,8 @@ def embed_dim_field(what: str):
     """--decoder-embed-dim / --encoder-embed-dim: how an LSTM reads tokens."""
     return field(
         default=None,
-        metadata={"help": f"embedding size of {what}; 0 = one-hot; default: {AUTHORS_EMBED_DIM} "
+        metadata={"range": NON_NEGATIVE,
+                  "help": f"embedding size of {what}; 0 = one-hot; default: {AUTHORS_EMBED_DIM} "
                   f"(one-hot, the authors') with --lstm-cell authors or without an LSTM, {EMBED_DIM} "
                   "with the other cells"},
     )
@@ -57,7 +59,8 @@ def init_scale_field():
     """--init-scale, shared by every model config."""
     return field(
         default=None,
-        metadata={"help": "every weight and bias ~ U(-s, s), norms keep gain 1 and bias 0; default: "
+        metadata={"range": POSITIVE,
+                  "help": "every weight and bias ~ U(-s, s), norms keep gain 1 and bias 0; default: "
                   f"{AUTHORS_INIT_SCALE} (the authors') with --lstm-cell authors or a model without "
                   "an LSTM, PyTorch's per-layer initialisation with the other cells"},
     )
@@ -80,16 +83,18 @@ class HeadConfig(RecurrentModelConfig):
     """The sizes of the decoder heads (the hybrid's and the no-latent LM's); the defaults are the
     paper's PTB preset."""
 
-    lstm_hidden_size: int = field(default=500, metadata={"help": "LSTM head: hidden units"})
-    lstm_layers: int = field(default=1, metadata={"help": "LSTM head: layers"})
-    head_channels: int = field(default=256, metadata={"help": "ByteNet head: channels"})
+    lstm_hidden_size: int = field(default=500, metadata={"range": AT_LEAST_1, "help": "LSTM head: units"})
+    lstm_layers: int = field(default=1, metadata={"range": AT_LEAST_1, "help": "LSTM head: layers"})
+    head_channels: int = field(default=256, metadata={"range": AT_LEAST_1, "help": "ByteNet head: channels"})
     head_layers: int = field(
         default=1,
-        metadata={"help": "ByteNet head: causal kernel-2 layers N (receptive field N+1 units)"},
+        metadata={"range": AT_LEAST_1,
+                  "help": "ByteNet head: causal kernel-2 layers N (receptive field N+1 units)"},
     )
     head_dilations: List[int] = field(
         default_factory=list,
-        metadata={"help": "ByteNet head: one dilation per layer (e.g. 1,2,4,8,16), overriding "
+        metadata={"range": AT_LEAST_1,
+                  "help": "ByteNet head: one dilation per layer (e.g. 1,2,4,8,16), overriding "
                   "--head-layers; receptive field 1 + sum"},
     )
 

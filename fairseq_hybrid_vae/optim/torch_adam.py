@@ -17,13 +17,21 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.optim import FairseqOptimizer, register_optimizer
 from omegaconf import II, OmegaConf
 
+from ..option_ranges import NON_NEGATIVE, POSITIVE, Range, check_options
+
 
 @dataclass
 class TorchAdamConfig(FairseqDataclass):
-    adam_betas: Any = field(default=(0.9, 0.999), metadata={"help": "betas for Adam optimizer"})
-    adam_eps: float = field(default=1e-8, metadata={"help": "epsilon for Adam optimizer"})
+    adam_betas: Any = field(
+        default=(0.9, 0.999),
+        metadata={"range": Range(0, 1, high_open=True),
+                  "help": "betas for Adam optimizer"}
+    )
+    adam_eps: float = field(default=1e-8, metadata={"range": POSITIVE, "help": "epsilon for Adam optimizer"})
     weight_decay: float = field(
-        default=0.0, metadata={"help": "decoupled (AdamW) weight decay, as fairseq's adam"}
+        default=0.0,
+        metadata={"range": NON_NEGATIVE,
+                  "help": "decoupled (AdamW) weight decay, as fairseq's adam"}
     )
     adam_fused: bool = field(
         default=False,
@@ -39,6 +47,7 @@ class TorchAdam(FairseqOptimizer):
 
     def __init__(self, cfg: TorchAdamConfig, params):
         super().__init__(cfg)
+        check_options(cfg, TorchAdamConfig, adam_betas=self.optimizer_config["betas"])
         self._optimizer = torch.optim.AdamW(params, fused=cfg.adam_fused or None, **self.optimizer_config)
 
     @property

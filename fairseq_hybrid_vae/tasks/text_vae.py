@@ -12,6 +12,7 @@ import torch
 from fairseq import utils
 from fairseq.data import Dictionary, data_utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.models import ARCH_MODEL_REGISTRY
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, OmegaConf, open_dict
 
@@ -21,6 +22,7 @@ from ..distributed import average_batch_norm_statistics
 from ..errors import InputError, MissingInputError
 from ..models.text_vae_model import fill_in_lstm_cell
 from ..modules import interpolate_latents, reparameterize
+from ..option_ranges import AT_LEAST_1, AT_LEAST_2, NON_NEGATIVE, POSITIVE, Range, check_options, out_of_range
 from ..parallel_generator import ParallelGenerator
 
 logger = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ class TextVAEConfig(FairseqDataclass):
                   "{train,valid,test}.{bin,idx}, dict.txt, spm.model"},
     )
     sample_size: int = field(
-        default=60, metadata={"help": "units (characters or subwords) per sample: L"}
+        default=60, metadata={"range": AT_LEAST_1, "help": "units (characters or subwords) per sample: L"}
     )
     sample_mode: ChoiceEnum(["window", "line"]) = field(
         default="window",
@@ -43,7 +45,8 @@ class TextVAEConfig(FairseqDataclass):
     )
     windows_per_epoch: int = field(
         default=64000,
-        metadata={"help": "window mode: random training windows per epoch (the authors: 1000 "
+        metadata={"range": AT_LEAST_1,
+                  "help": "window mode: random training windows per epoch (the authors: 1000 "
                   "batches of 64); redrawn every epoch from --seed"},
     )
     long_lines: ChoiceEnum(["drop", "truncate"]) = field(
@@ -64,17 +67,23 @@ class TextVAEConfig(FairseqDataclass):
                   "posterior means of consecutive pairs of the --gen-subset (S- start, T- end)"},
     )
     num_samples: int = field(
-        default=100, metadata={"help": "prior mode: how many z to draw (rows of --gen-subset prior)"}
+        default=100,
+        metadata={"range": AT_LEAST_1,
+                  "help": "prior mode: how many z to draw (rows of --gen-subset prior)"}
     )
     prior_temperature: float = field(
-        default=1.0, metadata={"help": "prior mode: z ~ N(0, t^2 I) with this t"}
+        default=1.0,
+        metadata={"range": NON_NEGATIVE,
+                  "help": "prior mode: z ~ N(0, t^2 I) with this t (0: the mean)"}
     )
     posterior_sample: bool = field(
         default=False,
         metadata={"help": "reconstruct mode: decode a sample of q(z|x) instead of its mean"},
     )
     interpolate_steps: int = field(
-        default=5, metadata={"help": "interpolate mode: points per pair, both ends included"}
+        default=5,
+        metadata={"range": AT_LEAST_2,
+                  "help": "interpolate mode: points per pair, both ends included"}
     )
     interpolate: ChoiceEnum(["lerp", "slerp"]) = field(
         default="lerp", metadata={"help": "interpolate mode: straight line or spherical path"}
@@ -106,6 +115,7 @@ class TextVAETask(FairseqTask):
 
     @classmethod
     def setup_task(cls, cfg: TextVAEConfig, **kwargs):
+        check_options(cfg, TextVAEConfig)
         paths = utils.split_paths(cfg.data or "")
         dict_path = os.path.join(paths[0], "dict.txt") if paths else "dict.txt"
         if not os.path.isfile(dict_path):
@@ -120,6 +130,15 @@ class TextVAETask(FairseqTask):
     def build_model(self, cfg, from_checkpoint: bool = False):
         if from_checkpoint:
             fill_in_lstm_cell(cfg)  # before fairseq fills what is missing with today's defaults
+        model_class = ARCH_MODEL_REGISTRY.get(getattr(cfg, "arch", None) or getattr(cfg, "_name", None))
+        model_config_class = getattr(model_class, "__dataclass", None)  # a string: not name-mangled
+        if model_config_class is not None:
+            check_options(cfg, model_config_class)
+        trained_with = getattr(cfg, "sample_size", None)
+        if from_checkpoint and trained_with is not None and trained_with != self.cfg.sample_size:
+            raise InputError(f"--sample-size {self.cfg.sample_size} differs from the checkpoint's "
+                             f"{trained_with}: pass --sample-size {trained_with} (its decoder writes "
+                             f"{trained_with} units)")
         return super().build_model(cfg, from_checkpoint)
 
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs):
@@ -197,6 +216,7 @@ class TextVAETask(FairseqTask):
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs):
         """fairseq's generators for the heads; one parallel pass for a historyless decoder."""
+        check_generation_options(args)
         if all(getattr(m.decoder, "historyless", False) for m in models):
             return ParallelGenerator(
                 self.target_dictionary, sampling=getattr(args, "sampling", False),
@@ -224,3 +244,23 @@ class TextVAETask(FairseqTask):
     @property
     def target_dictionary(self) -> Dictionary:
         return self.dictionary
+
+
+# fairseq's generation options that the plugin's generators read, with their valid values; -1 turns
+# top-k and top-p sampling off.
+GENERATION_RANGES = {"beam": AT_LEAST_1, "nbest": AT_LEAST_1, "temperature": POSITIVE}
+OFF_OR = {"sampling_topk": AT_LEAST_1, "sampling_topp": Range(low=0, high=1, low_open=True)}
+
+
+def check_generation_options(args) -> None:
+    for name, range_ in GENERATION_RANGES.items():
+        complaint = out_of_range(name, getattr(args, name, range_.low or 1), range_)
+        if complaint:
+            raise InputError(complaint)
+    for name, range_ in OFF_OR.items():
+        value = getattr(args, name, -1)
+        if value != -1 and out_of_range(name, value, range_):
+            raise InputError(f"{out_of_range(name, value, range_)}, or -1 (off)")
+    if getattr(args, "nbest", 1) > getattr(args, "beam", 1):
+        raise InputError(f"--nbest {args.nbest} is more than --beam {args.beam}: the beam keeps "
+                         f"{args.beam} hypotheses; raise --beam or lower --nbest")

@@ -1,0 +1,170 @@
+"""The valid range of every numeric option of the plugin, declared beside its default, checked at start.
+
+A config field declares its range in its metadata (`"range": AT_LEAST_1`); `check_options` walks a
+config's fields and raises InputError naming the first option out of range and what it must be.
+The argparse commands (hybrid-vae-prepare, hybrid-vae-eval) use `Checked` as the option's type, and
+`OneLineArgumentParser`, so a bad value is one line and exit status 1 there too.
+tests/test_option_ranges.py walks every option of every entry point: one without a range fails it.
+"""
+
+import argparse
+import collections.abc
+import dataclasses
+import math
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Range:
+    """low <= value <= high (or < where open); None: unbounded on that side."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'above' if self.low_open else 'at least'} {self.low:g}"
+        if self.low is None:
+            return f"{'below' if self.high_open else 'at most'} {self.high:g}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"in {left}{self.low:g}, {self.high:g}{right}"
+
+    def outside(self) -> float:
+        """A value just out of range, for tests."""
+        return self.low - (0 if self.low_open else 1) if self.low is not None else self.high + 1
+
+
+AT_LEAST_1 = Range(low=1)  # counts and sizes
+AT_LEAST_2 = Range(low=2)
+NON_NEGATIVE = Range(low=0)  # weights, update numbers, temperatures where 0 means "the mean"
+POSITIVE = Range(low=0, low_open=True)  # scales and temperatures that divide
+PROBABILITY = Range(low=0, high=1)
+
+
+def option_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def out_of_range(name: str, value: Any, range_: Range, min_items: int = 0) -> Optional[str]:
+    """The complaint about `value` of option `name`, or None when it is in range (lists: each item,
+    and at least `min_items` of them)."""
+    is_list = isinstance(value, collections.abc.Sequence)
+    items = list(value) if is_list else [value]
+    if is_list and len(items) < min_items:
+        return f"{option_name(name)} needs at least {min_items} value(s), each {range_}"
+    if all(item in range_ for item in items):
+        return None
+    shown = ",".join(f"{item:g}" for item in items)
+    return f"{option_name(name)} {shown} is out of range: it must{' each' if is_list else ''} be {range_}"
+
+
+def check_options(cfg: Any, config_class: type, **parsed: Any) -> None:
+    """Raise InputError for the first field of `config_class` whose value in `cfg` (or in `parsed`, for
+    options given as text) is out of range."""
+    for field in dataclasses.fields(config_class):
+        range_ = field.metadata.get("range")
+        value = parsed[field.name] if field.name in parsed else getattr(cfg, field.name, None)
+        if not isinstance(range_, Range) or value is None or isinstance(value, str):
+            continue
+        complaint = out_of_range(field.name, value, range_, field.metadata.get("min_items", 0))
+        if complaint:
+            raise InputError(complaint)
+
+
+class Checked:
+    """An argparse type: converts with `kind`, then requires the value in `range_`."""
+
+    def __init__(self, kind: Callable, range_: Range):
+        self.kind, self.range = kind, range_
+        self.__name__ = kind.__name__  # argparse names the type in its messages
+
+    def __call__(self, text: str):
+        value = self.kind(text)
+        if value not in self.range:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {self.range}")
+        return value
+
+
+def wrong_kind(path: str, kind: str) -> Optional[str]:
+    """What is wrong with `path` as a `kind` ("file", "folder", "output folder", "output file"), or None."""
+    if kind == "file" and not os.path.isfile(path):
+        return f"{path} is {'a folder' if os.path.isdir(path) else 'missing'}: give a file"
+    if kind == "folder" and not os.path.isdir(path):
+        return f"{path} is {'a file' if os.path.exists(path) else 'missing'}: give a folder"
+    if kind == "output folder" and os.path.exists(path) and not os.path.isdir(path):
+        return f"{path} is a file: give a folder to write into"
+    if kind == "output file" and os.path.isdir(path):
+        return f"{path} is a folder: give a file name to write"
+    if kind.startswith("output"):
+        parent = existing_parent(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            return f"{path}: {parent} is a file, not a folder: choose another place"
+        if not os.access(parent, os.W_OK):
+            return f"{path}: {parent} is not writable: choose another place"
+    return None
+
+
+class PathKind:
+    """An argparse type for a path: an existing file, an existing folder, or a folder or file to write."""
+
+    def __init__(self, kind: str):
+        assert kind in ("file", "folder", "output folder", "output file")
+        self.kind = kind
+        self.__name__ = kind
+
+    def __call__(self, path: str) -> str:
+        complaint = wrong_kind(path, self.kind)
+        if complaint:
+            raise argparse.ArgumentTypeError(complaint)
+        return path
+
+
+# fairseq's own path options, as (config group, option, kind): checked before a command starts, so a
+# folder given for a file (or the reverse) is one line, not a traceback after setup.
+FAIRSEQ_PATHS = [
+    ("checkpoint", "save_dir", "output folder"),
+    ("common", "tensorboard_logdir", "output folder"),
+    ("common_eval", "results_path", "output folder"),
+    ("common_eval", "path", "file"),
+]
+
+
+def check_paths(cfg: Any) -> None:
+    for group, name, kind in FAIRSEQ_PATHS:
+        value = getattr(getattr(cfg, group, None), name, None)
+        for path in (value.split(":") if name == "path" and value else [value] if value else []):
+            complaint = wrong_kind(path, kind)
+            if complaint:
+                raise InputError(f"{option_name(name)} {complaint}")
+
+
+def existing_parent(path: str) -> str:
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (`PROG: error: ...`) and exit status 1, not 2 and usage."""
+
+    def error(self, message: str):
+        sys.exit(f"{self.prog}: error: {message}")
+
+
+def checked_actions(parser: argparse.ArgumentParser) -> Sequence[argparse.Action]:
+    """The options of an argparse command, for the tests that walk them."""
+    return [action for action in parser._actions if not isinstance(action, argparse._HelpAction)]
