@@ -118,6 +118,18 @@ def wrong_kind(path: str, kind: str) -> Optional[str]:
     return None
 
 
+class Validated:
+    """An argparse type for a value a function checks (it raises ArgumentTypeError); `bad` is a
+    value it refuses, for tests."""
+
+    def __init__(self, check: Callable[[str], Any], bad: str):
+        self.check, self.bad = check, bad
+        self.__name__ = check.__name__
+
+    def __call__(self, text: str):
+        return self.check(text)
+
+
 class PathKind:
     """An argparse type for a path: an existing file, an existing folder, or a folder or file to write."""
 

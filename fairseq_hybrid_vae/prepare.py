@@ -23,7 +23,7 @@ from fairseq.data import Dictionary, indexed_dataset
 from sentencepiece import sentencepiece_model_pb2
 from tqdm import tqdm
 
-from .option_ranges import AT_LEAST_2, Checked, OneLineArgumentParser, PathKind, Range
+from .option_ranges import AT_LEAST_2, Checked, OneLineArgumentParser, PathKind, Range, Validated
 
 logger = logging.getLogger("fairseq_hybrid_vae.prepare")
 
@@ -339,7 +339,8 @@ def get_parser() -> argparse.ArgumentParser:
                         help="training text, one line per sample/line")
     parser.add_argument("--valid", type=PathKind("file"), help="validation text (default: split off --train)")
     parser.add_argument("--test", type=PathKind("file"), help="test text (default: split off --train)")
-    parser.add_argument("--split-ratio", type=split_ratio_text, default="0.9,0.05,0.05",
+    parser.add_argument("--split-ratio", type=Validated(split_ratio_text, bad="0.9,0.2,0.05"),
+                        default="0.9,0.05,0.05",
                         help="train,valid,test fractions when only --train is given; contiguous "
                         "blocks in file order (default: 0.9,0.05,0.05)")
     parser.add_argument("--destdir", type=PathKind("output folder"), required=True,

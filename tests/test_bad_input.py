@@ -125,3 +125,33 @@ def test_loss_turning_nan_stops_with_the_last_good_checkpoint_kept(tiny_data, tm
     last = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "checkpoint_last.pt"))
     assert last["optimizer_history"][-1]["num_updates"] == 10  # the last save before update 12
     assert all(p.isfinite().all() for p in last["model"].values() if p.is_floating_point())
+
+
+# One case per entry point and kind of check, through the installed commands: one line, exit status 1,
+# no traceback, nothing written. (tests/test_option_ranges.py walks every option in-process.)
+ENTRY_POINT_CASES = [
+    ("fairseq-train", lambda d, t, c: train_flags(d, str(t / "run"), "hybrid_vae_lstm",
+                                                  ["--latent-dim", "0"]),
+     "--latent-dim 0 is out of range: it must be at least 1"),
+    ("fairseq-train", lambda d, t, c: train_flags(d, str(t / "a_file"), "hybrid_vae_lstm", []),
+     "a_file is a file: give a folder to write into"),
+    ("fairseq-generate", lambda d, t, c: generate_flags(d, c) + ["--sample-size", "32"],
+     "--sample-size 32 differs from the checkpoint's 16: pass --sample-size 16"),
+    ("fairseq-generate", lambda d, t, c: generate_flags(d, c) + ["--beam", "0"], "--beam 0 is out of range"),
+    ("fairseq-generate", lambda d, t, c: generate_flags(d, c.parent), "is a folder: give a file"),
+    ("fairseq-validate", lambda d, t, c: generate_flags(d, c.parent)[:9] + ["--cpu", "--batch-size", "8"],
+     "is a folder: give a file"),
+    ("hybrid-vae-eval", lambda d, t, c: [d, "--path", c, "--iw-samples", "0"],
+     "argument --iw-samples: 0 is out of range: it must be at least 1"),
+    ("hybrid-vae-prepare", lambda d, t, c: ["--train", str(t / "a_file"), "--destdir", str(t / "a_file")],
+     "argument --destdir: "),
+]
+
+
+@pytest.mark.parametrize("program,flags,message", ENTRY_POINT_CASES,
+                         ids=[f"{p}:{m[:24]}" for p, _, m in ENTRY_POINT_CASES])
+def test_each_entry_point_refuses_a_bad_value(tiny_data, tmp_path, trained, program, flags, message):
+    (tmp_path / "a_file").write_text("some text\n")
+    one_line_error(cli(program, flags(tiny_data, tmp_path, trained)), message)
+    written = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()]
+    assert written == ["a_file"] and (tmp_path / "a_file").read_text() == "some text\n"

@@ -1,0 +1,192 @@
+"""Every option of every entry point is checked: a value out of range, a path of the wrong kind or an
+argument the API cannot use is one InputError (one line on the command line) naming the option.
+
+The tables are built by walking the options themselves (the plugin's config dataclasses, the argparse
+parsers), so an option added without a range fails `test_every_*_option_declares_*`.
+"""
+
+import argparse
+import dataclasses
+import os
+import typing
+
+import pytest
+import torch
+from conftest import PACKAGE_DIR, run_train, train_flags
+from fairseq import options
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+from fairseq.models import MODEL_DATACLASS_REGISTRY
+from fairseq.optim import OPTIMIZER_DATACLASS_REGISTRY
+
+from fairseq_hybrid_vae import TextVAEHubInterface, evaluate, prepare
+from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboConfig
+from fairseq_hybrid_vae.errors import InputError
+from fairseq_hybrid_vae.option_ranges import Checked, PathKind, Range, Validated, checked_actions, option_name
+from fairseq_hybrid_vae.tasks.text_vae import GENERATION_RANGES, OFF_OR, TextVAEConfig, TextVAETask
+
+PLUGIN = "fairseq_hybrid_vae"
+# (config class, the arch or optimizer whose command line reaches it)
+CONFIGS = [(TextVAEConfig, "hybrid_vae_lstm"), (HybridVAEElboConfig, "hybrid_vae_lstm")] + [
+    (config, {"hybrid_vae": "hybrid_vae_lstm"}.get(name, name))
+    for name, config in MODEL_DATACLASS_REGISTRY.items() if config.__module__.startswith(PLUGIN)
+] + [(config, "hybrid_vae_lstm") for config in OPTIMIZER_DATACLASS_REGISTRY.values()
+     if config.__module__.startswith(PLUGIN)]
+NUMBERS = (int, float)
+
+
+def is_numeric(field: dataclasses.Field) -> bool:
+    kinds = typing.get_args(field.type) or (field.type,)
+    inner = [arg for kind in kinds for arg in (typing.get_args(kind) or (kind,))]
+    return any(kind in NUMBERS for kind in inner) or field.name == "adam_betas"
+
+
+def declared_fields():
+    """(config, arch, field) for every numeric option the plugin declares; interpolated fields (e.g. a
+    model's sample_size, `${task.sample_size}`) are the task's option, checked there."""
+    for config, arch in CONFIGS:
+        for field in dataclasses.fields(config):
+            interpolated = isinstance(field.default, str) and field.default.startswith("${")
+            if is_numeric(field) and not interpolated and not field.name.startswith("_"):
+                yield config, arch, field
+
+
+def test_every_numeric_option_declares_its_range():
+    missing = [f"{config.__name__}.{field.name}" for config, _, field in declared_fields()
+               if not isinstance(field.metadata.get("range"), Range)]
+    assert not missing, f"options without a range: {missing}"
+    assert len(list(declared_fields())) >= 30  # the walk found the options
+
+
+def value_text(field: dataclasses.Field, value) -> str:
+    if field.name == "adam_betas":
+        return f"(0.9,{value})"
+    return f"1,{value:g}" if "List" in str(field.type) else f"{value:g}"
+
+
+@pytest.mark.parametrize("config,arch,field", list(declared_fields()),
+                         ids=[f"{config.__name__}.{field.name}" for config, _, field in declared_fields()])
+def test_a_value_out_of_range_is_refused_by_name(tiny_data, tmp_path, config, arch, field):
+    """Through the objects fairseq-train builds (task, model, criterion, optimizer) from the parsed
+    command line, in this process."""
+    bad = field.metadata["range"].outside()
+    optimizer = "torch_adam" if config in OPTIMIZER_DATACLASS_REGISTRY.values() else "adam"
+    flags = train_flags(tiny_data, str(tmp_path), arch, ["--optimizer", optimizer])
+    flags += [option_name(field.name), value_text(field, bad)]
+    cfg = convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), flags))
+    with pytest.raises(InputError, match=f"{option_name(field.name)} .*out of range"):
+        task = TextVAETask.setup_task(cfg.task)
+        model = task.build_model(cfg.model)
+        task.build_criterion(cfg.criterion)
+        from fairseq.optim import build_optimizer
+
+        build_optimizer(cfg.optimizer, list(model.parameters()))
+
+
+@pytest.mark.parametrize("name,bad", [(name, range_.outside()) for name, range_ in GENERATION_RANGES.items()]
+                         + [(name, range_.outside()) for name, range_ in OFF_OR.items()])
+def test_generation_options_out_of_range_are_refused(tiny_data, tmp_path, name, bad):
+    from fairseq_hybrid_vae.tasks.text_vae import check_generation_options
+
+    args = argparse.Namespace(beam=1, nbest=1, temperature=1.0, sampling_topk=-1, sampling_topp=-1.0)
+    setattr(args, name, bad)
+    with pytest.raises(InputError, match=f"{option_name(name)} .*out of range"):
+        check_generation_options(args)
+
+
+PARSERS = {"hybrid-vae-prepare": prepare.get_parser, "hybrid-vae-eval": evaluate.get_parser}
+# Options of the argparse commands that take free text, each checked where it is used.
+FREE_TEXT = {"--split": "a split name: a missing split is one line from the task (test_bad_input)"}
+
+
+def actions(command: str):
+    return [(command, action) for action in checked_actions(PARSERS[command]())]
+
+
+ALL_ACTIONS = actions("hybrid-vae-prepare") + actions("hybrid-vae-eval")
+
+
+@pytest.mark.parametrize("command,action", ALL_ACTIONS, ids=lambda x: getattr(x, "dest", x))
+def test_every_command_option_is_checked(command, action):
+    kind = "flag" if action.nargs == 0 else "choice" if action.choices else type(action.type).__name__
+    checked = kind in ("flag", "choice", "Checked", "PathKind", "Validated")
+    assert checked or action.option_strings[0] in FREE_TEXT, (
+        f"{command} {action.option_strings or action.dest}: give it a type that checks its value")
+
+
+def wrong_value(action, tmp_path) -> str:
+    """A value the option's type refuses."""
+    (tmp_path / "a_file").write_text("x\n")
+    if isinstance(action.type, Checked):
+        return f"{action.type.range.outside():g}"
+    if isinstance(action.type, Validated):
+        return action.type.bad
+    return str(tmp_path if action.type.kind in ("file", "output file") else tmp_path / "a_file")
+
+
+@pytest.mark.parametrize("command,action", [(c, a) for c, a in ALL_ACTIONS
+                                            if isinstance(a.type, (Checked, PathKind, Validated))],
+                         ids=lambda x: getattr(x, "dest", x))
+def test_a_bad_command_option_is_one_line_and_exit_status_1(command, action, tmp_path, capsys):
+    parser = PARSERS[command]()
+    (tmp_path / "text.txt").write_text("some text\n")
+    base = {"hybrid-vae-prepare": ["--train", str(tmp_path / "text.txt"), "--destdir", str(tmp_path / "out")],
+            "hybrid-vae-eval": [str(tmp_path), "--path", str(tmp_path / "text.txt")]}[command]
+    flag = action.option_strings[0] if action.option_strings else None
+    bad = wrong_value(action, tmp_path)
+    argv = base + [flag, bad] if flag else [bad] + base[1:]  # the positional DATA replaced
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(argv)
+    message = str(exit_info.value.code)  # sys.exit(text): exit status 1, text on stderr
+    assert message.startswith(f"{command}: error: argument {flag or action.dest}") and "\n" not in message
+    assert not os.path.exists(tmp_path / "out")
+
+
+@pytest.fixture(scope="module")
+def vae(tiny_data, tmp_path_factory):
+    save_dir = tmp_path_factory.mktemp("hub")
+    run_train(tiny_data, str(save_dir), "hybrid_vae_lstm", ["--max-update", "2"])
+    return TextVAEHubInterface.from_pretrained(str(save_dir), "checkpoint_last.pt",
+                                               data_name_or_path=tiny_data)
+
+
+API_CASES = [
+    (lambda vae: vae.sample(0), "n=0 is out of range"),
+    (lambda vae: vae.sample(2, temperature=-1), "temperature=-1 is out of range"),
+    (lambda vae: vae.sample(2, beam=0), "--beam 0 is out of range"),
+    (lambda vae: vae.interpolate("a", "b", steps=1), "steps=1 is out of range"),
+    (lambda vae: vae.interpolate("a", "b", method="cubic"), "unknown interpolation 'cubic'"),
+    (lambda vae: vae.encode("a text, not a list"), "a non-empty list of strings"),
+    (lambda vae: vae.encode([]), "a non-empty list of strings"),
+    (lambda vae: vae.decode(torch.zeros(2, 3)), r"z has shape \(2, 3\): give \(B, 8\)"),
+]
+
+
+@pytest.mark.parametrize("call,message", API_CASES)
+def test_python_api_arguments_are_checked(vae, call, message):
+    with pytest.raises(InputError, match=message):
+        call(vae)
+
+
+def test_python_api_warns_when_a_text_is_cut_to_l_units(vae):
+    with pytest.warns(UserWarning, match=r"text 1 has 41 units with its EOS, more than the model's L = 16"):
+        vae.encode(["short", "the cat " * 5])
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (lambda d, t: (str(t / "nowhere"), "checkpoint_last.pt", d), r"model_dir=...\): .* is missing"),
+    (lambda d, t: (str(t), "checkpoint_last.pt", d), r"checkpoint_file=...\): .* is missing"),
+    (lambda d, t: (str(t), "checkpoint_last.pt", str(t / "nodata")),
+     r"data_name_or_path=...\): .* is missing"),
+])
+def test_from_pretrained_paths_are_checked(tiny_data, tmp_path, arguments, message):
+    with pytest.raises(InputError, match=message):
+        TextVAEHubInterface.from_pretrained(*arguments(tiny_data, tmp_path))
+
+
+def test_the_walk_covers_each_entry_points_options():
+    """The options the tables above walk, by entry point: each has its check."""
+    assert {a.dest for c, a in ALL_ACTIONS if c == "hybrid-vae-prepare"} >= {
+        "train", "valid", "test", "split_ratio", "destdir", "vocab_size", "character_coverage"}
+    assert {a.dest for c, a in ALL_ACTIONS if c == "hybrid-vae-eval"} >= {
+        "data", "path", "iw_samples", "iw_chunk", "batch_size", "max_samples", "diversity_samples", "json"}
+    assert PACKAGE_DIR
