@@ -21,7 +21,7 @@ from torch import Tensor
 
 from .errors import InputError
 from .modules import interpolate_latents, reparameterize
-from .option_ranges import AT_LEAST_1, AT_LEAST_2, NON_NEGATIVE, Range, out_of_range, wrong_kind
+from .option_ranges import AT_LEAST_1, AT_LEAST_2, FINITE, NON_NEGATIVE, Range, out_of_range, wrong_kind
 from .patches import command_line_patches
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -35,6 +35,7 @@ class TextVAEHubInterface(nn.Module):
         self.model = model.eval()
         self.dictionary = task.target_dictionary
         self.bpe = task.build_bpe(None)
+        self._split_codes = {}  # split -> (posterior means, units), for neighbours
 
     @classmethod
     def from_pretrained(cls, model_dir: str, checkpoint_file: str = "checkpoint_best.pt",
@@ -69,8 +70,7 @@ class TextVAEHubInterface(nn.Module):
     def to_tokens(self, texts: Sequence[str]) -> Tensor:
         """(B, L): each text's units, then EOS, padded to L as in line mode; a longer text is cut to
         L units (its EOS dropped) with a warning that says so."""
-        if isinstance(texts, str) or not texts or not all(isinstance(text, str) for text in texts):
-            raise InputError("give a non-empty list of strings, e.g. vae.encode([\"a text\"])")
+        check_texts(texts)
         tokens = torch.full((len(texts), self.sample_size), self.dictionary.pad(), dtype=torch.long)
         for row, text in enumerate(texts):
             units = [self.dictionary.index(p) for p in self.bpe.encode(text).split(" ") if p]
@@ -132,12 +132,70 @@ class TextVAEHubInterface(nn.Module):
         z = interpolate_latents(mu[:1].expand(steps, -1), mu[1:].expand(steps, -1), weight, method)
         return self.decode(z, **generation)
 
+    # steering through z
+    @torch.no_grad()
+    def mean_posterior(self, texts: Sequence[str], batch_size: int = 64) -> Tensor:
+        """The mean of the posterior means of `texts`: (Z,)."""
+        check_value("batch_size", batch_size, AT_LEAST_1)
+        check_texts(texts)
+        starts = range(0, len(texts), batch_size)
+        return torch.cat([self.encode(texts[start : start + batch_size])[0] for start in starts]).mean(dim=0)
+
+    def attribute_vector(self, with_attribute: Sequence[str], without_attribute: Sequence[str]) -> Tensor:
+        """The direction from texts without an attribute to texts with it (e.g. negative to positive
+        tweets): the difference of their mean posteriors, (Z,)."""
+        return self.mean_posterior(with_attribute) - self.mean_posterior(without_attribute)
+
+    def steer(self, texts: Sequence[str], vector: Tensor, amount: float = 1.0, **generation) -> List[str]:
+        """Decode each text's posterior mean moved by `amount` x `vector` (amount 0: reconstruct)."""
+        check_value("amount", amount, FINITE)
+        mu, _ = self.encode(texts)
+        if tuple(vector.shape) != (mu.size(1),):
+            raise InputError(f"vector has shape {tuple(vector.shape)}: give ({mu.size(1)},), the latent size")
+        return self.decode(mu + amount * vector.to(mu), **generation)
+
+    def analogy(self, a: str, b: str, c: str, **generation) -> str:
+        """a : b :: c : ?, decoded from z(c) + z(b) - z(a) (posterior means)."""
+        mu, _ = self.encode([a, b, c])
+        return self.decode((mu[2] + mu[1] - mu[0]).unsqueeze(0), **generation)[0]
+
+    def neighbours(self, text: str, k: int = 5, split: str = "train") -> List[Tuple[str, float]]:
+        """The k samples of a split (its windows or lines, each once) whose posterior means are closest
+        to the text's, with their Euclidean distances, nearest first."""
+        check_value("k", k, AT_LEAST_1)
+        codes, tokens = self.split_codes(split)
+        distances = (codes - self.encode([text])[0]).norm(dim=1)  # (N,)
+        nearest = distances.topk(min(k, len(distances)), largest=False)
+        return [(self.to_text(tokens[i]), float(d)) for d, i in zip(nearest.values, nearest.indices)]
+
+    @torch.no_grad()
+    def split_codes(self, split: str, batch_size: int = 64) -> Tuple[Tensor, Tensor]:
+        """Posterior means (N, Z) and units (N, L) of every sample of a split of the data directory, in
+        order; computed once per split."""
+        if split not in self._split_codes:
+            self.task.load_dataset(split, every_sample=True)
+            dataset = self.task.dataset(split)
+            codes, tokens = [], []
+            for start in range(0, len(dataset), batch_size):
+                indices = range(start, min(start + batch_size, len(dataset)))
+                batch = dataset.collater([dataset[i] for i in indices])
+                src_tokens = batch["net_input"]["src_tokens"].to(self.device)  # (B, L)
+                codes.append(self.model.encoder.posterior(src_tokens)[0])  # (B, Z)
+                tokens.append(src_tokens)
+            self._split_codes[split] = (torch.cat(codes), torch.cat(tokens))
+        return self._split_codes[split]
+
     def _generator(self, **generation):
         args = copy.deepcopy(self.cfg.generation)
         with open_dict(args):
             for key, value in generation.items():
                 setattr(args, key, value)
         return self.task.build_generator([self.model], args)
+
+
+def check_texts(texts: Sequence[str]) -> None:
+    if isinstance(texts, str) or not texts or not all(isinstance(text, str) for text in texts):
+        raise InputError("give a non-empty list of strings, e.g. vae.encode([\"a text\"])")
 
 
 def check_value(name: str, value: float, range_: Range) -> None:

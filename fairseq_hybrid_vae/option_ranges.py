@@ -36,6 +36,8 @@ class Range:
         return above and below
 
     def __str__(self) -> str:
+        if self.low is None and self.high is None:
+            return "a finite number"
         if self.high is None:
             return f"{'above' if self.low_open else 'at least'} {self.low:g}"
         if self.low is None:
@@ -45,9 +47,12 @@ class Range:
 
     def outside(self) -> float:
         """A value just out of range, for tests."""
+        if self.low is None and self.high is None:
+            return math.nan
         return self.low - (0 if self.low_open else 1) if self.low is not None else self.high + 1
 
 
+FINITE = Range()  # any number but inf and nan
 AT_LEAST_1 = Range(low=1)  # counts and sizes
 AT_LEAST_2 = Range(low=2)
 NON_NEGATIVE = Range(low=0)  # weights, update numbers, temperatures where 0 means "the mean"

@@ -18,7 +18,7 @@ from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.models import MODEL_DATACLASS_REGISTRY
 from fairseq.optim import OPTIMIZER_DATACLASS_REGISTRY
 
-from fairseq_hybrid_vae import TextVAEHubInterface, evaluate, prepare
+from fairseq_hybrid_vae import TextVAEHubInterface, evaluate, latent_cli, prepare
 from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboConfig
 from fairseq_hybrid_vae.errors import InputError
 from fairseq_hybrid_vae.option_ranges import Checked, PathKind, Range, Validated, checked_actions, option_name
@@ -94,23 +94,33 @@ def test_generation_options_out_of_range_are_refused(tiny_data, tmp_path, name, 
 
 
 PARSERS = {"hybrid-vae-prepare": prepare.get_parser, "hybrid-vae-eval": evaluate.get_parser}
+PARSERS.update({f"hybrid-vae-latent {name}": lambda sub=sub: sub
+                for name, sub in latent_cli.subcommand_parsers().items()})
 # Options of the argparse commands that take free text, each checked where it is used.
-FREE_TEXT = {"--split": "a split name: a missing split is one line from the task (test_bad_input)"}
+FREE_TEXT = {"--split": "a split name: a missing split is one line from the task (test_bad_input)",
+             "a": "texts", "b": "texts", "c": "texts", "texts": "texts"}
 
 
 def actions(command: str):
     return [(command, action) for action in checked_actions(PARSERS[command]())]
 
 
-ALL_ACTIONS = actions("hybrid-vae-prepare") + actions("hybrid-vae-eval")
+ALL_ACTIONS = [item for command in PARSERS for item in actions(command)]
 
 
 @pytest.mark.parametrize("command,action", ALL_ACTIONS, ids=lambda x: getattr(x, "dest", x))
 def test_every_command_option_is_checked(command, action):
     kind = "flag" if action.nargs == 0 else "choice" if action.choices else type(action.type).__name__
     checked = kind in ("flag", "choice", "Checked", "PathKind", "Validated")
-    assert checked or action.option_strings[0] in FREE_TEXT, (
+    assert checked or (action.option_strings or [action.dest])[0] in FREE_TEXT, (
         f"{command} {action.option_strings or action.dest}: give it a type that checks its value")
+
+
+# A valid command line of each command, which the test below spoils one option at a time.
+BASE_ARGV = {
+    "hybrid-vae-prepare": ["--train", "{tmp}/text.txt", "--destdir", "{tmp}/out"],
+    "hybrid-vae-eval": ["{tmp}", "--path", "{tmp}/text.txt"],
+}
 
 
 def wrong_value(action, tmp_path) -> str:
@@ -123,14 +133,13 @@ def wrong_value(action, tmp_path) -> str:
     return str(tmp_path if action.type.kind in ("file", "output file") else tmp_path / "a_file")
 
 
-@pytest.mark.parametrize("command,action", [(c, a) for c, a in ALL_ACTIONS
-                                            if isinstance(a.type, (Checked, PathKind, Validated))],
+@pytest.mark.parametrize("command,action", [(c, a) for c, a in ALL_ACTIONS if c in BASE_ARGV
+                                            and isinstance(a.type, (Checked, PathKind, Validated))],
                          ids=lambda x: getattr(x, "dest", x))
 def test_a_bad_command_option_is_one_line_and_exit_status_1(command, action, tmp_path, capsys):
     parser = PARSERS[command]()
     (tmp_path / "text.txt").write_text("some text\n")
-    base = {"hybrid-vae-prepare": ["--train", str(tmp_path / "text.txt"), "--destdir", str(tmp_path / "out")],
-            "hybrid-vae-eval": [str(tmp_path), "--path", str(tmp_path / "text.txt")]}[command]
+    base = [arg.format(tmp=tmp_path) for arg in BASE_ARGV[command]]
     flag = action.option_strings[0] if action.option_strings else None
     bad = wrong_value(action, tmp_path)
     argv = base + [flag, bad] if flag else [bad] + base[1:]  # the positional DATA replaced

@@ -22,7 +22,16 @@ from ..distributed import average_batch_norm_statistics
 from ..errors import InputError, MissingInputError
 from ..models.text_vae_model import fill_in_lstm_cell
 from ..modules import interpolate_latents, reparameterize
-from ..option_ranges import AT_LEAST_1, AT_LEAST_2, NON_NEGATIVE, POSITIVE, Range, check_options, out_of_range
+from ..option_ranges import (
+    AT_LEAST_1,
+    AT_LEAST_2,
+    FINITE,
+    NON_NEGATIVE,
+    POSITIVE,
+    Range,
+    check_options,
+    out_of_range,
+)
 from ..parallel_generator import ParallelGenerator
 
 logger = logging.getLogger(__name__)
@@ -60,11 +69,20 @@ class TextVAEConfig(FairseqDataclass):
                   "(numbers per character); eos: lines are padded with more EOS symbols, which are "
                   "scored, so a sample's loss sums over all L positions (the paper's tweet numbers)"},
     )
-    gen_mode: ChoiceEnum(["reconstruct", "prior", "interpolate"]) = field(
+    gen_mode: ChoiceEnum(["reconstruct", "prior", "interpolate", "steer"]) = field(
         default="reconstruct",
         metadata={"help": "fairseq-generate: reconstruct the --gen-subset (S- input, D- output); "
-                  "decode z ~ N(0, t^2 I) (with --gen-subset prior); or interpolate between the "
-                  "posterior means of consecutive pairs of the --gen-subset (S- start, T- end)"},
+                  "decode z ~ N(0, t^2 I) (with --gen-subset prior); interpolate between the "
+                  "posterior means of consecutive pairs of the --gen-subset (S- start, T- end); or "
+                  "steer: decode each posterior mean + --steer-amount x --steer-vector"},
+    )
+    steer_vector: Optional[str] = field(
+        default=None,
+        metadata={"help": "steer mode: a latent direction saved by `hybrid-vae-latent vector` (a .pt "
+                  "tensor of the latent size), e.g. positive minus negative texts"},
+    )
+    steer_amount: float = field(
+        default=1.0, metadata={"range": FINITE, "help": "steer mode: how far along --steer-vector to move"}
     )
     num_samples: int = field(
         default=100,
@@ -141,7 +159,10 @@ class TextVAETask(FairseqTask):
                              f"{trained_with} units)")
         return super().build_model(cfg, from_checkpoint)
 
-    def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs):
+    def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, every_sample: bool = False,
+                     **kwargs):
+        """every_sample: the training split too as consecutive windows (or lines in file order), each
+        unit once, as valid and test are; for searches over it (hybrid-vae-latent neighbours)."""
         L, pad, bos = self.cfg.sample_size, self.dictionary.pad(), self.dictionary.bos()
         if split == "prior":
             if self.cfg.gen_mode != "prior":
@@ -157,7 +178,7 @@ class TextVAETask(FairseqTask):
                 f"split '{split}' not found: no {prefix}.bin/.idx; prepare it with "
                 "hybrid-vae-prepare or choose another split (--valid-subset / --gen-subset)"
             )
-        training = split == "train"
+        training = split == "train" and not every_sample
         if self.cfg.sample_mode == "window":
             stream = np.concatenate([lines[i].numpy() for i in range(len(lines))])
             num_windows = self.cfg.windows_per_epoch if training else None
@@ -208,11 +229,19 @@ class TextVAETask(FairseqTask):
             z = torch.randn(src_tokens.size(0), encoder.latent_dim, device=src_tokens.device)
             return z * self.cfg.prior_temperature
         mu, logvar = encoder.posterior(src_tokens)
+        if self.cfg.gen_mode == "steer":
+            return mu + self.cfg.steer_amount * self.steer_vector(mu)
         if self.cfg.gen_mode == "interpolate":
             end, _ = encoder.posterior(sample["net_input"]["interpolate_to"])
             weight = sample["net_input"]["interpolate_weight"]
             return interpolate_latents(mu, end, weight, self.cfg.interpolate)
         return reparameterize(mu, logvar) if self.cfg.posterior_sample else mu
+
+    def steer_vector(self, mu: torch.Tensor) -> torch.Tensor:
+        """--steer-vector, loaded once with torch's safe loader: (Z,), on mu's device."""
+        if not hasattr(self, "_steer_vector"):
+            self._steer_vector = load_latent_vector(self.cfg.steer_vector, mu.size(1), "--steer-vector")
+        return self._steer_vector.to(mu)
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs):
         """fairseq's generators for the heads; one parallel pass for a historyless decoder."""
@@ -264,3 +293,15 @@ def check_generation_options(args) -> None:
     if getattr(args, "nbest", 1) > getattr(args, "beam", 1):
         raise InputError(f"--nbest {args.nbest} is more than --beam {args.beam}: the beam keeps "
                          f"{args.beam} hypotheses; raise --beam or lower --nbest")
+
+
+def load_latent_vector(path: Optional[str], latent_dim: int, option: str) -> torch.Tensor:
+    """A latent direction (Z,) saved with torch.save, checked against the model's latent size."""
+    if not path or not os.path.isfile(path):
+        raise InputError(f"{option} {path}: give the .pt file written by `hybrid-vae-latent vector`")
+    vector = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(vector, torch.Tensor) or tuple(vector.shape) != (latent_dim,):
+        shape = tuple(vector.shape) if isinstance(vector, torch.Tensor) else type(vector).__name__
+        raise InputError(f"{option} {path} holds {shape}, not a vector of the model's latent size "
+                         f"{latent_dim}: make it with this model")
+    return vector.float()
