@@ -66,12 +66,18 @@ class TextVAEHubInterface(nn.Module):
     def sample_size(self) -> int:
         return self.model.encoder.sample_size
 
+    @property
+    def fill(self) -> int:
+        """What follows a text's EOS, as in training: more EOS with --line-padding eos, else padding."""
+        eos_padded = self.task.cfg.sample_mode == "line" and self.task.cfg.line_padding == "eos"
+        return self.dictionary.eos() if eos_padded else self.dictionary.pad()
+
     # text <-> units
     def to_tokens(self, texts: Sequence[str]) -> Tensor:
         """(B, L): each text's units, then EOS, padded to L as in line mode; a longer text is cut to
         L units (its EOS dropped) with a warning that says so."""
         check_texts(texts)
-        tokens = torch.full((len(texts), self.sample_size), self.dictionary.pad(), dtype=torch.long)
+        tokens = torch.full((len(texts), self.sample_size), self.fill, dtype=torch.long)
         for row, text in enumerate(texts):
             units = [self.dictionary.index(p) for p in self.bpe.encode(text).split(" ") if p]
             units.append(self.dictionary.eos())

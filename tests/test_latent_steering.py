@@ -144,3 +144,20 @@ def test_the_cli_writes_a_vector_and_steers(toy, tmp_path):
               "--amounts", "1,x")
     assert bad.returncode == 1 and "argument --amounts: 1,x" in bad.stderr and "Traceback" not in bad.stderr
     assert PACKAGE_DIR
+
+
+@pytest.mark.parametrize("line_padding", ["pad", "eos"])
+def test_texts_become_the_units_the_data_path_gives(vae, toy, line_padding):
+    """The API's units of a text equal the task's for the same line, with either --line-padding."""
+    from omegaconf import open_dict
+
+    with open_dict(vae.task.cfg):
+        vae.task.cfg.line_padding = line_padding
+    vae._split_codes.clear()
+    try:
+        _, tokens = vae.split_codes("valid")
+        assert torch.equal(vae.to_tokens(toy[2]), tokens)
+    finally:
+        with open_dict(vae.task.cfg):
+            vae.task.cfg.line_padding = "pad"
+        vae._split_codes.clear()
