@@ -6,8 +6,11 @@ Per sample, in nats and in bits per unit: rec (one posterior sample), KL (closed
 KL, and IW-NLL = -log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x), an upper bound on -log p(x)
 tighter than the ELBO. Over the split: MI I(x; z) with the aggregate posterior of the whole split
 as q(z) (bohanli/Optimus "v3"; one z per x), active units (Var_x E[z_d|x] >= 0.01), and diversity:
-distinct texts among greedy decodings of prior samples. No-latent models have KL = MI = 0 and
-IW-NLL = NLL.
+distinct texts among greedy decodings of prior samples; reconstruction accuracy: the share of units
+that the greedy decoding of each sample's posterior mean gets right at their position, beside the
+same for a decoding of z ~ N(0, I) against the same sample (what no information about the input
+gets), and how many reconstructions of non-blank samples come out blank. No-latent models have
+KL = MI = 0 and IW-NLL = NLL.
 """
 
 import argparse
@@ -15,7 +18,7 @@ import json
 import logging
 import math
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -83,6 +86,23 @@ def mutual_information(mu: Tensor, logvar: Tensor, chunk: int = 64) -> float:
     return float((log_q_own - torch.cat(log_qz)).mean())
 
 
+def positional_hits(decoded: List[Tensor], target: Tensor, pad: int) -> Tuple[int, int]:
+    """(units of `target` that `decoded` repeats at the same position, units of `target`); target
+    (B, L) with padding, decoded: B unit sequences (generation stops at EOS or after L)."""
+    hits = units = 0
+    for hypothesis, row in zip(decoded, target):
+        expected = row[row.ne(pad)].cpu()
+        shared = min(len(hypothesis), len(expected))
+        hits += int((hypothesis[:shared].cpu() == expected[:shared]).sum())
+        units += len(expected)
+    return hits, units
+
+
+def is_blank(tokens: Tensor, dictionary) -> bool:
+    """No visible character among the units (EOS, padding and spaces only)."""
+    return not dictionary.string(tokens[tokens.ne(dictionary.pad())]).replace(" ", "").replace("\u2581", "")
+
+
 def active_units(mu: Tensor, threshold: float = 0.01) -> int:
     """Dimensions whose posterior mean varies across the split: Var_x E[z_d|x] >= threshold."""
     if mu.size(1) == 0 or mu.size(0) < 2:
@@ -100,7 +120,10 @@ def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch
     pad = task.target_dictionary.pad()
     device = next(model.parameters()).device
     count = len(dataset) if max_samples is None else min(max_samples, len(dataset))
+
+    vae = TextVAEHubInterface(cfg, task, model)
     totals = {"rec": 0.0, "kl": 0.0, "iw_nll": 0.0, "elbo_same_samples": 0.0, "units": 0}
+    accuracy = {"hits": 0, "prior_hits": 0, "units": 0, "blank": 0, "non_blank": 0}
     mus, logvars = [], []
     for start in range(0, count, batch_size):
         sample = dataset.collater([dataset[i] for i in range(start, min(start + batch_size, count))])
@@ -117,13 +140,24 @@ def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch
         totals["iw_nll"] += float(-(torch.logsumexp(weights, 1) - math.log(iw_samples)).sum())
         totals["elbo_same_samples"] += float(-weights.mean(1).sum())
         totals["units"] += int(target.ne(pad).sum())
+        if model.encoder.latent_dim > 0:
+            reconstructed = [hypos[0]["tokens"] for hypos in vae.generate(mu)]
+            prior = [hypos[0]["tokens"] for hypos in vae.generate(torch.randn_like(mu))]
+            hits, units = positional_hits(reconstructed, target, pad)
+            accuracy["hits"] += hits
+            accuracy["units"] += units
+            accuracy["prior_hits"] += positional_hits(prior, target, pad)[0]
+            for decoded, row in zip(reconstructed, target):
+                if not is_blank(row, task.target_dictionary):
+                    accuracy["non_blank"] += 1
+                    accuracy["blank"] += is_blank(decoded, task.target_dictionary)
     mu, logvar = torch.cat(mus), torch.cat(logvars)
-    vae = TextVAEHubInterface(cfg, task, model)
     texts = vae.sample(diversity_samples) if diversity_samples > 0 else []
-    return summarize(totals, count, mu, logvar, texts)
+    return summarize(totals, count, mu, logvar, texts, accuracy)
 
 
-def summarize(totals: Dict, count: int, mu: Tensor, logvar: Tensor, texts: List[str]) -> Dict:
+def summarize(totals: Dict, count: int, mu: Tensor, logvar: Tensor, texts: List[str],
+              accuracy: Optional[Dict] = None) -> Dict:
     per_sample = {key: totals[key] / count for key in ["rec", "kl", "iw_nll", "elbo_same_samples"]}
     per_sample["elbo"] = per_sample["rec"] + per_sample["kl"]
     units_per_sample = totals["units"] / count
@@ -138,7 +172,16 @@ def summarize(totals: Dict, count: int, mu: Tensor, logvar: Tensor, texts: List[
         "active_units": active_units(mu),
         "latent_dim": mu.size(1),
         "diversity": {"distinct": len(set(texts)), "of": len(texts)},
+        "reconstruction": reconstruction_summary(accuracy),
     }
+
+
+def reconstruction_summary(accuracy: Optional[Dict]) -> Optional[Dict]:
+    if not accuracy or not accuracy["units"]:
+        return None  # a model without z reconstructs nothing
+    return {"accuracy": accuracy["hits"] / accuracy["units"],
+            "prior_accuracy": accuracy["prior_hits"] / accuracy["units"],
+            "blank": accuracy["blank"], "non_blank_samples": accuracy["non_blank"]}
 
 
 def _to(sample: Dict, device) -> Dict:
@@ -159,6 +202,14 @@ def format_table(result: Dict) -> str:
         f"| diversity | {result['diversity']['distinct']} distinct of {result['diversity']['of']} "
         "greedy prior samples | |",
     ]
+    rec = result.get("reconstruction")
+    if rec:
+        lines += [
+            f"| reconstruction accuracy | {rec['accuracy']:.1%} of units at their position | greedy, "
+            "posterior mean |",
+            f"| the same from the prior | {rec['prior_accuracy']:.1%} | z ~ N(0, I), same samples |",
+            f"| blank reconstructions | {rec['blank']} of {rec['non_blank_samples']} non-blank samples | |",
+        ]
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import run_train
 
-from fairseq_hybrid_vae.evaluate import active_units, cli_main, evaluate, mutual_information
+from fairseq_hybrid_vae.evaluate import active_units, cli_main, evaluate, mutual_information, positional_hits
 
 
 def test_mutual_information_of_known_posteriors():
@@ -20,6 +20,15 @@ def test_mutual_information_of_known_posteriors():
     mu = torch.arange(N, dtype=torch.float).unsqueeze(1).repeat(1, Z) * 10
     separated = mutual_information(mu, torch.full((N, Z), -4.0))
     assert abs(separated - math.log(N)) < 1e-3
+
+
+def test_positional_hits_count_units_repeated_at_their_position():
+    pad = 1
+    target = torch.tensor([[5, 6, 7, 2, pad], [5, 6, 7, 8, 2]])  # two samples, 4 and 5 units
+    decoded = [torch.tensor([5, 9, 7, 2]),  # 3 of 4 (the second unit wrong)
+               torch.tensor([6, 7, 8, 2])]  # shifted by one: 0 of 5
+    assert positional_hits(decoded, target, pad) == (3, 9)
+    assert positional_hits([torch.tensor([5, 6]), torch.tensor([5, 6, 7, 8, 2, 4])], target, pad) == (7, 9)
 
 
 def test_active_units():
@@ -46,6 +55,10 @@ def test_report_of_every_model(tiny_data, trained, tmp_path, capsys):
     assert result["units"] > 0 and result["diversity"]["of"] == 10
     if arch.startswith("window_lm"):  # no latent
         assert result["nats_per_sample"]["kl"] == 0 and result["mutual_information_nats"] == 0
+        assert result["reconstruction"] is None
+    else:
+        assert 0 <= result["reconstruction"]["accuracy"] <= 1
+        assert result["reconstruction"]["non_blank_samples"] == result["samples"]
     table = capsys.readouterr().out
     assert "| IW-NLL |" in table and "active units" in table
 

@@ -161,3 +161,19 @@ def test_texts_become_the_units_the_data_path_gives(vae, toy, line_padding):
         with open_dict(vae.task.cfg):
             vae.task.cfg.line_padding = "pad"
         vae._split_codes.clear()
+
+
+def test_reconstruction_accuracy_counts_characters_at_their_position(vae, toy):
+    """hybrid-vae-eval's accuracy against a count over the decoded strings (one unit per character,
+    plus the end of line, which matches when the lengths agree)."""
+    from fairseq_hybrid_vae.evaluate import evaluate
+
+    lines = toy[2]
+    result = evaluate(vae.model, vae.task, vae.cfg, "valid", iw_samples=2, iw_chunk=2, batch_size=16,
+                      max_samples=None, diversity_samples=0)["reconstruction"]
+    decoded = vae.reconstruct(lines)
+    hits = sum(sum(a == b for a, b in zip(out, text)) + (len(out) == len(text))
+               for out, text in zip(decoded, lines))
+    assert result["accuracy"] == pytest.approx(hits / sum(len(text) + 1 for text in lines))
+    assert result["accuracy"] > 0.9 and result["prior_accuracy"] < 0.7 * result["accuracy"]
+    assert result["blank"] == 0 and result["non_blank_samples"] == len(lines)
