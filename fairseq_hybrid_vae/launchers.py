@@ -65,7 +65,8 @@ def check_launch(cfg, environ: Mapping[str, str] = os.environ, gpus: Optional[in
     on_cpu = cfg.common.cpu or gpus == 0
     launcher = launcher_from_environment(environ)
     default_world = max(1, gpus)  # fairseq's default --distributed-world-size
-    if dist.distributed_init_method is None and launcher is not None and launcher.world_size > 1:
+    no_init_method = dist.distributed_init_method is None  # no explicit ranks: fairseq infers them
+    if no_init_method and launcher is not None and launcher.world_size > 1:
         if dist.distributed_world_size not in (1, default_world, launcher.world_size):
             raise InputError(
                 f"--distributed-world-size {dist.distributed_world_size} disagrees with {launcher.name}'s "
@@ -74,12 +75,17 @@ def check_launch(cfg, environ: Mapping[str, str] = os.environ, gpus: Optional[in
             adopt_torchrun(dist, launcher, gpus, on_cpu)
         else:
             adopt_srun(dist, launcher, gpus, on_cpu, environ)
-    elif dist.distributed_init_method is None and dist.distributed_world_size > 1 and on_cpu:
+    elif no_init_method and dist.distributed_world_size > 1 and on_cpu:
         raise InputError(
             f"--distributed-world-size {dist.distributed_world_size} on CPU: fairseq starts one process "
             "per GPU and none on a CPU; launch with torchrun --nproc-per-node "
             f"{dist.distributed_world_size}, or start one process per rank with --distributed-rank R "
             "--distributed-init-method tcp://HOST:PORT --distributed-no-spawn (docs/distributed.md)")
+    elif no_init_method and launcher is None and dist.distributed_world_size > default_world:
+        raise InputError(
+            f"--distributed-world-size {dist.distributed_world_size} but this node has {gpus} GPUs: "
+            f"fairseq starts one process per GPU here; pass --distributed-world-size {gpus}, or launch "
+            "the other ranks on other nodes with torchrun or srun (docs/distributed.md)")
     if on_cpu and dist.distributed_world_size > 1:
         if dist.distributed_backend == "nccl":
             raise InputError("a distributed run on CPU with --distributed-backend nccl (GPUs only): add "

@@ -74,6 +74,7 @@ REFUSED = [
      "--nproc-per-node 2"),
     (SRUN_TASK_3, 0, {"cpu": True}, "add --distributed-port"),
     ({}, 0, {"cpu": True, "distributed_world_size": 2}, "launch with torchrun"),
+    ({}, 2, {"cpu": False, "distributed_world_size": 4}, "this node has 2 GPUs"),
 ]
 
 
