@@ -32,7 +32,7 @@ UNK_PIECE = "<UNK_>"
 # Lines encoded and written at a time: memory stays bounded whatever the corpus size.
 CHUNK_LINES = 10_000
 # sentencepiece trains on at most this many lines, sampled from the whole training text.
-SENTENCEPIECE_SAMPLE_LINES = 1_000_000
+SENTENCEPIECE_SAMPLE_LINES = 500_000
 # Inputs at least this large show a progress bar.
 PROGRESS_BAR_BYTES = 10 << 20
 
