@@ -115,7 +115,9 @@ def wrong_kind(path: str, kind: str) -> Optional[str]:
     if kind == "output file" and os.path.isdir(path):
         return f"{path} is a folder: give a file name to write"
     if kind.startswith("output"):
-        parent = existing_parent(os.path.abspath(path))
+        # The folder it is written in (for a folder: itself, or its nearest existing ancestor).
+        start = os.path.abspath(path) if kind == "output folder" else os.path.dirname(os.path.abspath(path))
+        parent = existing_parent(start)
         if not os.path.isdir(parent):
             return f"{path}: {parent} is a file, not a folder: choose another place"
         if not os.access(parent, os.W_OK):

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Quickstart: prepare a corpus, train a small hybrid_vae_bytenet on CPU with fairseq-train, print
-# validation bits/char and KL, then 5 prior samples and 3 reconstructions from fairseq-generate. Default corpus: the Python Language Reference text that ships inside
+# validation bits/char, KL and reconstruction accuracy (hybrid-vae-eval) and seconds per update, then
+# 5 prior samples and 3 reconstructions from fairseq-generate. Default corpus: the Python Language
+# Reference text that ships inside
 # CPython (pydoc_data.topics), so nothing is downloaded. Usage: bash scripts/quickstart.sh [CORPUS]
 # Environment: WORK (output folder, default runs/quickstart), MAX_UPDATE (default 2000).
 set -euo pipefail
@@ -34,18 +36,22 @@ fairseq-train "$WORK/data" --user-dir fairseq_hybrid_vae \
   --optimizer adam --lr 1e-3 --batch-size 64 --max-update "$MAX_UPDATE" \
   --best-checkpoint-metric elbo --save-dir "$WORK/checkpoints" --no-epoch-checkpoints \
   --tensorboard-logdir "$WORK/tensorboard" --log-format tqdm --log-interval 50 \
-  --cpu --num-workers 0 --seed 1
+  --cpu --num-workers 0 --seed 1 2>&1 | tee "$WORK/train.log"
 
-echo "== 3/4 validate checkpoint_best.pt"
-fairseq-validate "$WORK/data" --user-dir fairseq_hybrid_vae --task text_vae --sample-size 64 \
-  --path "$WORK/checkpoints/checkpoint_best.pt" --valid-subset valid --batch-size 64 --cpu \
-  2>&1 | tee "$WORK/validate.log" | grep "valid on 'valid' subset"
-python - "$WORK/validate.log" <<'PY'
-import re, sys
-line = [l for l in open(sys.argv[1]) if "valid on 'valid' subset" in l][-1]
-value = lambda key: float(re.search(rf"\| {key} ([0-9.]+)", line).group(1))
-print(f"\nvalidation: {value('elbo'):.3f} bits/char (ELBO: rec {value('rec'):.3f} + KL {value('kl'):.3f}); "
-      f"KL {value('kl_nats'):.2f} nats per 64-character sample")
+echo "== 3/4 evaluate checkpoint_best.pt on the validation windows (hybrid-vae-eval)"
+hybrid-vae-eval "$WORK/data" --path "$WORK/checkpoints/checkpoint_best.pt" --split valid \
+  --iw-samples 10 --diversity-samples 0 --cpu --json "$WORK/valid.json" > /dev/null 2>&1
+python - "$WORK/valid.json" "$WORK/train.log" "$MAX_UPDATE" <<'PY'
+import json, re, sys
+result = json.load(open(sys.argv[1]))
+bits, nats, rec = result["bits_per_unit"], result["nats_per_sample"], result["reconstruction"]
+seconds = float(re.findall(r"done training in ([0-9.]+) seconds", open(sys.argv[2]).read())[-1])
+print(f"validation: {bits['elbo']:.3f} bits/char (ELBO; rec {bits['rec']:.3f} + KL {bits['kl']:.3f}); "
+      f"KL {nats['kl']:.2f} nats per 64-character window")
+print(f"greedy reconstructions repeat {rec['accuracy']:.1%} of the characters at their position; "
+      f"decodings of the prior, {rec['prior_accuracy']:.1%}; blank: {rec['blank']} of "
+      f"{rec['non_blank_samples']} windows")
+print(f"training: {seconds / int(sys.argv[3]):.3f} s per update ({seconds:.0f} s in all)")
 PY
 
 echo "== 4/4 generate with fairseq-generate (greedy, --beam 1)"

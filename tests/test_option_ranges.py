@@ -199,3 +199,17 @@ def test_the_walk_covers_each_entry_points_options():
     assert {a.dest for c, a in ALL_ACTIONS if c == "hybrid-vae-eval"} >= {
         "data", "path", "iw_samples", "iw_chunk", "batch_size", "max_samples", "diversity_samples", "json"}
     assert PACKAGE_DIR
+
+
+def test_paths_of_the_right_kind_pass(tmp_path):
+    """An existing output file may be overwritten, a new one may be made in a new folder."""
+    from fairseq_hybrid_vae.option_ranges import wrong_kind
+
+    (tmp_path / "old.json").write_text("{}")
+    assert wrong_kind(str(tmp_path / "old.json"), "output file") is None
+    assert wrong_kind(str(tmp_path / "new" / "out.json"), "output file") is None
+    assert wrong_kind(str(tmp_path / "new" / "dir"), "output folder") is None
+    assert wrong_kind(str(tmp_path), "output folder") is None
+    assert wrong_kind(str(tmp_path / "old.json"), "file") is None
+    assert wrong_kind(str(tmp_path), "folder") is None
+    assert "is a file" in wrong_kind(str(tmp_path / "old.json" / "x.json"), "output file")
