@@ -205,9 +205,9 @@ def check_texts(texts: Sequence[str]) -> None:
 
 
 def check_value(name: str, value: float, range_: Range) -> None:
-    complaint = out_of_range(name, value, range_)
+    complaint = out_of_range(name, value, range_, lead=f"{name}=")  # as the argument is written in Python
     if complaint:
-        raise InputError(complaint.replace(f"--{name} ", f"{name}=", 1))
+        raise InputError(complaint)
 
 
 # The name of version 0.1, kept working.

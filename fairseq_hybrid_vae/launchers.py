@@ -134,14 +134,14 @@ def adopt(dist, launcher: Launcher, init_method: str, on_cpu: bool) -> None:
     dist.distributed_no_spawn = True  # the launcher started the processes
 
 
+_fairseq_call_main = distributed_utils.call_main
+
+
 def call_main(cfg, main: Callable, **kwargs) -> None:
     """fairseq's call_main after the checks at start: the launcher's world, fairseq's path options."""
     check_launch(cfg)
     check_paths(cfg)
-    FAIRSEQ_CALL_MAIN(cfg, main, **kwargs)
-
-
-FAIRSEQ_CALL_MAIN = distributed_utils.call_main
+    _fairseq_call_main(cfg, main, **kwargs)
 
 
 def is_peer_lost(error: BaseException) -> bool:

@@ -64,17 +64,19 @@ def option_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
-def out_of_range(name: str, value: Any, range_: Range, min_items: int = 0) -> Optional[str]:
+def out_of_range(name: str, value: Any, range_: Range, min_items: int = 0,
+                 lead: Optional[str] = None) -> Optional[str]:
     """The complaint about `value` of option `name`, or None when it is in range (lists: each item,
-    and at least `min_items` of them)."""
+    and at least `min_items` of them). `lead` names the value, by default `--name VALUE`."""
     is_list = isinstance(value, collections.abc.Sequence)
     items = list(value) if is_list else [value]
     if is_list and len(items) < min_items:
         return f"{option_name(name)} needs at least {min_items} value(s), each {range_}"
     if all(item in range_ for item in items):
         return None
-    shown = ",".join(f"{item:g}" for item in items)
-    return f"{option_name(name)} {shown} is out of range: it must{' each' if is_list else ''} be {range_}"
+    shown = lead or option_name(name) + " "
+    shown += ",".join(f"{item:g}" for item in items)
+    return f"{shown} is out of range: it must{' each' if is_list else ''} be {range_}"
 
 
 def check_options(cfg: Any, config_class: type, **parsed: Any) -> None:

@@ -14,7 +14,7 @@ import os
 import struct
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Set
 
 import numpy as np
@@ -132,17 +132,15 @@ def split_sizes(num_lines: int, ratios: Sequence[float]) -> Dict[str, int]:
 class TrainingTextStats:
     """One pass over the training text: what sentencepiece and the checks need before training."""
 
-    lines: int = 0
     has_text: bool = False
-    characters: Set[str] = None
+    characters: Set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, lines: Iterator[str]) -> "TrainingTextStats":
-        stats = cls(characters=set())
+        stats = cls()
         for line in lines:
             if UNK_PIECE in line:
                 raise PrepareError(f"the corpus contains the reserved string {UNK_PIECE!r}; remove it")
-            stats.lines += 1
             stats.has_text = stats.has_text or bool(line)
             stats.characters.update(line)
         return stats

@@ -288,8 +288,9 @@ def check_generation_options(args) -> None:
             raise InputError(complaint)
     for name, range_ in OFF_OR.items():
         value = getattr(args, name, -1)
-        if value != -1 and out_of_range(name, value, range_):
-            raise InputError(f"{out_of_range(name, value, range_)}, or -1 (off)")
+        complaint = None if value == -1 else out_of_range(name, value, range_)
+        if complaint:
+            raise InputError(f"{complaint}, or -1 (off)")
     if getattr(args, "nbest", 1) > getattr(args, "beam", 1):
         raise InputError(f"--nbest {args.nbest} is more than --beam {args.beam}: the beam keeps "
                          f"{args.beam} hypotheses; raise --beam or lower --nbest")
