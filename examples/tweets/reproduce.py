@@ -34,11 +34,14 @@ USER_DIR = os.path.join(REPO, "fairseq_hybrid_vae")
 PAPER_TABLE2 = {"LSTM VAE, p 0.2": (67.4, 1.0), "LSTM VAE, p 0.5": (77.1, 2.1),
                 "LSTM VAE, p 0.8": (93.7, 3.8), "Hybrid, alpha 0.2": (58.5, 12.5)}
 TASK = ["--sample-size", "128", "--sample-mode", "line", "--line-padding", "eos", "--long-lines", "drop"]
+# An epoch of tweets is ~7,800 updates of 32, longer than a CPU run: checkpoints are written every
+# validation instead, so a stopped run resumes from its last one.
 SCALES = {
     "cpu": {  # 2,500 updates per run: 10-20 minutes each on 2 cores
         "common": TASK + ["--batch-size", "32", "--max-update", "2500", "--optimizer", "adam",
                           "--lr", "1e-3", "--num-workers", "0", "--cpu",
-                          "--validate-interval-updates", "1000"],
+                          "--validate-interval-updates", "1000", "--save-interval-updates", "1000",
+                          "--keep-interval-updates", "1"],
         "hybrid": ("hybrid_vae_lstm", ["--latent-dim", "32", "--encoder-channels", "64,128,256",
                    "--decoder-feature-dim", "100", "--lstm-hidden-size", "256",
                    "--kl-weight-floor", "0.001", "--kl-anneal-start", "800", "--kl-anneal-updates", "900"]),
@@ -49,7 +52,8 @@ SCALES = {
     },
     "paper": {  # the authors' Twitter schedule for the hybrid; the LSTM VAE as on PTB
         "common": TASK + ["--batch-size", "32", "--max-update", "100000", "--optimizer", "adam",
-                          "--lr", "1e-3", "--num-workers", "2", "--validate-interval-updates", "5000"],
+                          "--lr", "1e-3", "--num-workers", "2", "--validate-interval-updates", "5000",
+                          "--save-interval-updates", "5000", "--keep-interval-updates", "1"],
         "hybrid": ("hybrid_vae_lstm_tweets", ["--lr-scheduler", "step", "--warmup-updates",
                    "69000", "--warmup-init-lr", "1e-3", "--lr-deacy-period", "1000", "--lr-decay", "0.95",
                    "--kl-weight-floor", "0.001", "--kl-anneal-start", "50000",
