@@ -3,13 +3,15 @@
 fairseq's `parse_args_and_arch` parses twice: first to learn --task/--arch/--criterion, then again
 after adding their options. argparse answers --help in the first pass, before those options exist,
 so upstream help never shows them. When --help is asked for, this runs fairseq's own two passes
-without it, then prints the complete parser's help. Without --help nothing changes. patches.py puts
-it in fairseq's place for the commands.
+without it, then prints the complete parser's help. Without --help, the parsed values of fairseq's
+own options are checked (fairseq_options.py). patches.py puts it in fairseq's place for the commands.
 """
 
 import sys
 
 from fairseq import options
+
+from .fairseq_options import check_fairseq_options
 
 _HELP_FLAGS = ("-h", "--help")
 _fairseq_parse_args_and_arch = options.parse_args_and_arch
@@ -19,9 +21,11 @@ def parse_args_and_arch(parser, input_args=None, parse_known=False, suppress_def
                         modify_parser=None):
     argv = sys.argv[1:] if input_args is None else list(input_args)
     if not any(flag in argv for flag in _HELP_FLAGS):
-        return _fairseq_parse_args_and_arch(
+        parsed = _fairseq_parse_args_and_arch(
             parser, input_args, parse_known, suppress_defaults, modify_parser
         )
+        check_fairseq_options(parsed[0] if parse_known else parsed)
+        return parsed
     rest = [arg for arg in argv if arg not in _HELP_FLAGS]
     try:
         # A placeholder for the positional DATA, which --help does not need.

@@ -22,7 +22,7 @@ import torch
 from fairseq.distributed import utils as distributed_utils
 
 from .errors import InputError
-from .option_ranges import check_paths
+from .fairseq_options import check_fairseq_options, check_paths
 
 # Keys the surviving ranks set in the rendezvous store after a collective failed (lost_rank_message).
 ANSWER_KEY = "fairseq_hybrid_vae/alive_after_failure/{rank}"
@@ -138,8 +138,9 @@ _fairseq_call_main = distributed_utils.call_main
 
 
 def call_main(cfg, main: Callable, **kwargs) -> None:
-    """fairseq's call_main after the checks at start: the launcher's world, fairseq's path options."""
+    """fairseq's call_main after the checks at start: the launcher's world, fairseq's options."""
     check_launch(cfg)
+    check_fairseq_options(cfg)
     check_paths(cfg)
     _fairseq_call_main(cfg, main, **kwargs)
 

@@ -27,29 +27,36 @@ class Range:
     high: Optional[float] = None
     low_open: bool = False
     high_open: bool = False
+    off: Optional[float] = None  # a value outside the interval that turns the option off (fairseq's -1)
 
     def __contains__(self, value: float) -> bool:
         if isinstance(value, float) and not math.isfinite(value):
             return False
+        if value == self.off:
+            return True
         above = self.low is None or (value > self.low if self.low_open else value >= self.low)
         below = self.high is None or (value < self.high if self.high_open else value <= self.high)
         return above and below
 
     def __str__(self) -> str:
+        return self.interval() + ("" if self.off is None else f", or {shown(self.off)} (off)")
+
+    def interval(self) -> str:
         if self.low is None and self.high is None:
             return "a finite number"
         if self.high is None:
-            return f"{'above' if self.low_open else 'at least'} {self.low:g}"
+            return f"{'above' if self.low_open else 'at least'} {shown(self.low)}"
         if self.low is None:
-            return f"{'below' if self.high_open else 'at most'} {self.high:g}"
+            return f"{'below' if self.high_open else 'at most'} {shown(self.high)}"
         left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-        return f"in {left}{self.low:g}, {self.high:g}{right}"
+        return f"in {left}{shown(self.low)}, {shown(self.high)}{right}"
 
     def outside(self) -> float:
         """A value just out of range, for tests."""
         if self.low is None and self.high is None:
             return math.nan
-        return self.low - (0 if self.low_open else 1) if self.low is not None else self.high + 1
+        value = self.low - (0 if self.low_open else 1) if self.low is not None else self.high + 1
+        return value - 1 if value == self.off else value
 
 
 FINITE = Range()  # any number but inf and nan
@@ -58,6 +65,11 @@ AT_LEAST_2 = Range(low=2)
 NON_NEGATIVE = Range(low=0)  # weights, update numbers, temperatures where 0 means "the mean"
 POSITIVE = Range(low=0, low_open=True)  # scales and temperatures that divide
 PROBABILITY = Range(low=0, high=1)
+
+
+def shown(number: float) -> str:
+    """A number as a user would type it: integers in full, others short."""
+    return str(int(number)) if math.isfinite(number) and float(number).is_integer() else f"{number:g}"
 
 
 def option_name(field_name: str) -> str:
@@ -74,9 +86,8 @@ def out_of_range(name: str, value: Any, range_: Range, min_items: int = 0,
         return f"{option_name(name)} needs at least {min_items} value(s), each {range_}"
     if all(item in range_ for item in items):
         return None
-    shown = lead or option_name(name) + " "
-    shown += ",".join(f"{item:g}" for item in items)
-    return f"{shown} is out of range: it must{' each' if is_list else ''} be {range_}"
+    lead = (lead or option_name(name) + " ") + ",".join(shown(item) for item in items)
+    return f"{lead} is out of range: it must{' each' if is_list else ''} be {range_}"
 
 
 def check_options(cfg: Any, config_class: type, **parsed: Any) -> None:
@@ -152,25 +163,6 @@ class PathKind:
         if complaint:
             raise argparse.ArgumentTypeError(complaint)
         return path
-
-
-# fairseq's own path options, as (config group, option, kind): checked before a command starts, so a
-# folder given for a file (or the reverse) is one line, not a traceback after setup.
-FAIRSEQ_PATHS = [
-    ("checkpoint", "save_dir", "output folder"),
-    ("common", "tensorboard_logdir", "output folder"),
-    ("common_eval", "results_path", "output folder"),
-    ("common_eval", "path", "file"),
-]
-
-
-def check_paths(cfg: Any) -> None:
-    for group, name, kind in FAIRSEQ_PATHS:
-        value = getattr(getattr(cfg, group, None), name, None)
-        for path in (value.split(":") if name == "path" and value else [value] if value else []):
-            complaint = wrong_kind(path, kind)
-            if complaint:
-                raise InputError(f"{option_name(name)} {complaint}")
 
 
 def existing_parent(path: str) -> str:

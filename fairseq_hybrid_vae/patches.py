@@ -52,7 +52,8 @@ def command_line_replacements() -> List[Tuple[object, str, object]]:
       plain copy, so a job killed mid-copy left a truncated checkpoint_last.pt; the copy now appears
       complete or not at all (checkpoint_safety.atomic_copy);
     - options.parse_args_and_arch: `--help` lists the task, model and criterion options, which
-      fairseq's first parsing pass never adds (full_help.py);
+      fairseq's first parsing pass never adds, and fairseq's own numeric options out of range are one
+      line before anything starts (full_help.py, fairseq_options.py);
     - distributed_utils.broadcast_object: a resume on several ranks sends rank 0's checkpoint state to
       the others through torch.load, whose safe loader refused its OmegaConf config on every other rank
       (checkpoint_safety.broadcast_object);

@@ -20,6 +20,7 @@ from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDatase
 from ..data.text_units import SentencePieceDecoder, dictionary_checksum
 from ..distributed import average_batch_norm_statistics
 from ..errors import InputError, MissingInputError
+from ..fairseq_options import check_generation_options
 from ..models.text_vae_model import fill_in_lstm_cell
 from ..modules import interpolate_latents, reparameterize
 from ..option_ranges import (
@@ -27,10 +28,7 @@ from ..option_ranges import (
     AT_LEAST_2,
     FINITE,
     NON_NEGATIVE,
-    POSITIVE,
-    Range,
     check_options,
-    out_of_range,
 )
 from ..parallel_generator import ParallelGenerator
 
@@ -273,27 +271,6 @@ class TextVAETask(FairseqTask):
     @property
     def target_dictionary(self) -> Dictionary:
         return self.dictionary
-
-
-# fairseq's generation options that the plugin's generators read, with their valid values; -1 turns
-# top-k and top-p sampling off.
-GENERATION_RANGES = {"beam": AT_LEAST_1, "nbest": AT_LEAST_1, "temperature": POSITIVE}
-OFF_OR = {"sampling_topk": AT_LEAST_1, "sampling_topp": Range(low=0, high=1, low_open=True)}
-
-
-def check_generation_options(args) -> None:
-    for name, range_ in GENERATION_RANGES.items():
-        complaint = out_of_range(name, getattr(args, name, range_.low or 1), range_)
-        if complaint:
-            raise InputError(complaint)
-    for name, range_ in OFF_OR.items():
-        value = getattr(args, name, -1)
-        complaint = None if value == -1 else out_of_range(name, value, range_)
-        if complaint:
-            raise InputError(f"{complaint}, or -1 (off)")
-    if getattr(args, "nbest", 1) > getattr(args, "beam", 1):
-        raise InputError(f"--nbest {args.nbest} is more than --beam {args.beam}: the beam keeps "
-                         f"{args.beam} hypotheses; raise --beam or lower --nbest")
 
 
 def load_latent_vector(path: Optional[str], latent_dim: int, option: str) -> torch.Tensor:
