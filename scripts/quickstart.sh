@@ -16,12 +16,7 @@ mkdir -p "$WORK"
 CORPUS=${1:-}
 if [ -z "$CORPUS" ]; then
   CORPUS="$WORK/python-reference.txt"
-  python - "$CORPUS" <<'PY'
-import sys
-from pydoc_data.topics import topics
-with open(sys.argv[1], "w", encoding="utf-8") as f:
-    f.write("\n".join(topics[name] for name in sorted(topics)) + "\n")
-PY
+  python scripts/python_reference.py "$CORPUS"
 fi
 
 echo "== 1/4 prepare $CORPUS (characters, 90/5/5 split)"
