@@ -4,14 +4,14 @@
 # 5 prior samples and 3 reconstructions from fairseq-generate. Default corpus: the Python Language
 # Reference text that ships inside
 # CPython (pydoc_data.topics), so nothing is downloaded. Usage: bash scripts/quickstart.sh [CORPUS]
-# Environment: WORK (output folder, default runs/quickstart), MAX_UPDATE (default 2000).
+# Environment: WORK (output folder, default runs/quickstart), MAX_UPDATE (default 1300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 WORK=${WORK:-runs/quickstart}
-MAX_UPDATE=${MAX_UPDATE:-2000}
+MAX_UPDATE=${MAX_UPDATE:-1300}
 mkdir -p "$WORK"
 CORPUS=${1:-}
 if [ -z "$CORPUS" ]; then
@@ -27,7 +27,7 @@ rm -rf "$WORK/checkpoints"
 fairseq-train "$WORK/data" --user-dir fairseq_hybrid_vae \
   --task text_vae --sample-size 64 --windows-per-epoch 12800 \
   --arch hybrid_vae_bytenet --head-layers 3 \
-  --criterion hybrid_vae_elbo --alpha 0.2 --kl-anneal-start 200 --kl-anneal-updates 1000 \
+  --criterion hybrid_vae_elbo --alpha 0.2 --kl-anneal-start 200 --kl-anneal-updates 800 \
   --optimizer adam --lr 1e-3 --batch-size 64 --max-update "$MAX_UPDATE" \
   --best-checkpoint-metric elbo --save-dir "$WORK/checkpoints" --no-epoch-checkpoints \
   --tensorboard-logdir "$WORK/tensorboard" --log-format tqdm --log-interval 50 \
