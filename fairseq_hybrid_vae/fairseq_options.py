@@ -9,7 +9,7 @@ arguments (full_help.parse_args_and_arch) and when fairseq-train, fairseq-hydra-
 fairseq-validate start (launchers.call_main, which also checks the path options).
 """
 
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Iterable, Iterator, Tuple
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -189,20 +189,28 @@ def fairseq_values(cfg: Any) -> Iterator[Tuple[str, Any]]:
             yield from OmegaConf.to_container(cfg[group], resolve=False).items()
 
 
-def check_values(values: Any, names: Tuple[str, ...] = ()) -> None:
-    """Raise InputError for the first option (of `names`, default all) whose value is out of range."""
+def as_number(name: str, value: Any) -> Any:
+    """fairseq gives some options as text: those whose default is another option's (`--batch-size-valid`
+    is `${dataset.batch_size}` until given) and `--adam-betas`. None for an interpolation and for a
+    mandatory value not given (`???`, which fairseq reports itself)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith("${") or value == "???":
+        return None
+    try:
+        items = [float(item) for item in value.strip("()[] ").split(",")]
+    except ValueError:
+        example = " such as '(0.9, 0.999)'" if name == "adam_betas" else ""
+        raise InputError(f"{option_name(name)} {value}: give a number{example}") from None
+    return items if name == "adam_betas" or len(items) > 1 else items[0]
+
+
+def check_values(values: Iterable[Tuple[str, Any]]) -> None:
+    """Raise InputError for the first option whose value is out of range."""
     for name, value in values:
         range_ = FAIRSEQ_RANGES.get(name)
-        if range_ is None or (names and name not in names) or value is None:
-            continue
-        if isinstance(value, str):  # adam_betas: "(0.9, 0.999)"
-            if name != "adam_betas":
-                continue
-            try:
-                value = [float(item) for item in value.strip("()[] ").split(",")]
-            except ValueError:
-                raise InputError(f"--adam-betas {value}: give two numbers, e.g. '(0.9, 0.999)'") from None
-        complaint = out_of_range(name, value, range_)
+        value = as_number(name, value) if range_ is not None else None
+        complaint = None if value is None else out_of_range(name, value, range_)
         if complaint:
             raise InputError(complaint)
 
