@@ -51,6 +51,7 @@ CANDIDATES: Dict[str, List[str]] = {  # name: model and anti-collapse flags (a l
     "ByteNet head 3 layers, alpha 0.5, lr 3e-3": [*BYTENET, "--head-layers", "3", "--alpha", "0.5",
                                                  "--lr", "3e-3"],
     "no head (historyless)": ["--arch", "hybrid_vae_feedforward"],
+    "LSTM head (default cell), alpha 0.2": ["--arch", "hybrid_vae_lstm", "--alpha", "0.2"],
 }
 QUICKSTART = "ByteNet head 3 layers, alpha 0.2"  # the candidate scripts/quickstart.sh trains
 MAX_UPDATE = 1300  # about 7.5 minutes of training on 2 cores, leaving the quickstart's 10 for the rest
