@@ -2,8 +2,8 @@
 # Quickstart: prepare a corpus, train a small hybrid_vae_bytenet on CPU with fairseq-train, print
 # validation bits/char, KL and reconstruction accuracy (hybrid-vae-eval) and seconds per update, then
 # 5 prior samples and 3 reconstructions from fairseq-generate. Default corpus: the Python Language
-# Reference text that ships inside
-# CPython (pydoc_data.topics), so nothing is downloaded. Usage: bash scripts/quickstart.sh [CORPUS]
+# Reference text that ships inside CPython (pydoc_data.topics), so nothing is downloaded.
+# Usage: bash scripts/quickstart.sh [CORPUS]
 # Environment: WORK (output folder, default runs/quickstart), MAX_UPDATE (default 1300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
