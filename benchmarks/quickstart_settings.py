@@ -53,6 +53,10 @@ CANDIDATES: Dict[str, List[str]] = {  # name: model and anti-collapse flags (a l
                                                  "--lr", "3e-3"],
     "no head (historyless)": ["--arch", "hybrid_vae_feedforward"],
     "LSTM head (default cell), alpha 0.2": ["--arch", "hybrid_vae_lstm", "--alpha", "0.2"],
+    "ByteNet head 3 layers, alpha 0.2, history dropout 0.3": [
+        *BYTENET, "--head-layers", "3", "--alpha", "0.2", "--input-dropout", "0.3"],
+    "ByteNet head 3 layers, alpha 0.2, history dropout 0.5": [
+        *BYTENET, "--head-layers", "3", "--alpha", "0.2", "--input-dropout", "0.5"],
 }
 QUICKSTART = "ByteNet head 3 layers, alpha 0.2"  # the candidate scripts/quickstart.sh trains
 MAX_UPDATE = 1300  # about 7.5 minutes of training on 2 cores, leaving the quickstart's 10 for the rest

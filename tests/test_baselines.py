@@ -8,6 +8,7 @@ import torch
 from conftest import dictionary_of, run_generate, run_train
 
 from fairseq_hybrid_vae.models import build_arch
+from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel
 from fairseq_hybrid_vae.models.lstm_vae import LSTMVAEConfig, LSTMVAEModel
 from fairseq_hybrid_vae.models.text_vae_model import count_parameters
 from fairseq_hybrid_vae.models.window_lm import WindowLMConfig, WindowLMModel
@@ -47,15 +48,27 @@ def test_lstm_vae_posterior_reads_the_last_unit_before_padding():
         torch.testing.assert_close(got, want)
 
 
+HISTORY_DROPOUT_MODELS = {  # every decoder head that reads x_{t-1}, at tiny sizes
+    "lstm_vae": lambda p: build(LSTMVAEModel, LSTMVAEConfig(
+        sample_size=48, latent_dim=4, lstm_hidden_size=8, input_dropout=p)),
+    "hybrid, lstm head": lambda p: build(HybridVAEModel, HybridVAEConfig(
+        sample_size=48, latent_dim=4, encoder_channels=[4, 4], decoder_feature_dim=4,
+        lstm_hidden_size=8, decoder_head="lstm", input_dropout=p)),
+    "hybrid, bytenet head": lambda p: build(HybridVAEModel, HybridVAEConfig(
+        sample_size=48, latent_dim=4, encoder_channels=[4, 4], decoder_feature_dim=4,
+        head_channels=8, head_layers=2, decoder_head="bytenet", input_dropout=p)),
+}
+
+
+@pytest.mark.parametrize("model_name", list(HISTORY_DROPOUT_MODELS))
 @pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
-def test_input_dropout_only_in_training_and_at_the_rate_asked(p):
+def test_input_dropout_only_in_training_and_at_the_rate_asked(p, model_name):
     torch.manual_seed(0)
-    model = build(LSTMVAEModel, LSTMVAEConfig(sample_size=50, latent_dim=4, lstm_hidden_size=8,
-                                              input_dropout=p))
+    model = HISTORY_DROPOUT_MODELS[model_name](p)
     head = model.decoder
     seen = []  # what the decoder's embedding receives
     head.embed_tokens.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
-    tokens = torch.randint(4, 12, (200, 50))
+    tokens = torch.randint(4, 12, (200, 48))
     tokens[:, 0] = 0  # the start symbol
     model.train()
     model(tokens, None, tokens)

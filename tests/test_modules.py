@@ -162,15 +162,16 @@ def test_causal_conv_one_position_at_a_time_equals_the_full_pass(dilation, kerne
 
 
 LSTM_KINDS = [f"lstm:{cell}" for cell in LSTM_CELLS]  # the LSTM head on every cell
-HEAD_KINDS = LSTM_KINDS + ["bytenet", "none"]
+HEAD_KINDS = LSTM_KINDS + ["bytenet", "bytenet:history-dropout", "none"]
 
 
 def build_head(kind: str, dictionary: Dictionary, feature_dim: int = 6):
     if kind.startswith("lstm:"):
         cell = kind.split(":")[1]
         return LSTMHead(dictionary, feature_dim, embed_dim=0, hidden_size=8, num_layers=2, cell=cell)
-    if kind == "bytenet":
-        return ByteNetHead(dictionary, feature_dim, embed_dim=5, channels=8, dilations=[1, 2, 1])
+    if kind.startswith("bytenet"):  # with history dropout: one more embedding row, used in training only
+        return ByteNetHead(dictionary, feature_dim, embed_dim=5, channels=8, dilations=[1, 2, 1],
+                           input_dropout=0.5 if kind.endswith("dropout") else 0.0)
     return HistorylessHead(dictionary, feature_dim)
 
 

@@ -15,7 +15,7 @@ from omegaconf import II
 from torch import Tensor
 
 from ..modules import LSTMHead, LSTMPosteriorEncoder
-from ..option_ranges import AT_LEAST_1, PROBABILITY
+from ..option_ranges import AT_LEAST_1
 from .text_vae_model import (
     LatentEncoder,
     RecurrentModelConfig,
@@ -23,6 +23,7 @@ from .text_vae_model import (
     embed_dim_field,
     embed_dim_for,
     initialize_,
+    input_dropout_field,
     set_preset,
 )
 
@@ -36,12 +37,7 @@ class LSTMVAEConfig(RecurrentModelConfig):
                   "help": "hidden units of the encoder and of the decoder LSTM"}
     )
     encoder_embed_dim: Optional[int] = embed_dim_field("x_t in the encoder")
-    input_dropout: float = field(
-        default=0.0,
-        metadata={"range": PROBABILITY,
-                  "help": "probability that a decoder input is replaced by the dropped symbol in "
-                  "training (Bowman et al.'s word dropout; the paper: 0.2, 0.5; 1.0 = historyless)"},
-    )
+    input_dropout: float = input_dropout_field()
     z_every_step: bool = field(
         default=False,
         metadata={"help": "also feed z to the decoder at every step, not only as its initial state"},

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ..modules import DEFAULT_LSTM_CELL, LSTM_CELLS, ByteNetHead, HistorylessHead, LSTMHead, reparameterize
 from ..modules.lstm_cells import CELL_OF_OLD_CHECKPOINTS, PerGateLayerNorm
-from ..option_ranges import AT_LEAST_1, NON_NEGATIVE, POSITIVE
+from ..option_ranges import AT_LEAST_1, NON_NEGATIVE, POSITIVE, PROBABILITY
 
 AUTHORS_INIT_SCALE = 0.1  # the authors' U(-0.1, 0.1) for every weight and bias
 AUTHORS_EMBED_DIM = 0  # the authors feed one-hot tokens to their LSTMs
@@ -66,6 +66,17 @@ def init_scale_field():
     )
 
 
+def input_dropout_field():
+    """--input-dropout: the decoder's history dropout, shared by every model with a decoder head."""
+    return field(
+        default=0.0,
+        metadata={"range": PROBABILITY,
+                  "help": "probability that a decoder input x_{t-1} is replaced by the dropped symbol "
+                  "in training (Bowman et al.'s word dropout), so the decoder leans on z; the paper: "
+                  "0.2 or 0.5 for the LSTM VAE, 0 for the hybrid; 1.0 = historyless"},
+    )
+
+
 LSTMCellChoice = ChoiceEnum(list(LSTM_CELLS))
 
 
@@ -97,6 +108,7 @@ class HeadConfig(RecurrentModelConfig):
                   "help": "ByteNet head: one dilation per layer (e.g. 1,2,4,8,16), overriding "
                   "--head-layers; receptive field 1 + sum"},
     )
+    input_dropout: float = input_dropout_field()
 
 
 # What the *_tweets presets change in the heads: the paper's Twitter sizes.
@@ -155,11 +167,11 @@ HEADS = {
     "none": lambda cfg, dictionary, feature_dim: HistorylessHead(dictionary, feature_dim),
     "lstm": lambda cfg, dictionary, feature_dim: LSTMHead(
         dictionary, feature_dim, embed_dim_for(cfg.decoder_embed_dim, cfg.lstm_cell),
-        cfg.lstm_hidden_size, cfg.lstm_layers, cell=cfg.lstm_cell,
+        cfg.lstm_hidden_size, cfg.lstm_layers, input_dropout=cfg.input_dropout, cell=cfg.lstm_cell,
     ),
     "bytenet": lambda cfg, dictionary, feature_dim: ByteNetHead(
         dictionary, feature_dim, embed_dim_for(cfg.decoder_embed_dim, None), cfg.head_channels,
-        list(cfg.head_dilations) or [1] * cfg.head_layers,
+        list(cfg.head_dilations) or [1] * cfg.head_layers, input_dropout=cfg.input_dropout,
     ),
 }
 

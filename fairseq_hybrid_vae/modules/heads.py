@@ -35,6 +35,20 @@ def _head_input(features: Tensor, embedded: Tensor) -> Tensor:
     return torch.cat([features.to(embedded.dtype), embedded], dim=-1)  # (B, T, F+E)
 
 
+def drop_history(prev_output_tokens: Tensor, p: float, dropped_index: int) -> Tensor:
+    """Replace each decoder input but the start symbol by `dropped_index` with probability p (the
+    authors' Dropword: no rescaling), so the head must take from z what it can no longer read."""
+    dropped = torch.rand(prev_output_tokens.shape, device=prev_output_tokens.device) < p  # (B, T)
+    dropped[:, 0] = False  # the start symbol is never dropped, as the authors'
+    return prev_output_tokens.masked_fill(dropped, dropped_index)
+
+
+def history_embedding(dictionary, embed_dim: int, input_dropout: float) -> nn.Module:
+    """The embedding of x_{t-1}: with history dropout, one more symbol (the dropped one) at index
+    len(dictionary)."""
+    return build_token_embedding(len(dictionary) + (1 if input_dropout > 0 else 0), embed_dim)
+
+
 class HistorylessHead(FairseqDecoder):
     """No head (paper Fig. 2a): x_t is predicted from feature_t alone, in one parallel pass."""
 
@@ -56,8 +70,7 @@ class LSTMHead(FairseqIncrementalDecoder):
     """An LSTM over [feature_t ; embed(x_{t-1})] (paper Fig. 2b), on any cell of `LSTM_CELLS`.
 
     The initial state is zero (the hybrid), or tanh(Linear(z)) when `latent_dim` > 0 (Bowman et al.'s
-    LSTM VAE). `input_dropout` p replaces each decoder input but the start symbol, in training only,
-    by a dedicated "dropped" symbol with probability p (the authors' Dropword; no rescaling).
+    LSTM VAE). `input_dropout` p: `drop_history` in training, into a dedicated "dropped" symbol.
     """
 
     def __init__(self, dictionary, feature_dim: int, embed_dim: int, hidden_size: int,
@@ -65,9 +78,8 @@ class LSTMHead(FairseqIncrementalDecoder):
                  cell: str = DEFAULT_LSTM_CELL):
         super().__init__(dictionary)
         self.input_dropout = input_dropout
-        self.dropped_index = len(dictionary)  # one symbol past the dictionary, only when p > 0
-        num_inputs = len(dictionary) + (1 if input_dropout > 0 else 0)
-        self.embed_tokens = build_token_embedding(num_inputs, embed_dim)
+        self.dropped_index = len(dictionary)
+        self.embed_tokens = history_embedding(dictionary, embed_dim, input_dropout)
         input_size = feature_dim + self.embed_tokens.embedding_dim
         self.layers = nn.ModuleList(
             build_lstm(cell, input_size if i == 0 else hidden_size, hidden_size) for i in range(num_layers)
@@ -81,10 +93,7 @@ class LSTMHead(FairseqIncrementalDecoder):
         if incremental:
             prev_output_tokens = prev_output_tokens[:, -1:]
         elif self.training and self.input_dropout > 0:
-            dropped = torch.rand(prev_output_tokens.shape, device=prev_output_tokens.device)
-            dropped = dropped < self.input_dropout
-            dropped[:, 0] = False  # the start symbol is never dropped, as the authors'
-            prev_output_tokens = prev_output_tokens.masked_fill(dropped, self.dropped_index)
+            prev_output_tokens = drop_history(prev_output_tokens, self.input_dropout, self.dropped_index)
         x = _head_input(features, self.embed_tokens(prev_output_tokens))  # (B, T, F+E)
         states = self.get_incremental_state(incremental_state, "lstm_state") if incremental else None
         if states is None:
@@ -138,13 +147,17 @@ class ByteNetHead(FairseqIncrementalDecoder):
 
     A per-position gated projection to `channels`, then one GatedResidualBlock per dilation. With all
     dilations 1 and N layers, position t sees decoder inputs t-N ... t: a receptive field of N+1 units.
+    `input_dropout` as in LSTMHead.
     """
 
     def __init__(
-        self, dictionary, feature_dim: int, embed_dim: int, channels: int, dilations: List[int]
+        self, dictionary, feature_dim: int, embed_dim: int, channels: int, dilations: List[int],
+        input_dropout: float = 0.0,
     ):
         super().__init__(dictionary)
-        self.embed_tokens = build_token_embedding(len(dictionary), embed_dim)
+        self.input_dropout = input_dropout
+        self.dropped_index = len(dictionary)
+        self.embed_tokens = history_embedding(dictionary, embed_dim, input_dropout)
         input_size = feature_dim + self.embed_tokens.embedding_dim
         self.input_proj = nn.Linear(input_size, 2 * channels)
         self.input_norm = nn.LayerNorm(2 * channels, eps=1e-4)
@@ -156,6 +169,8 @@ class ByteNetHead(FairseqIncrementalDecoder):
         features = _features_for(prev_output_tokens, encoder_out, incremental_state is not None)
         if incremental_state is not None:
             prev_output_tokens = prev_output_tokens[:, -1:]
+        elif self.training and self.input_dropout > 0:
+            prev_output_tokens = drop_history(prev_output_tokens, self.input_dropout, self.dropped_index)
         x = _head_input(features, self.embed_tokens(prev_output_tokens))  # (B, T, F+E)
         content, gate = self.input_norm(self.input_proj(x)).chunk(2, dim=-1)  # 2 x (B, T, C)
         x = torch.tanh(content) * torch.sigmoid(gate)
