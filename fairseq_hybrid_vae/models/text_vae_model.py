@@ -138,12 +138,22 @@ def register_head_presets(model_name: str, head: str, ptb_names: List[str], twee
     register_model_architecture(model_name, tweets_name)(tweet_sizes_)
 
 
-def fill_in_lstm_cell(model_cfg) -> None:
-    """A checkpoint saved before --lstm-cell existed was trained with the authors' cell: say so in its
-    config, or the model would be rebuilt with today's default cell and its weights would not fit."""
-    if model_cfg is not None and "lstm_cell" not in model_cfg:
-        with open_dict(model_cfg):
-            model_cfg.lstm_cell = CELL_OF_OLD_CHECKPOINTS
+# What a checkpoint saved before an option existed was trained with, where today's default differs
+# or the option is read before fairseq fills in the defaults.
+OPTIONS_OF_OLD_CHECKPOINTS = {
+    "lstm_cell": CELL_OF_OLD_CHECKPOINTS,  # today's default cell would not fit the saved weights
+    "input_dropout": 0.0,  # the hybrid and the window LM had no history dropout
+}
+
+
+def fill_in_old_options(model_cfg) -> None:
+    """Write OPTIONS_OF_OLD_CHECKPOINTS into a checkpoint's model config where it lacks them."""
+    if model_cfg is None:
+        return
+    with open_dict(model_cfg):
+        for name, value in OPTIONS_OF_OLD_CHECKPOINTS.items():
+            if name not in model_cfg:
+                setattr(model_cfg, name, value)
 
 
 def initialize_(model: nn.Module, init_scale: Optional[float], lstm_cell: Optional[str]) -> None:

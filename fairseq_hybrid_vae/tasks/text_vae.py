@@ -21,7 +21,7 @@ from ..data.text_units import SentencePieceDecoder, dictionary_checksum
 from ..distributed import average_batch_norm_statistics
 from ..errors import InputError, MissingInputError
 from ..fairseq_options import check_generation_options
-from ..models.text_vae_model import fill_in_lstm_cell
+from ..models.text_vae_model import fill_in_old_options
 from ..modules import interpolate_latents, reparameterize
 from ..option_ranges import (
     AT_LEAST_1,
@@ -145,7 +145,7 @@ class TextVAETask(FairseqTask):
 
     def build_model(self, cfg, from_checkpoint: bool = False):
         if from_checkpoint:
-            fill_in_lstm_cell(cfg)  # before fairseq fills what is missing with today's defaults
+            fill_in_old_options(cfg)  # before fairseq fills what is missing with today's defaults
         model_class = ARCH_MODEL_REGISTRY.get(getattr(cfg, "arch", None) or getattr(cfg, "_name", None))
         model_config_class = getattr(model_class, "__dataclass", None)  # a string: not name-mangled
         if model_config_class is not None:
