@@ -63,6 +63,8 @@ CANDIDATES: Dict[str, List[str]] = {  # name: model and anti-collapse flags (a l
     "ByteNet head 3 layers of 128 channels, alpha 0.2, history dropout 0.3": [
         *BYTENET, "--head-layers", "3", "--head-channels", "128", "--alpha", "0.2",
         "--input-dropout", "0.3"],
+    "ByteNet head 3 layers, alpha 0.2, head dropout 0.2": [
+        *BYTENET, "--head-layers", "3", "--alpha", "0.2", "--head-dropout", "0.2"],
 }
 QUICKSTART = "ByteNet head 3 layers, alpha 0.2"  # the candidate scripts/quickstart.sh trains
 MAX_UPDATE = 1300  # about 7.5 minutes of training on 2 cores, leaving the quickstart's 10 for the rest

@@ -216,6 +216,27 @@ def test_bytenet_receptive_field_is_layers_plus_one():
         assert sees == (t - layers <= s <= t), s
 
 
+def test_bytenet_head_dropout_drops_each_blocks_candidate_in_training_only():
+    """With dropout 1 a training pass keeps only sigmoid(f) * x in every block; at evaluation the head
+    equals the same weights without dropout."""
+    torch.manual_seed(0)
+    dictionary = make_dictionary()
+    head = ByteNetHead(dictionary, 6, embed_dim=5, channels=8, dilations=[1, 2], dropout=1.0)
+    plain = ByteNetHead(dictionary, 6, embed_dim=5, channels=8, dilations=[1, 2])
+    plain.load_state_dict(head.state_dict())
+    tokens = torch.randint(4, len(dictionary), (2, 9))
+    features = torch.randn(2, 9, 6)
+    torch.testing.assert_close(head.eval()(tokens, encoder_out={"features": features})[0],
+                               plain.eval()(tokens, encoder_out={"features": features})[0])
+    content, gate = head.input_norm(head.input_proj(torch.cat(
+        [features, head.embed_tokens(tokens)], -1))).chunk(2, dim=-1)  # 2 x (B, T, C)
+    x = torch.tanh(content) * torch.sigmoid(gate)
+    for block in head.blocks:
+        x = torch.sigmoid(block.norm(block.conv(x))[..., 8:16]) * x  # the forget gate only: (B, T, C)
+    torch.testing.assert_close(head.train()(tokens, encoder_out={"features": features})[0],
+                               head.output_projection(x))
+
+
 @pytest.mark.parametrize("kind", HEAD_KINDS)
 def test_incremental_decoding_equals_full_forward(kind):
     torch.manual_seed(0)

@@ -2,6 +2,7 @@
 the features, an optional historyless aux head, and the update count the criterion anneals with."""
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -108,6 +109,12 @@ class HeadConfig(RecurrentModelConfig):
                   "help": "ByteNet head: one dilation per layer (e.g. 1,2,4,8,16), overriding "
                   "--head-layers; receptive field 1 + sum"},
     )
+    head_dropout: float = field(
+        default=0.0,
+        metadata={"range": PROBABILITY,
+                  "help": "ByteNet head: dropout on each block's candidate tanh(g), in training (the "
+                  "authors' highway convolution has it, at 0 in their scripts)"},
+    )
     input_dropout: float = input_dropout_field()
 
 
@@ -143,16 +150,19 @@ def register_head_presets(model_name: str, head: str, ptb_names: List[str], twee
 OPTIONS_OF_OLD_CHECKPOINTS = {
     "lstm_cell": CELL_OF_OLD_CHECKPOINTS,  # today's default cell would not fit the saved weights
     "input_dropout": 0.0,  # the hybrid and the window LM had no history dropout
+    "head_dropout": 0.0,  # nor dropout in the ByteNet head
 }
 
 
-def fill_in_old_options(model_cfg) -> None:
-    """Write OPTIONS_OF_OLD_CHECKPOINTS into a checkpoint's model config where it lacks them."""
-    if model_cfg is None:
+def fill_in_old_options(model_cfg, config_class: Optional[type]) -> None:
+    """Write OPTIONS_OF_OLD_CHECKPOINTS that the model's `config_class` declares into a checkpoint's
+    model config where it lacks them."""
+    if model_cfg is None or config_class is None:
         return
+    declared = {f.name for f in dataclasses.fields(config_class)}
     with open_dict(model_cfg):
         for name, value in OPTIONS_OF_OLD_CHECKPOINTS.items():
-            if name not in model_cfg:
+            if name in declared and name not in model_cfg:
                 setattr(model_cfg, name, value)
 
 
@@ -182,6 +192,7 @@ HEADS = {
     "bytenet": lambda cfg, dictionary, feature_dim: ByteNetHead(
         dictionary, feature_dim, embed_dim_for(cfg.decoder_embed_dim, None), cfg.head_channels,
         list(cfg.head_dilations) or [1] * cfg.head_layers, input_dropout=cfg.input_dropout,
+        dropout=cfg.head_dropout,
     ),
 }
 

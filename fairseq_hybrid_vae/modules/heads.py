@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from fairseq.models import FairseqDecoder, FairseqIncrementalDecoder
 from torch import Tensor
 
@@ -123,23 +124,24 @@ class LSTMHead(FairseqIncrementalDecoder):
 
 
 class GatedResidualBlock(nn.Module):
-    """The authors' highway convolution: y = sigmoid(f) * x + sigmoid(i) * tanh(g), with [i, f, g]
-    from a causal kernel-2 convolution of x.
+    """The authors' highway convolution: y = sigmoid(f) * x + sigmoid(i) * dropout(tanh(g)), with
+    [i, f, g] from a causal kernel-2 convolution of x (the authors' dropout p is 0 in every script).
 
     LayerNorm replaces the authors' BatchNorm here: BatchNorm's statistics over time would let a
     position see the future and would make incremental decoding differ from the full pass.
     """
 
-    def __init__(self, channels: int, dilation: int):
+    def __init__(self, channels: int, dilation: int, dropout: float = 0.0):
         super().__init__()
-        self.channels = channels
+        self.channels, self.dropout = channels, dropout
         self.conv = CausalConv1d(channels, 3 * channels, kernel_size=2, dilation=dilation)
         self.norm = nn.LayerNorm(3 * channels, eps=1e-4)
 
     def forward(self, x: Tensor, incremental_state: IncrementalState | None = None) -> Tensor:
         gates = self.norm(self.conv(x, incremental_state))  # (B, T, 3C)
         i, f = torch.sigmoid(gates[..., : 2 * self.channels]).chunk(2, dim=-1)  # 2 x (B, T, C)
-        return torch.addcmul(f * x, i, torch.tanh(gates[..., 2 * self.channels :]))  # (B, T, C)
+        candidate = F.dropout(torch.tanh(gates[..., 2 * self.channels :]), self.dropout, self.training)
+        return torch.addcmul(f * x, i, candidate)  # (B, T, C)
 
 
 class ByteNetHead(FairseqIncrementalDecoder):
@@ -147,12 +149,12 @@ class ByteNetHead(FairseqIncrementalDecoder):
 
     A per-position gated projection to `channels`, then one GatedResidualBlock per dilation. With all
     dilations 1 and N layers, position t sees decoder inputs t-N ... t: a receptive field of N+1 units.
-    `input_dropout` as in LSTMHead.
+    `input_dropout` as in LSTMHead; `dropout` in every block, where the authors' highway layer has it.
     """
 
     def __init__(
         self, dictionary, feature_dim: int, embed_dim: int, channels: int, dilations: List[int],
-        input_dropout: float = 0.0,
+        input_dropout: float = 0.0, dropout: float = 0.0,
     ):
         super().__init__(dictionary)
         self.input_dropout = input_dropout
@@ -161,7 +163,7 @@ class ByteNetHead(FairseqIncrementalDecoder):
         input_size = feature_dim + self.embed_tokens.embedding_dim
         self.input_proj = nn.Linear(input_size, 2 * channels)
         self.input_norm = nn.LayerNorm(2 * channels, eps=1e-4)
-        self.blocks = nn.ModuleList(GatedResidualBlock(channels, d) for d in dilations)
+        self.blocks = nn.ModuleList(GatedResidualBlock(channels, d, dropout) for d in dilations)
         self.output_projection = nn.Linear(channels, len(dictionary))
         self.receptive_field = 1 + sum(dilations)
 

@@ -144,10 +144,10 @@ class TextVAETask(FairseqTask):
         return cls(cfg, dictionary)
 
     def build_model(self, cfg, from_checkpoint: bool = False):
-        if from_checkpoint:
-            fill_in_old_options(cfg)  # before fairseq fills what is missing with today's defaults
         model_class = ARCH_MODEL_REGISTRY.get(getattr(cfg, "arch", None) or getattr(cfg, "_name", None))
         model_config_class = getattr(model_class, "__dataclass", None)  # a string: not name-mangled
+        if from_checkpoint:  # before fairseq fills what is missing with today's defaults
+            fill_in_old_options(cfg, model_config_class)
         if model_config_class is not None:
             check_options(cfg, model_config_class)
         trained_with = getattr(cfg, "sample_size", None)
