@@ -5,14 +5,15 @@
 
 Every candidate is the quickstart's run (scripts/quickstart.sh: the Python Language Reference text,
 characters, L = 64, batch 64, Adam 1e-3, the KL weight rising from update 200 to 1,000, seed 1) with
-its own head, alpha, free bits or learning rate; then hybrid-vae-eval on every validation window.
+its own head and width, alpha, free bits, history or head dropout, learning rate or number of
+updates; then hybrid-vae-eval on every validation window.
 The table gives seconds per update and the training's wall time, the validation bound (ELBO,
 bits/char) and the training windows' (how far the small corpus is overfitted), the KL (nats per
-window), and the share of characters that the greedy decoding of each window's posterior mean
-repeats at their position, beside the same for decodings of the prior (no information about the
-input) and the blank reconstructions of non-blank windows. The quickstart trains QUICKSTART. Run
-it on an idle machine: the times are part of the result. A candidate whose
-report exists is not rerun.
+window), the update of the best validation bound (the checkpoint evaluated), and the share of
+characters that the greedy decoding of each window's posterior mean repeats at their position,
+beside the same for decodings of the prior (no information about the input) and the blank
+reconstructions of non-blank windows. The quickstart trains QUICKSTART. Run it on an idle
+machine: the times are part of the result. A candidate whose report exists is not rerun.
 """
 
 import argparse
@@ -128,11 +129,15 @@ def run(name: str, data: str, work: str, max_update: int) -> Dict:
     return row
 
 
-def train_bound(run_dir: str) -> float:
-    """The bound on the training windows: fairseq's mean over the last epoch's updates (with the
-    candidate's history dropout on), from the run's log."""
+def from_log(run_dir: str) -> Dict:
+    """From the run's log: the bound on the training windows (fairseq's mean over the last epoch's
+    updates, with the candidate's dropout on) and the update whose validation bound was the best
+    (checkpoint_best.pt, the one evaluated)."""
     with open(os.path.join(run_dir, "train.log")) as f:
-        return float(re.findall(r'"train_elbo": "([0-9.]+)"', f.read())[-1])
+        log = f.read()
+    valid = re.findall(r'"valid_elbo": "([0-9.]+)".*?"valid_num_updates": "(\d+)"', log)
+    return {"train_bound": float(re.findall(r'"train_elbo": "([0-9.]+)"', log)[-1]),
+            "best_update": int(min(valid, key=lambda v: float(v[0]))[1])}
 
 
 def meets(row: Dict) -> bool:
@@ -143,14 +148,16 @@ def meets(row: Dict) -> bool:
 
 def table(rows: Dict[str, Dict]) -> str:
     lines = ["| candidate | s/update | training (min) | bound (bits/char) | train bound | KL (nats/window) "
-             "| reconstruction accuracy | prior-sample accuracy | x prior | blank | meets the targets |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| best at update | reconstruction accuracy | prior-sample accuracy | x prior | blank "
+             "| meets the targets |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in rows.items():
         mark = " (quickstart)" if name == QUICKSTART else ""
         seconds = row["train_seconds"]
         lines.append(
             f"| {name}{mark} | {seconds / row['max_update']:.3f} | {seconds / 60:.1f} "
-            f"| {row['bound']:.3f} | {row['train_bound']:.3f} | {row['kl_nats']:.1f} | {row['accuracy']:.1%} "
+            f"| {row['bound']:.3f} | {row['train_bound']:.3f} | {row['kl_nats']:.1f} "
+            f"| {row['best_update']:,} | {row['accuracy']:.1%} "
             f"| {row['prior_accuracy']:.1%} "
             f"| {row['accuracy'] / max(row['prior_accuracy'], 1e-9):.1f} | {row['blank']} of "
             f"{row['non_blank_samples']} | {'yes' if meets(row) else 'no'} |")
@@ -168,8 +175,8 @@ def main() -> None:
     names = [name for name in CANDIDATES if not args.only or slug(name) in args.only.split(",")]
     work = os.path.join(args.work, str(args.max_update))
     data = prepare(work)
-    rows = {name: {**run(name, data, work, args.max_update),
-                   "train_bound": train_bound(os.path.join(work, slug(name)))} for name in names}
+    rows = {name: {**run(name, data, work, args.max_update), **from_log(os.path.join(work, slug(name)))}
+            for name in names}
     text = (f"{table(rows)}\n\n{args.max_update} updates each unless named, one after another on "
             f"{machine('cpu')}. "
             f"Targets: accuracy >= {TARGET['accuracy']:.0%} and >= {TARGET['times_prior']:g}x the prior's, "
