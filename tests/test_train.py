@@ -103,3 +103,13 @@ def test_model_runs_in_bfloat16(head):
     tokens = torch.randint(4, len(dictionary), (3, 8))
     logits, extra = model(tokens, None, tokens)
     assert logits.dtype == torch.bfloat16 and logits.shape == (3, 8, len(dictionary))
+
+
+def test_history_and_head_dropout_reach_the_model_from_the_command_line(tiny_data, tmp_path, caplog):
+    from fairseq_hybrid_vae.checkpoint_safety import load_checkpoint_to_cpu
+
+    run_train(tiny_data, str(tmp_path), "hybrid_vae_bytenet",
+              ["--max-update", "3", "--windows-per-epoch", "800", "--input-dropout", "0.3",
+               "--head-dropout", "0.1"], caplog)
+    model_cfg = load_checkpoint_to_cpu(str(tmp_path / "checkpoint_last.pt"))["cfg"]["model"]
+    assert (model_cfg.input_dropout, model_cfg.head_dropout) == (0.3, 0.1)
