@@ -80,6 +80,12 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+def updates_of(name: str, default: int = MAX_UPDATE) -> int:
+    """The updates a candidate trains: its own --max-update, or `default`."""
+    flags = CANDIDATES[name]
+    return int(flags[flags.index("--max-update") + 1]) if "--max-update" in flags else default
+
+
 def prepare(work: str) -> str:
     data = os.path.join(work, "data")
     os.makedirs(work, exist_ok=True)
@@ -95,9 +101,7 @@ def prepare(work: str) -> str:
 def run(name: str, data: str, work: str, max_update: int) -> Dict:
     """Train (timed) and evaluate one candidate, for its own --max-update if it names one; the report
     is kept, so a rerun skips it."""
-    flags = CANDIDATES[name]
-    if "--max-update" in flags:
-        max_update = int(flags[flags.index("--max-update") + 1])
+    max_update = updates_of(name, max_update)
     run_dir = os.path.join(work, slug(name))
     report = os.path.join(run_dir, "report.json")
     if os.path.exists(report):
@@ -107,7 +111,7 @@ def run(name: str, data: str, work: str, max_update: int) -> Dict:
     print(f"training {name} ...", file=sys.stderr, flush=True)
     command = [os.path.join(BIN, "fairseq-train"), data,
                "--user-dir", os.path.join(REPO, "fairseq_hybrid_vae"), *COMMON,
-               "--max-update", str(max_update), *flags, "--save-dir", run_dir]
+               "--max-update", str(max_update), *CANDIDATES[name], "--save-dir", run_dir]
     start = time.perf_counter()
     with open(os.path.join(run_dir, "train.log"), "w") as log:
         subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)

@@ -39,7 +39,7 @@ def quickstart_train_flags() -> Dict[str, str]:
 def test_the_quickstart_trains_the_measured_candidate():
     chosen = quickstart_settings.QUICKSTART
     benchmark = as_dict(quickstart_settings.COMMON + quickstart_settings.CANDIDATES[chosen])
-    benchmark["--max-update"] = str(quickstart_settings.MAX_UPDATE)
+    benchmark["--max-update"] = str(quickstart_settings.updates_of(chosen))
     quickstart = quickstart_train_flags()
     differ = {flag: (quickstart.get(flag), benchmark.get(flag)) for flag in SHARED + ["--max-update"]
               if quickstart.get(flag) != benchmark.get(flag)}
