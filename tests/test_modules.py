@@ -80,8 +80,9 @@ def test_layer_norm_lstm_matches_a_step_by_step_reference():
 
 def test_gate_norm_lstm_matches_a_step_by_step_reference():
     """Each gate normalised on its own (mean 0, variance 1 over its H units), c_t normalised before
-    the output tanh, forget bias 1 at the start; the hand-written backward pass gives autograd's
-    gradients through the reference, for every weight, the inputs and the initial state."""
+    the output tanh, forget bias 1 at the start; the cell's backward (the recurrent weight's gradient
+    in one matmul) gives autograd's gradients through the reference, for every weight, the inputs and
+    the initial state."""
     torch.manual_seed(0)
     H = 4
     lstm = GateNormLSTM(input_size=3, hidden_size=H).double()
@@ -118,6 +119,23 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference():
     ref_grads = torch.autograd.grad(loss(torch.stack(ref_outputs, 1), h_ref, c_ref), leaves)
     for grad, ref_grad in zip(grads, ref_grads):
         torch.testing.assert_close(grad, ref_grad)
+
+
+def test_gate_norm_lstm_gradients_under_bfloat16_autocast():
+    """Under autocast the steps' matmuls run in bfloat16 while the states stay float32: the recurrent
+    weight's gradient is float32, like the weight, and near the float32 pass's."""
+    torch.manual_seed(0)
+    lstm = GateNormLSTM(input_size=3, hidden_size=8)
+    x = torch.randn(4, 6, 3)
+    grads = []
+    for autocast in (False, True):
+        lstm.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            out, _ = lstm(x)
+        out.float().square().sum().backward()
+        grads.append(lstm.hidden_proj.weight.grad.clone())
+    assert grads[1].dtype == torch.float32
+    torch.testing.assert_close(grads[1], grads[0], rtol=0.05, atol=0.05 * grads[0].abs().max().item())
 
 
 @pytest.mark.parametrize("cell", list(LSTM_CELLS))
