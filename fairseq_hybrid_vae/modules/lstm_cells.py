@@ -7,7 +7,7 @@ trained with U(-0.1, 0.1) on every weight of the model, the others keep PyTorch'
 defaults. docs/lstm_cells.md measures what each learns per update and per second.
 """
 
-from typing import Dict, List, Tuple, Type
+from typing import Dict, List, Sequence, Tuple, Type
 
 import torch
 import torch.nn as nn
@@ -38,22 +38,31 @@ class TorchLSTM(nn.Module):
 
 
 class PerGateLayerNorm(nn.Module):
-    """LayerNorm of each gate's H pre-activations on its own, with a gain and bias per unit.
+    """LayerNorm of each gate's H pre-activations on its own, with a gain and bias per unit, and a
+    fixed factor per gate on both (`gate_scale`, not learned, not saved).
 
     A LayerNorm over a (B, G, H) view and one addcmul: GroupNorm with G groups computes the same
-    function, but its CPU kernels were slower, forward and backward, at B 64, H 500."""
+    function, but its CPU kernels were slower, forward and backward, at B 64, H 500. The scaled gain
+    and bias are computed once per sequence (`affine`), not at every step."""
 
-    def __init__(self, num_gates: int, hidden_size: int, eps: float = 1e-5):
+    def __init__(self, num_gates: int, hidden_size: int, eps: float = 1e-5,
+                 gate_scale: Sequence[float] | None = None):
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(num_gates, hidden_size))
         self.bias = nn.Parameter(torch.zeros(num_gates, hidden_size))
+        scale = torch.tensor(gate_scale or [1.0] * num_gates).unsqueeze(1)  # (G, 1)
+        self.register_buffer("gate_scale", scale, persistent=False)
 
-    def forward(self, pre: Tensor) -> Tensor:
-        """pre: (B, G·H) -> (B, G, H)."""
+    def affine(self) -> Tuple[Tensor, Tensor]:
+        """The gain and the bias, each (G, H), times the gate's factor."""
+        return self.weight * self.gate_scale, self.bias * self.gate_scale
+
+    def forward(self, pre: Tensor, gain: Tensor, bias: Tensor) -> Tensor:
+        """pre: (B, G·H) -> (B, G, H); gain, bias: from `affine`."""
         grouped = pre.view(pre.size(0), *self.weight.shape)  # (B, G, H)
         normalised = F.layer_norm(grouped, grouped.shape[-1:], eps=self.eps)  # (B, G, H)
-        return torch.addcmul(self.bias, normalised, self.weight)  # (B, G, H)
+        return torch.addcmul(bias, normalised, gain)  # (B, G, H)
 
 
 class RecurrentWeightGradient(torch.autograd.Function):
@@ -94,7 +103,11 @@ class GateNormLSTM(nn.Module):
         self.hidden_size = hidden_size
         self.input_proj = nn.Linear(input_size, 4 * hidden_size, bias=False)
         self.hidden_proj = nn.Linear(hidden_size, 4 * hidden_size, bias=False)
-        self.gate_norm = PerGateLayerNorm(4, hidden_size)  # rows: i, f, o, g
+        # Rows i, f, o, g. One sigmoid serves all four gates: tanh(a) = 2 sigmoid(2a) - 1, so g's
+        # normalised pre-activation is doubled (gain and bias alike) and its sigmoid s gives
+        # i * tanh(a) = 2 i s - i. Two activations on slices of the gates would cost more, forward
+        # and backward (docs/lstm_cells.md).
+        self.gate_norm = PerGateLayerNorm(4, hidden_size, gate_scale=[1.0, 1.0, 1.0, 2.0])
         self.cell_norm = nn.LayerNorm(hidden_size)
         with torch.no_grad():
             self.gate_norm.bias[1].fill_(1.0)  # the forget gate starts open: memory lasts
@@ -112,12 +125,13 @@ class GateNormLSTM(nn.Module):
             gates_x = RecurrentWeightGradient.apply(gates_x, hidden_weight, entering_states)  # (B, T, 4H)
             hidden_weight = hidden_weight.detach()  # its gradient comes from the line above
         hidden_weight = hidden_weight.t()  # (H, 4H), a view
+        gain, bias = self.gate_norm.affine()  # (4, H) each
         outputs = []
         for gates_x_t in gates_x.unbind(dim=1):  # T x (B, 4H)
             entering_states.append(h.detach())
-            gates = self.gate_norm(torch.addmm(gates_x_t, h, hidden_weight))  # (B, 4, H)
-            i, f, o = torch.sigmoid(gates[:, :3]).unbind(dim=1)  # 3 x (B, H)
-            c = torch.addcmul(f * c, i, torch.tanh(gates[:, 3]))  # (B, H)
+            gates = self.gate_norm(torch.addmm(gates_x_t, h, hidden_weight), gain, bias)  # (B, 4, H)
+            i, f, o, s = torch.sigmoid(gates).unbind(dim=1)  # 4 x (B, H); g = tanh(a) = 2s - 1
+            c = torch.addcmul(f * c, i, s, value=2) - i  # f c + i g, (B, H)
             h = o * torch.tanh(self.cell_norm(c))  # (B, H)
             outputs.append(h)
         return torch.stack(outputs, dim=1), (h, c)  # (B, T, H)
