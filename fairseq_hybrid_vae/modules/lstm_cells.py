@@ -68,7 +68,7 @@ class PerGateLayerNorm(nn.Module):
 class RecurrentWeightGradient(torch.autograd.Function):
     """Identity on the input projections; its backward adds the recurrent weight's gradient for all T
     steps at once: one (4H, T·B) x (T·B, H) matmul, where autograd would run a small one per step and
-    sum T full-size (4H, H) gradients (15% of the cell's backward on a CPU, docs/lstm_cells.md).
+    sum T full-size (4H, H) gradients (docs/lstm_cells.md, "The default").
 
     The gradient reaching gates_x[:, t] is the gradient of step t's pre-activation, since the step adds
     h_{t-1} W^T to it; the loop appends each h_{t-1} to `entering_states` and runs with W detached.
