@@ -39,20 +39,18 @@ class TorchLSTM(nn.Module):
 
 class PerGateLayerNorm(nn.Module):
     """LayerNorm of each gate's H pre-activations on its own, with a gain and bias per unit, and a
-    fixed factor per gate on both (`gate_scale`, not learned, not saved).
+    fixed factor per gate on both (`gate_scale`, one per gate: not learned, not saved).
 
     A LayerNorm over a (B, G, H) view and one addcmul: GroupNorm with G groups computes the same
     function, but its CPU kernels were slower, forward and backward, at B 64, H 500. The scaled gain
     and bias are computed once per sequence (`affine`), not at every step."""
 
-    def __init__(self, num_gates: int, hidden_size: int, eps: float = 1e-5,
-                 gate_scale: Sequence[float] | None = None):
+    def __init__(self, gate_scale: Sequence[float], hidden_size: int, eps: float = 1e-5):
         super().__init__()
         self.eps = eps
-        self.weight = nn.Parameter(torch.ones(num_gates, hidden_size))
-        self.bias = nn.Parameter(torch.zeros(num_gates, hidden_size))
-        scale = torch.tensor(gate_scale or [1.0] * num_gates).unsqueeze(1)  # (G, 1)
-        self.register_buffer("gate_scale", scale, persistent=False)
+        self.weight = nn.Parameter(torch.ones(len(gate_scale), hidden_size))
+        self.bias = nn.Parameter(torch.zeros(len(gate_scale), hidden_size))
+        self.register_buffer("gate_scale", torch.tensor(gate_scale).unsqueeze(1), persistent=False)  # (G, 1)
 
     def affine(self) -> Tuple[Tensor, Tensor]:
         """The gain and the bias, each (G, H), times the gate's factor."""
@@ -71,7 +69,8 @@ class RecurrentWeightGradient(torch.autograd.Function):
     sum T full-size (4H, H) gradients (docs/lstm_cells.md, "The default").
 
     The gradient reaching gates_x[:, t] is the gradient of step t's pre-activation, since the step adds
-    h_{t-1} W^T to it; the loop appends each h_{t-1} to `entering_states` and runs with W detached.
+    h_{t-1} W^T to it. The steps run with W detached; after its loop the cell fills `entering_states`
+    with every step's h_{t-1}.
     """
 
     @staticmethod
@@ -107,7 +106,7 @@ class GateNormLSTM(nn.Module):
         # normalised pre-activation is doubled (gain and bias alike) and its sigmoid s gives
         # i * tanh(a) = 2 i s - i. Two activations on slices of the gates would cost more, forward
         # and backward (docs/lstm_cells.md).
-        self.gate_norm = PerGateLayerNorm(4, hidden_size, gate_scale=[1.0, 1.0, 1.0, 2.0])
+        self.gate_norm = PerGateLayerNorm([1.0, 1.0, 1.0, 2.0], hidden_size)
         self.cell_norm = nn.LayerNorm(hidden_size)
         with torch.no_grad():
             self.gate_norm.bias[1].fill_(1.0)  # the forget gate starts open: memory lasts
@@ -128,12 +127,14 @@ class GateNormLSTM(nn.Module):
         gain, bias = self.gate_norm.affine()  # (4, H) each
         outputs = []
         for gates_x_t in gates_x.unbind(dim=1):  # T x (B, 4H)
-            entering_states.append(h.detach())
             gates = self.gate_norm(torch.addmm(gates_x_t, h, hidden_weight), gain, bias)  # (B, 4, H)
             i, f, o, s = torch.sigmoid(gates).unbind(dim=1)  # 4 x (B, H); g = tanh(a) = 2s - 1
             c = torch.addcmul(f * c, i, s, value=2) - i  # f c + i g, (B, H)
             h = o * torch.tanh(self.cell_norm(c))  # (B, H)
             outputs.append(h)
+        # h_{t-1} of every step, for the recurrent weight's gradient; detached, so that the Function's
+        # context holds no graph of its own.
+        entering_states.extend(h_t.detach() for h_t in [state[0], *outputs[:-1]])
         return torch.stack(outputs, dim=1), (h, c)  # (B, T, H)
 
 
