@@ -1,8 +1,8 @@
 """Where the time goes: torch.profiler's top operators for one training update of a train_throughput
 model, or (--sampling HEAD) for greedy incremental sampling of one batch as generate_throughput does.
 
-    python benchmarks/profile_step.py [--model "hybrid_vae_lstm (bare loop)"] [--sample-size 128]
-                                      [--batch-size 64] [--rows 15] [--device cpu|cuda]
+    python benchmarks/profile_step.py [--model "hybrid_vae_lstm (bare loop)"] [--lstm-cell layernorm]
+                                      [--sample-size 128] [--batch-size 64] [--rows 15] [--device cpu|cuda]
     python benchmarks/profile_step.py --sampling bytenet
 """
 
@@ -19,6 +19,7 @@ from torch.profiler import ProfilerActivity, profile
 from train_throughput import MODELS, build, step_function, timed
 
 from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel
+from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS
 
 # record_function sections of fairseq's Trainer.train_step: its own work beside the model's.
 TRAINER_SECTIONS = ["forward", "backward", "reduce-grads", "multiply-grads", "clip-grads", "optimizer"]
@@ -36,6 +37,8 @@ def sampling_run(head: str, args):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="hybrid_vae_lstm (bare loop)", choices=list(MODELS))
+    parser.add_argument("--lstm-cell", choices=list(LSTM_CELLS), default=DEFAULT_LSTM_CELL,
+                        help="the model's --lstm-cell (training updates)")
     parser.add_argument("--sampling", choices=["lstm", "bytenet"], help="profile sampling with this head")
     parser.add_argument("--sample-size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -51,8 +54,10 @@ def main() -> None:
             what = f"greedy incremental sampling, {args.sampling} head"
             run = sampling_run(args.sampling, args)
         else:
-            trainer, sample = build(args.model, data, args.sample_size, args.batch_size, args.device, "fp32")
-            what, run = f"one update of {args.model}", step_function(args.model, trainer, sample)
+            trainer, sample = build(args.model, data, args.sample_size, args.batch_size, args.device, "fp32",
+                                    args.lstm_cell)
+            what = f"one update of {args.model}, --lstm-cell {args.lstm_cell}"
+            run = step_function(args.model, trainer, sample)
         run()  # warm-up
         seconds = timed(run, args.device)
         print(f"{what}, L={args.sample_size}, batch {args.batch_size}: {seconds:.3f} s unprofiled")

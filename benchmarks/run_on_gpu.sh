@@ -15,6 +15,7 @@ if [ "${1:-}" = wheels ]; then  # cp312 manylinux wheels: the GPU image's Python
   ls .whl; exit
 fi
 OUT=${OUT:-benchmarks/results}
+CELLS=layernorm,authors,torch  # every --lstm-cell, timed in the same rounds
 if ! python3 -c 'import fairseq' 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .whl/*.whl || exit 1
@@ -35,11 +36,12 @@ parts=${*:-train train-half generate generate-half profile}
 for part in $parts; do
   case $part in
     train) run train_throughput_cuda benchmarks/train_throughput.py --device cuda \
-             --sample-sizes 64,128,256 --repeats 9 --memory ;;
-    train-half)  # fairseq's two half-precision modes on a GPU; the bare loop is fp32-only
+             --sample-sizes 128 --repeats 9 --memory --lstm-cell "$CELLS" ;;
+    train-half)  # fairseq's two half-precision modes on a GPU (its --bf16 means a TPU); the bare loop is fp32-only
       for dtype in fp16 amp; do
         run train_throughput_cuda_$dtype benchmarks/train_throughput.py --device cuda --dtype $dtype \
-          --sample-sizes 128 --repeats 9 --models "hybrid_vae_lstm,hybrid_vae_lstm (torch_adam),hybrid_vae_bytenet,hybrid_vae_feedforward,lstm_vae,window_lm_lstm,fairseq lstm_lm"
+          --sample-sizes 128 --repeats 9 --lstm-cell "$CELLS" \
+          --models "hybrid_vae_lstm,hybrid_vae_lstm (torch_adam),hybrid_vae_bytenet,hybrid_vae_feedforward,lstm_vae,window_lm_lstm,fairseq lstm_lm"
       done ;;
     generate) run generate_throughput_cuda benchmarks/generate_throughput.py --device cuda --repeats 3 ;;
     generate-half)  # sampling is the plugin's own loop, not fairseq's Trainer: bf16 works too
@@ -49,8 +51,10 @@ for part in $parts; do
       done ;;
     profile)
       mkdir -p "$OUT/profiles"
-      run profiles/profile_step_cuda_hybrid_vae_lstm benchmarks/profile_step.py --device cuda \
-        --model hybrid_vae_lstm --rows 20
+      for cell in ${CELLS//,/ }; do
+        run profiles/profile_step_cuda_hybrid_vae_lstm_$cell benchmarks/profile_step.py --device cuda \
+          --model hybrid_vae_lstm --lstm-cell $cell --rows 20
+      done
       run profiles/profile_step_cuda_hybrid_vae_lstm_torch_adam benchmarks/profile_step.py --device cuda \
         --model "hybrid_vae_lstm (torch_adam)" --rows 12
       run profiles/profile_step_cuda_lstm_vae benchmarks/profile_step.py --device cuda --model lstm_vae --rows 12

@@ -7,7 +7,9 @@ metrics); `hybrid_vae_lstm (bare loop)` drives the same model with torch.optim.A
 so the two rows show what fairseq's machinery costs. Rounds are interleaved (each round times every
 model once, so a slow moment of the machine hits them alike); the median over --repeats rounds is
 reported, with ratios to lstm_vae, to the no-latent LM with the same LSTM head (window_lm_lstm) and to
-fairseq's lstm_lm of the same hidden size (500). GFLOP/update: the floating-point operations of one
+fairseq's lstm_lm of the same hidden size (500). With several cells (`--lstm-cell layernorm,authors`)
+every model with an LSTM runs once per cell in the same rounds, and the ratios are to the same model
+with the first cell named. GFLOP/update: the floating-point operations of one
 update, counted by torch.utils.flop_counter (matmuls, convolutions and torch.nn.LSTM's fused layers;
 1 multiply-add = 2 FLOP).
 
@@ -17,6 +19,7 @@ the peak resident set (Linux VmHWM); CUDA, torch.cuda.max_memory_allocated.
 
     python benchmarks/train_throughput.py [--sample-sizes 64,128,256] [--batch-size 64] [--repeats 5]
                                           [--device cpu|cuda] [--dtype fp32|fp16|amp] [--memory]
+                                          [--lstm-cell CELL[,CELL...]]
 """
 
 import argparse
@@ -27,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import torch
 from common import dictionary_of, flop_counter, machine
@@ -49,6 +52,9 @@ MODELS = {  # name: fairseq-train flags (PTB presets)
                         "--decoder-out-embed-dim", "500", "--tokens-per-sample", "{L}"],
 }
 REFERENCES = ["lstm_vae", "window_lm_lstm", "fairseq lstm_lm"]  # the speed ratio columns
+# The models --lstm-cell changes; the others run once, whatever the cells.
+RECURRENT = {"hybrid_vae_lstm", "hybrid_vae_lstm (bare loop)", "hybrid_vae_lstm (torch_adam)", "lstm_vae",
+             "window_lm_lstm"}
 # fairseq's half-precision training on a GPU: --fp16 (the model in fp16, fp32 master weights) or --amp
 # (torch autocast to fp16 with a grad scaler). Its --bf16 means a TPU (options.py sets --tpu with it).
 DTYPE_FLAGS = {"fp32": [], "fp16": ["--fp16"], "amp": ["--amp"]}
@@ -145,12 +151,13 @@ def main() -> None:
                         help="fp16 and amp need --device cuda; the bare loop row is fp32-only")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory (one process each)")
-    parser.add_argument("--lstm-cell", default=DEFAULT_LSTM_CELL, help="the plugin models' --lstm-cell "
-                        "(the tables in benchmarks/results/train_throughput_*.md: authors)")
+    parser.add_argument("--lstm-cell", default=DEFAULT_LSTM_CELL, help="the plugin models' --lstm-cell, or "
+                        "several, comma-separated, timed in the same rounds (the tables in "
+                        "benchmarks/results/train_throughput_*.md: authors)")
     parser.add_argument("--memory-of", help=argparse.SUPPRESS)  # internal: NAME@L in a child process
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # fairseq's and hydra's per-model set-up messages
-    names = args.models.split(",")
+    rows = rows_of(args.models.split(","), args.lstm_cell.split(","))
     import fairseq_hybrid_vae  # noqa: F401  (registers the plugin for fairseq's parsers)
 
     with tempfile.TemporaryDirectory() as data:
@@ -162,60 +169,77 @@ def main() -> None:
         print(f"batch {args.batch_size}, {args.dtype}, --lstm-cell {args.lstm_cell}, "
               f"median of {args.repeats} interleaved rounds; {machine(args.device)}")
         for L in [int(x) for x in args.sample_sizes.split(",")]:
-            seconds, flops, failed = measure(L, names, data, args)
-            report(L, args, [name for name in names if name in seconds], seconds, flops)
-            for name, error in failed.items():
-                print(f"{name}: not timed, an update failed ({error})")
+            seconds, flops, failed = measure(L, rows, data, args)
+            report(L, args, {label: row for label, row in rows.items() if label in seconds}, seconds, flops)
+            for label, error in failed.items():
+                print(f"{label}: not timed, an update failed ({error})")
 
 
-def measure(L: int, names: List[str], data: str, args):
-    """Median seconds per update and FLOP per update of each model, in interleaved rounds; a model whose
+def rows_of(names: List[str], cells: List[str]) -> Dict[str, Tuple[str, str]]:
+    """Table row -> (model, cell): a model with an LSTM once per cell, named with it when there are
+    several cells; any other model once."""
+    rows = {}
+    for name in names:
+        for cell in cells if name in RECURRENT else cells[:1]:
+            rows[f"{name} [{cell}]" if len(cells) > 1 and name in RECURRENT else name] = (name, cell)
+    return rows
+
+
+def measure(L: int, rows: Dict[str, Tuple[str, str]], data: str, args):
+    """Median seconds per update and FLOP per update of each row, in interleaved rounds; a row whose
     update fails (NaN/inf gradients, fp16 overflow) is dropped with its error, not the whole run."""
     steps, flops, failed = {}, {}, {}
 
-    def attempt(name: str, fn: Callable[[], object]) -> None:
+    def attempt(label: str, fn: Callable[[], object]) -> None:
         try:
             fn()
         except FloatingPointError as error:
-            failed[name] = f"{type(error).__name__}: {' '.join(str(error).split())}"
-            steps.pop(name, None)
+            failed[label] = f"{type(error).__name__}: {' '.join(str(error).split())}"
+            steps.pop(label, None)
 
-    for name in names:
-        trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype, args.lstm_cell)
-        steps[name] = step_function(name, trainer, sample)
+    for label, (name, cell) in rows.items():
+        trainer, sample = build(name, data, L, args.batch_size, args.device, args.dtype, cell)
+        steps[label] = step_function(name, trainer, sample)
         with flop_counter() as counter:  # one update's arithmetic, counted
-            attempt(name, steps[name])
-        flops[name] = counter.get_total_flops()
-        if name in steps:
-            attempt(name, steps[name])  # warm-up (allocations, lazy initialisation)
-    times: Dict[str, List[float]] = {name: [] for name in steps}
+            attempt(label, steps[label])
+        flops[label] = counter.get_total_flops()
+        if label in steps:
+            attempt(label, steps[label])  # warm-up (allocations, lazy initialisation)
+    times: Dict[str, List[float]] = {label: [] for label in steps}
     for _ in range(args.repeats):
-        for name in list(steps):
-            attempt(name, lambda: times[name].append(timed(steps[name], args.device)))  # noqa: B023
-    return {name: sorted(times[name])[len(times[name]) // 2] for name in steps}, flops, failed
+        for label in list(steps):
+            attempt(label, lambda: times[label].append(timed(steps[label], args.device)))  # noqa: B023
+    return {label: sorted(times[label])[len(times[label]) // 2] for label in steps}, flops, failed
 
 
-def report(L: int, args, names: List[str], seconds: Dict[str, float], flops: Dict[str, int]) -> None:
+def report(L: int, args, rows: Dict[str, Tuple[str, str]], seconds: Dict[str, float],
+           flops: Dict[str, int]) -> None:
     units = args.batch_size * L
-    references = [ref for ref in REFERENCES if ref in seconds]
+    first_cell = args.lstm_cell.split(",")[0]
+    references = [ref for ref in REFERENCES if ref in seconds]  # none of the LSTM ones with several cells
+    by_cell = len(rows) > len({name for name, _ in rows.values()})  # several cells: ratios to the first
     header = "| model | s/update | units/s | GFLOP/update | GFLOP/s |"
     header += "".join(f" speed vs {ref} |" for ref in references)
+    header += f" speed vs {first_cell} |" if by_cell else ""
     memory = {}
     if args.memory:
         header += " peak memory (MB) |"
-        for name in names:
+        for label, (name, cell) in rows.items():
             child = [sys.executable, __file__, "--memory-of", f"{name}@{L}", "--batch-size",
-                     str(args.batch_size), "--device", args.device, "--dtype", args.dtype,
-                     "--lstm-cell", args.lstm_cell]
+                     str(args.batch_size), "--device", args.device, "--dtype", args.dtype, "--lstm-cell",
+                     cell]
             result = subprocess.run(child, capture_output=True, text=True)
-            memory[name] = float(result.stdout) if result.returncode == 0 else float("nan")
+            memory[label] = float(result.stdout) if result.returncode == 0 else float("nan")
     print(f"\nL = {L}\n{header}")
     print("|" + "---|" * (header.count("|") - 1))
-    for name in names:
-        row = f"| {name} | {seconds[name]:.3f} | {units / seconds[name]:,.0f} | {flops[name] / 1e9:.1f} "
-        row += f"| {flops[name] / 1e9 / seconds[name]:.0f} |"
-        row += "".join(f" {seconds[ref] / seconds[name]:.2f}x |" for ref in references)
-        print(row + (f" {memory[name]:,.0f} |" if args.memory else ""))
+    for label, (name, _) in rows.items():
+        row = f"| {label} | {seconds[label]:.3f} | {units / seconds[label]:,.0f} | {flops[label] / 1e9:.1f} "
+        row += f"| {flops[label] / 1e9 / seconds[label]:.0f} |"
+        row += "".join(f" {seconds[ref] / seconds[label]:.2f}x |" for ref in references)
+        if by_cell:
+            first = f"{name} [{first_cell}]"
+            row += f" {seconds[first] / seconds[label]:.2f}x |" if first in seconds else " |"
+        print(row + (f" {memory[label]:,.0f} |" if args.memory else ""))
 
 
 if __name__ == "__main__":

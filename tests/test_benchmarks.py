@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end at tiny sizes and print complete tables (no timing is asserted)."""
 
+import argparse
 import json
 import os
 import re
@@ -41,6 +42,43 @@ def test_train_throughput_counts_the_hybrids_extra_arithmetic():
     assert len({gflop[name] for name in same_model}) == 1
     assert gflop["hybrid_vae_lstm"] > gflop["window_lm_lstm"] > 0
     assert all(float(cells[-1].replace(",", "")) > 0 for cells in rows.values())  # peak memory (MB)
+
+
+def test_train_throughput_times_each_cell_in_the_same_rounds():
+    out = run_benchmark("train_throughput.py", "--sample-sizes", "16", "--batch-size", "4", "--repeats", "1",
+                        "--models", "lstm_vae,hybrid_vae_bytenet", "--lstm-cell", "layernorm,authors")
+    rows = table_rows(out)
+    # Every model with an LSTM once per cell, the others once; the last column compares with the first cell.
+    assert set(rows) == {"lstm_vae [layernorm]", "lstm_vae [authors]", "hybrid_vae_bytenet"}
+    assert rows["lstm_vae [layernorm]"][-1] == "1.00x" and rows["hybrid_vae_bytenet"][-1] == ""
+
+
+def test_train_throughput_builds_each_row_with_its_own_cell(monkeypatch):
+    import train_throughput  # benchmarks/ is on the path (conftest.py)
+
+    built = []
+
+    class Trainer:  # stands in for fairseq's: an update that does nothing
+        def train_step(self, samples):
+            pass
+
+    def build(name, data, L, batch_size, device, dtype, cell):
+        built.append((name, cell))
+        return Trainer(), None
+
+    monkeypatch.setattr(train_throughput, "build", build)
+    rows = train_throughput.rows_of(["lstm_vae", "hybrid_vae_bytenet"], ["layernorm", "authors"])
+    args = argparse.Namespace(batch_size=4, device="cpu", dtype="fp32", repeats=1)
+    seconds, _, _ = train_throughput.measure(16, rows, "", args)
+    assert built == [("lstm_vae", "layernorm"), ("lstm_vae", "authors"), ("hybrid_vae_bytenet", "layernorm")]
+    assert set(seconds) == {"lstm_vae [layernorm]", "lstm_vae [authors]", "hybrid_vae_bytenet"}
+
+
+def test_profile_step_profiles_one_update_with_the_cell_asked_for():
+    out = run_benchmark("profile_step.py", "--model", "lstm_vae", "--lstm-cell", "authors",
+                        "--sample-size", "16", "--batch-size", "4", "--rows", "5")
+    assert "one update of lstm_vae, --lstm-cell authors, L=16, batch 4" in out
+    assert "fairseq Trainer sections (ms, CPU total): forward" in out
 
 
 def test_generate_throughput_prints_every_head_and_the_scaling():
