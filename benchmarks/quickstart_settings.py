@@ -69,6 +69,8 @@ CANDIDATES: Dict[str, List[str]] = {  # name: model, anti-collapse flags, own --
     "ByteNet head 3 layers of 128 channels, alpha 0.2, 2,800 updates": [
         *BYTENET, "--head-layers", "3", "--head-channels", "128", "--alpha", "0.2",
         "--max-update", "2800"],
+    "LSTM head (default cell), alpha 0.2, history dropout 0.3": [
+        "--arch", "hybrid_vae_lstm", "--alpha", "0.2", "--input-dropout", "0.3"],
 }
 QUICKSTART = "ByteNet head 3 layers, alpha 0.2"  # the candidate scripts/quickstart.sh trains
 MAX_UPDATE = 1300  # about 7.5 minutes of training on 2 cores, leaving the quickstart's 10 for the rest
