@@ -175,14 +175,15 @@ def main() -> None:
                 print(f"{label}: not timed, an update failed ({error})")
 
 
+def row_label(name: str, cell: str, cells: List[str]) -> str:
+    """A model with an LSTM is named with its cell when there are several cells."""
+    return f"{name} [{cell}]" if len(cells) > 1 and name in RECURRENT else name
+
+
 def rows_of(names: List[str], cells: List[str]) -> Dict[str, Tuple[str, str]]:
-    """Table row -> (model, cell): a model with an LSTM once per cell, named with it when there are
-    several cells; any other model once."""
-    rows = {}
-    for name in names:
-        for cell in cells if name in RECURRENT else cells[:1]:
-            rows[f"{name} [{cell}]" if len(cells) > 1 and name in RECURRENT else name] = (name, cell)
-    return rows
+    """Table row -> (model, cell): a model with an LSTM once per cell, any other model once."""
+    return {row_label(name, cell, cells): (name, cell)
+            for name in names for cell in (cells if name in RECURRENT else cells[:1])}
 
 
 def measure(L: int, rows: Dict[str, Tuple[str, str]], data: str, args):
@@ -215,12 +216,13 @@ def measure(L: int, rows: Dict[str, Tuple[str, str]], data: str, args):
 def report(L: int, args, rows: Dict[str, Tuple[str, str]], seconds: Dict[str, float],
            flops: Dict[str, int]) -> None:
     units = args.batch_size * L
-    first_cell = args.lstm_cell.split(",")[0]
+    cells = args.lstm_cell.split(",")
     references = [ref for ref in REFERENCES if ref in seconds]  # none of the LSTM ones with several cells
-    by_cell = len(rows) > len({name for name, _ in rows.values()})  # several cells: ratios to the first
+    # Rows named with their cell get a column of speeds against the same model with the first cell.
+    by_cell = any(label != name for label, (name, _) in rows.items())
     header = "| model | s/update | units/s | GFLOP/update | GFLOP/s |"
     header += "".join(f" speed vs {ref} |" for ref in references)
-    header += f" speed vs {first_cell} |" if by_cell else ""
+    header += f" speed vs {cells[0]} |" if by_cell else ""
     memory = {}
     if args.memory:
         header += " peak memory (MB) |"
@@ -237,8 +239,9 @@ def report(L: int, args, rows: Dict[str, Tuple[str, str]], seconds: Dict[str, fl
         row += f"| {flops[label] / 1e9 / seconds[label]:.0f} |"
         row += "".join(f" {seconds[ref] / seconds[label]:.2f}x |" for ref in references)
         if by_cell:
-            first = f"{name} [{first_cell}]"
-            row += f" {seconds[first] / seconds[label]:.2f}x |" if first in seconds else " |"
+            first = row_label(name, cells[0], cells)
+            ratio = first != name and first in seconds
+            row += f" {seconds[first] / seconds[label]:.2f}x |" if ratio else " |"
         print(row + (f" {memory[label]:,.0f} |" if args.memory else ""))
 
 
