@@ -26,11 +26,24 @@ def _lstm_layer_backward_flop(input_shape, w_ih_shape, w_hh_shape, *args, out_sh
     return 2 * _lstm_layer_flop(input_shape, w_ih_shape, w_hh_shape)  # input and weight gradients
 
 
+def _cudnn_lstm_flop(input_shape, weight_shapes, *args, out_shape=None, **kwargs) -> int:
+    """cuDNN's fused LSTM (what torch.nn.LSTM runs on a GPU): every step of every 2-d weight, input
+    and recurrent, of every layer. Time-major or batch-first, its input's first two sizes are T and B."""
+    positions = input_shape[0] * input_shape[1]
+    return 2 * positions * sum(rows * cols for rows, cols in (s for s in weight_shapes if len(s) == 2))
+
+
+def _cudnn_lstm_backward_flop(input_shape, weight_shapes, *args, out_shape=None, **kwargs) -> int:
+    return 2 * _cudnn_lstm_flop(input_shape, weight_shapes)  # input and weight gradients
+
+
 def flop_counter() -> FlopCounterMode:
-    """torch's FLOP counter, taught the fused LSTM layer it does not count by itself."""
+    """torch's FLOP counter, taught the fused LSTM layers (oneDNN's, cuDNN's) it does not count."""
     return FlopCounterMode(display=False, custom_mapping={
         aten.mkldnn_rnn_layer: _lstm_layer_flop,
         aten.mkldnn_rnn_layer_backward: _lstm_layer_backward_flop,
+        aten._cudnn_rnn: _cudnn_lstm_flop,
+        aten._cudnn_rnn_backward: _cudnn_lstm_backward_flop,
     })
 
 

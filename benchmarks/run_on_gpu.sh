@@ -4,7 +4,7 @@
 # omegaconf, antlr4, bitarray, tensorboardX; see docs/benchmarks.md) are installed into /tmp/site.
 # Each table goes to $OUT/<name>.md (default benchmarks/results/), its log beside it.
 #     bash benchmarks/run_on_gpu.sh wheels        # here, with network: fill .whl/ (ignored by git)
-#     bash benchmarks/run_on_gpu.sh [train|train-half|generate|generate-half|profile ...]  (default: all)
+#     bash benchmarks/run_on_gpu.sh [graph|train|train-half|generate|generate-half|profile|profile-more ...]  (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = wheels ]; then  # cp312 manylinux wheels: the GPU image's Python is 3.12
@@ -15,7 +15,8 @@ if [ "${1:-}" = wheels ]; then  # cp312 manylinux wheels: the GPU image's Python
   ls .whl; exit
 fi
 OUT=${OUT:-benchmarks/results}
-CELLS=layernorm,authors,torch  # every --lstm-cell, timed in the same rounds
+CELLS=authors,layernorm,torch  # every --lstm-cell, timed in the same rounds, against the paper's cell
+LSTM_MODELS=hybrid_vae_lstm,lstm_vae,window_lm_lstm
 if ! python3 -c 'import fairseq' 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .whl/*.whl || exit 1
@@ -32,16 +33,18 @@ run() {  # run NAME ARGS...: the table to $OUT/NAME.md, stderr to $OUT/NAME.log
   cat "$OUT/$name.md"; echo "== $name: exit $rc, $((SECONDS - start)) s"
   [ $rc = 0 ] || tail -20 "$OUT/$name.log"
 }
-parts=${*:-train train-half generate generate-half profile}
+parts=${*:-graph train train-half generate generate-half profile profile-more}
 for part in $parts; do
   case $part in
-    train) run train_throughput_cuda benchmarks/train_throughput.py --device cuda \
-             --sample-sizes 128 --repeats 9 --memory --lstm-cell "$CELLS" ;;
-    train-half)  # fairseq's two half-precision modes on a GPU (its --bf16 means a TPU); the bare loop is fp32-only
+    graph)  # eager and CUDA-graph updates, fp32 and bf16 autocast, outside fairseq's Trainer
+      run graph_step_cuda benchmarks/graph_step.py --device cuda --lstm-cell "$CELLS" --models "$LSTM_MODELS" ;;
+    train) run train_throughput_cuda_cells benchmarks/train_throughput.py --device cuda \
+             --sample-sizes 128 --repeats 9 --lstm-cell "$CELLS" \
+             --models "$LSTM_MODELS,hybrid_vae_bytenet,fairseq lstm_lm" ;;
+    train-half)  # fairseq's two half-precision modes on a GPU (its --bf16 means a TPU): graph has bf16
       for dtype in fp16 amp; do
-        run train_throughput_cuda_$dtype benchmarks/train_throughput.py --device cuda --dtype $dtype \
-          --sample-sizes 128 --repeats 9 --lstm-cell "$CELLS" \
-          --models "hybrid_vae_lstm,hybrid_vae_lstm (torch_adam),hybrid_vae_bytenet,hybrid_vae_feedforward,lstm_vae,window_lm_lstm,fairseq lstm_lm"
+        run train_throughput_cuda_cells_$dtype benchmarks/train_throughput.py --device cuda --dtype $dtype \
+          --sample-sizes 128 --repeats 7 --lstm-cell "$CELLS" --models "$LSTM_MODELS"
       done ;;
     generate) run generate_throughput_cuda benchmarks/generate_throughput.py --device cuda --repeats 3 ;;
     generate-half)  # sampling is the plugin's own loop, not fairseq's Trainer: bf16 works too
@@ -49,12 +52,14 @@ for part in $parts; do
         run generate_throughput_cuda_$dtype benchmarks/generate_throughput.py --device cuda --dtype $dtype \
           --repeats 3
       done ;;
-    profile)
+    profile)  # one update of the hybrid per cell
       mkdir -p "$OUT/profiles"
       for cell in ${CELLS//,/ }; do
         run profiles/profile_step_cuda_hybrid_vae_lstm_$cell benchmarks/profile_step.py --device cuda \
           --model hybrid_vae_lstm --lstm-cell $cell --rows 20
-      done
+      done ;;
+    profile-more)
+      mkdir -p "$OUT/profiles"
       run profiles/profile_step_cuda_hybrid_vae_lstm_torch_adam benchmarks/profile_step.py --device cuda \
         --model "hybrid_vae_lstm (torch_adam)" --rows 12
       run profiles/profile_step_cuda_lstm_vae benchmarks/profile_step.py --device cuda --model lstm_vae --rows 12

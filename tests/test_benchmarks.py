@@ -118,3 +118,33 @@ def test_cell_step_times_every_cell():
     rows = {name: cells for name, cells in table_rows(out).items() if name in LSTM_CELLS}
     assert set(rows) == set(LSTM_CELLS) and rows["authors"][0] == "53" and rows["layernorm"][0] == "64"
     assert all(float(cells[-1]) > 0 for cells in rows.values())
+
+
+def test_the_flop_count_of_cudnns_lstm_equals_onednns_for_the_same_layer():
+    import common
+
+    T, B, E, H = 7, 3, 5, 11  # steps, batch, input size, hidden size
+    cudnn_weights = [(4 * H, E), (4 * H, H), (4 * H,), (4 * H,)]  # w_ih, w_hh, b_ih, b_hh
+    onednn = common._lstm_layer_flop((T, B, E), (4 * H, E), (4 * H, H))
+    assert onednn == 2 * T * B * 4 * H * (E + H)
+    for input_shape in [(T, B, E), (B, T, E)]:  # time-major or batch-first
+        assert common._cudnn_lstm_flop(input_shape, cudnn_weights) == onednn
+        assert common._cudnn_lstm_backward_flop(input_shape, cudnn_weights) == 2 * onednn
+
+
+def test_graph_step_times_every_cell_eagerly_on_a_cpu_and_checks_bf16_against_fp32():
+    from fairseq_hybrid_vae.modules import LSTM_CELLS
+
+    cells = ",".join(LSTM_CELLS)
+    out = run_benchmark("graph_step.py", "--device", "cpu", "--sample-size", "12", "--batch-size", "3",
+                        "--repeats", "1", "--check-updates", "2", "--models", "window_lm_lstm,lstm_vae",
+                        "--lstm-cell", cells)
+    timings, checks = out.split("Loss check")
+    rows = [line.split("|")[1:-1] for line in timings.splitlines() if line.startswith("| window_lm_lstm")
+            or line.startswith("| lstm_vae")]
+    assert len(rows) == 2 * len(LSTM_CELLS) and all(len(row) == 4 for row in rows)  # no graph modes on CPU
+    assert all(float(cell.split()[0]) > 0 for row in rows for cell in row[2:])
+    # bf16 autocast really ran: the loss moves off fp32's, by rounding, not more.
+    differences = [float(line.split("|")[3]) for line in checks.splitlines() if line.startswith("| ")
+                   and not line.startswith("| model") and not line.startswith("|---")]
+    assert len(differences) == 2 * len(LSTM_CELLS) and all(0 < d < 0.1 for d in differences)
