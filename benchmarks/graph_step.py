@@ -11,7 +11,9 @@ the host per update instead of thousands. A replay does exactly what was capture
 
 Check: from the same weights, Adam state and seeds, the largest relative difference of the loss over
 --check-updates updates from the eager update of the same precision (graph rows: the replay must do
-what the eager code does) or, for eager bf16, from eager fp32 (what bf16 rounding changes). Rounds
+what the eager code does) or, for eager bf16, from eager fp32 (what bf16 rounding changes); beside
+them, eager fp32 against itself run again (on a GPU some kernels sum in a varying order, and a
+model whose gradients grow over the steps carries such rounding further). Rounds
 are interleaved (each round times every row and mode once); medians. Graph modes need --device cuda.
 
     python benchmarks/graph_step.py [--device cpu|cuda] [--models hybrid_vae_lstm,lstm_vae,window_lm_lstm]
@@ -38,6 +40,7 @@ MODES: Dict[str, Tuple[Optional[torch.dtype], bool]] = {  # mode: (autocast dtyp
     "graph bf16": (torch.bfloat16, True),
 }
 CHECKED_AGAINST = {"eager bf16": "eager fp32", "graph fp32": "eager fp32", "graph bf16": "eager bf16"}
+RERUN = "eager fp32 again"  # the same eager update once more: how far two identical runs already differ
 WARMUP_UPDATES = 3  # eager updates before a capture (cuDNN/cuBLAS choose their kernels, Adam fills its state)
 
 
@@ -48,8 +51,9 @@ class Update:
         self.model, self.criterion, self.sample, self.dtype = model, criterion, sample, dtype
         self.device_type = next(model.parameters()).device.type
         self.captured = graph
-        # capturable: Adam keeps its step count on the GPU, so a replayed step advances it.
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=graph)
+        # capturable: Adam keeps its step count on the GPU, so a replayed step advances it. Every mode
+        # on a GPU uses it, so that eager and graph updates do the same arithmetic.
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=self.device_type == "cuda")
         self.graph = None
         side = torch.cuda.Stream() if graph else None
         if side is not None:  # warm-up on a side stream, as a capture requires
@@ -108,7 +112,9 @@ def build_updates(name: str, cell: str, modes: List[str], data: str, args) -> Tu
         except Exception as error:  # a capture that fails is a row's finding, not the run's end
             updates.pop(mode, None)
             failed[mode] = f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
-    for mode, reference in CHECKED_AGAINST.items():
+    rerun = Update(copy.deepcopy(initial), trainer.criterion, sample, None, False, seed=1)
+    trace[RERUN] = losses(rerun, args.check_updates, seed=1)
+    for mode, reference in {RERUN: "eager fp32", **CHECKED_AGAINST}.items():
         if mode in trace and reference in trace:
             checks[mode] = max(abs(a - b) / abs(b) for a, b in zip(trace[mode], trace[reference]))
     return updates, checks, failed
@@ -155,14 +161,13 @@ def main() -> None:
         print(line)
     print("\nLoss check: largest relative difference over the first "
           f"{args.check_updates} updates from the same weights and seeds\n")
-    print("| model | cell |" + "".join(f" {mode} vs {ref} |" for mode, ref in CHECKED_AGAINST.items()
-                                       if mode in modes))
-    print("|---|---|" + "---|" * sum(mode in modes for mode in CHECKED_AGAINST))
+    checked = {RERUN: "eager fp32", **{m: ref for m, ref in CHECKED_AGAINST.items() if m in modes}}
+    print("| model | cell |" + "".join(f" {mode} vs {ref} |" for mode, ref in checked.items()))
+    print("|---|---|" + "---|" * len(checked))
     for row in rows:
         line = f"| {row[0]} | {row[1]} |"
-        for mode in CHECKED_AGAINST:
-            if mode in modes:
-                line += f" {checks[row][mode]:.1e} |" if mode in checks[row] else " - |"
+        for mode in checked:
+            line += f" {checks[row][mode]:.1e} |" if mode in checks[row] else " - |"
         print(line)
     for row in rows:
         for mode, error in failed[row].items():
