@@ -12,7 +12,8 @@ from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel
 from fairseq_hybrid_vae.models.lstm_vae import LSTMVAEConfig, LSTMVAEModel
 from fairseq_hybrid_vae.models.text_vae_model import count_parameters
 from fairseq_hybrid_vae.models.window_lm import WindowLMConfig, WindowLMModel
-from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL
+from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, heads
+from fairseq_hybrid_vae.modules.lstm_cells import TokenInput
 
 
 def build(model_cls, cfg, size: int = 12):
@@ -62,12 +63,17 @@ HISTORY_DROPOUT_MODELS = {  # every decoder head that reads x_{t-1}, at tiny siz
 
 @pytest.mark.parametrize("model_name", list(HISTORY_DROPOUT_MODELS))
 @pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
-def test_input_dropout_only_in_training_and_at_the_rate_asked(p, model_name):
+def test_input_dropout_only_in_training_and_at_the_rate_asked(p, model_name, monkeypatch):
     torch.manual_seed(0)
     model = HISTORY_DROPOUT_MODELS[model_name](p)
     head = model.decoder
-    seen = []  # what the decoder's embedding receives
-    head.embed_tokens.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    seen = []  # the tokens the head reads as x_{t-1}: every head's input is a TokenInput of them
+
+    def recorded(features, tokens, embed):
+        seen.append(tokens)
+        return TokenInput(features, tokens, embed)
+
+    monkeypatch.setattr(heads, "TokenInput", recorded)
     tokens = torch.randint(4, 12, (200, 48))
     tokens[:, 0] = 0  # the start symbol
     model.train()

@@ -17,7 +17,8 @@ from fairseq_hybrid_vae.modules import (
     LSTMHead,
     gaussian_kl,
 )
-from fairseq_hybrid_vae.modules.lstm_cells import GateNormLSTM
+from fairseq_hybrid_vae.modules.lstm_cells import GateNormLSTM, TokenInput
+from fairseq_hybrid_vae.modules.one_hot import OneHot
 
 
 def make_dictionary(num_symbols: int = 10) -> Dictionary:
@@ -119,6 +120,31 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference():
     ref_grads = torch.autograd.grad(loss(torch.stack(ref_outputs, 1), h_ref, c_ref), leaves)
     for grad, ref_grad in zip(grads, ref_grads):
         torch.testing.assert_close(grad, ref_grad)
+
+
+@pytest.mark.parametrize("cell", list(LSTM_CELLS))
+@pytest.mark.parametrize("embed", [torch.nn.Embedding(7, 3), OneHot(7)], ids=["embedding", "one-hot"])
+@pytest.mark.parametrize("features", [0, 2])
+def test_every_cell_reads_a_token_input_as_its_joined_tensor(cell, embed, features):
+    """[feature_t ; embed(token_t)] given apart (the default cell gathers the embedding's projection
+    from a per-type table when there are no features) or joined by hand: the same outputs and the
+    same gradients for every weight, the embedding's and the features'."""
+    torch.manual_seed(0)
+    lstm = LSTM_CELLS[cell](features + embed.embedding_dim, 5).double()
+    embed = embed.double()
+    tokens = torch.randint(0, 7, (3, 6))
+    x = torch.randn(3, 6, features, dtype=torch.double, requires_grad=True)
+    leaves = [x, *lstm.parameters(), *embed.parameters()]
+    results = []
+    for given in (TokenInput(x, tokens, embed), torch.cat([x, embed(tokens)], dim=-1)):
+        out, (h, c) = lstm(given)
+        loss = (out * torch.linspace(-1, 2, out.numel(), dtype=torch.double).view_as(out)).sum() + c.sum()
+        results.append((out, h, c, *torch.autograd.grad(loss, leaves, allow_unused=True)))
+    for got, expected in zip(*results):
+        if got is None or expected is None:  # no weights of their own (OneHot) or no features at all
+            assert all(g is None or g.numel() == 0 for g in (got, expected))
+        else:
+            torch.testing.assert_close(got, expected)
 
 
 def test_gate_norm_lstm_gradients_under_bfloat16_autocast():

@@ -14,7 +14,7 @@ from fairseq.models import FairseqDecoder, FairseqIncrementalDecoder
 from torch import Tensor
 
 from .causal_conv import CausalConv1d
-from .lstm_cells import DEFAULT_LSTM_CELL, build_lstm
+from .lstm_cells import DEFAULT_LSTM_CELL, TokenInput, build_lstm
 from .one_hot import build_token_embedding
 
 IncrementalState = Dict[str, Dict[str, Tensor | None]]
@@ -29,11 +29,6 @@ def _features_for(prev_output_tokens: Tensor, encoder_out: Dict, incremental: bo
             return features.new_zeros(features.size(0), 1, features.size(2))  # (B, 1, F)
         return features[:, length - 1 : length]  # (B, 1, F)
     return features[:, :length]  # (B, T, F)
-
-
-def _head_input(features: Tensor, embedded: Tensor) -> Tensor:
-    """[feature_t ; embed(x_{t-1})], in the embedding's dtype (features may be empty: no z)."""
-    return torch.cat([features.to(embedded.dtype), embedded], dim=-1)  # (B, T, F+E)
 
 
 def drop_history(prev_output_tokens: Tensor, p: float, dropped_index: int) -> Tensor:
@@ -95,7 +90,7 @@ class LSTMHead(FairseqIncrementalDecoder):
             prev_output_tokens = prev_output_tokens[:, -1:]
         elif self.training and self.input_dropout > 0:
             prev_output_tokens = drop_history(prev_output_tokens, self.input_dropout, self.dropped_index)
-        x = _head_input(features, self.embed_tokens(prev_output_tokens))  # (B, T, F+E)
+        x = TokenInput(features, prev_output_tokens, self.embed_tokens)  # [feature_t ; embed(x_{t-1})]
         states = self.get_incremental_state(incremental_state, "lstm_state") if incremental else None
         if states is None:
             states = [self._initial_state(encoder_out)] + [None] * (len(self.layers) - 1)
@@ -173,7 +168,7 @@ class ByteNetHead(FairseqIncrementalDecoder):
             prev_output_tokens = prev_output_tokens[:, -1:]
         elif self.training and self.input_dropout > 0:
             prev_output_tokens = drop_history(prev_output_tokens, self.input_dropout, self.dropped_index)
-        x = _head_input(features, self.embed_tokens(prev_output_tokens))  # (B, T, F+E)
+        x = TokenInput(features, prev_output_tokens, self.embed_tokens).joined()  # (B, T, F+E)
         content, gate = self.input_norm(self.input_proj(x)).chunk(2, dim=-1)  # 2 x (B, T, C)
         x = torch.tanh(content) * torch.sigmoid(gate)
         for block in self.blocks:

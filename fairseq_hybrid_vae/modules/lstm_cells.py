@@ -7,7 +7,7 @@ trained with U(-0.1, 0.1) on every weight of the model, the others keep PyTorch'
 defaults. docs/lstm_cells.md measures what each learns per update and per second.
 """
 
-from typing import Dict, List, Sequence, Tuple, Type
+from typing import Dict, List, NamedTuple, Sequence, Tuple, Type
 
 import torch
 import torch.nn as nn
@@ -17,6 +17,25 @@ from torch import Tensor
 from .layer_norm_lstm import LayerNormLSTM
 
 State = Tuple[Tensor, Tensor]
+
+
+class TokenInput(NamedTuple):
+    """An LSTM's input [feature_t ; embed(token_t)] before the two are joined, so that a cell can
+    project the embedding of every type once, a (V, 4H) table, and gather rows of it per position
+    instead of multiplying every position's embedding (docs/lstm_cells.md, "The default")."""
+
+    features: Tensor  # (B, T, F); F is 0 without z
+    tokens: Tensor  # (B, T)
+    embed: nn.Module  # nn.Embedding or OneHot: tokens (B, T) -> (B, T, E)
+
+    def joined(self) -> Tensor:
+        embedded = self.embed(self.tokens)  # (B, T, E)
+        return torch.cat([self.features.to(embedded.dtype), embedded], dim=-1)  # (B, T, F+E)
+
+
+def joined(x: Tensor | TokenInput) -> Tensor:
+    """The input as one tensor, (B, T, I), for the cells that project it whole."""
+    return x.joined() if isinstance(x, TokenInput) else x
 
 
 class TorchLSTM(nn.Module):
@@ -29,8 +48,9 @@ class TorchLSTM(nn.Module):
         self.hidden_size = hidden_size
         self.lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
 
-    def forward(self, x: Tensor, state: State | None = None) -> Tuple[Tensor, State]:
+    def forward(self, x: Tensor | TokenInput, state: State | None = None) -> Tuple[Tensor, State]:
         """x: (B, T, input_size); state: (h, c), each (B, H), zeros when None."""
+        x = joined(x)
         if state is not None:
             state = (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous())  # (1, B, H)
         outputs, (h, c) = self.lstm(x, state)  # (B, T, H); h, c: (1, B, H)
@@ -111,14 +131,25 @@ class GateNormLSTM(nn.Module):
         with torch.no_grad():
             self.gate_norm.bias[1].fill_(1.0)  # the forget gate starts open: memory lasts
 
-    def forward(self, x: Tensor, state: State | None = None) -> Tuple[Tensor, State]:
-        """x: (B, T, input_size); state: (h, c), each (B, H), zeros when None."""
-        B, H = x.size(0), self.hidden_size
+    def input_gates(self, x: Tensor | TokenInput) -> Tensor:
+        """x's part of every step's pre-activations, (B, T, 4H). An input that is a token's embedding
+        alone projects every type's once, a (V, 4H) table, and gathers a row per position: the same
+        sums, without a (B·T, E) x (E, 4H) matmul forward and two backward. With features beside
+        the embedding, splitting the projection in two cost more than it saved (the hybrid's head)."""
+        if not isinstance(x, TokenInput) or x.features.size(-1) > 0:
+            return self.input_proj(joined(x))  # (B, T, I) -> (B, T, 4H)
+        types = torch.arange(x.embed.num_embeddings, device=x.tokens.device)  # (V,)
+        table = self.input_proj(x.embed(types))  # (V, E) -> (V, 4H)
+        return F.embedding(x.tokens, table)  # (B, T) -> (B, T, 4H)
+
+    def forward(self, x: Tensor | TokenInput, state: State | None = None) -> Tuple[Tensor, State]:
+        """x: (B, T, input_size) or its TokenInput; state: (h, c), each (B, H), zeros when None."""
+        gates_x = self.input_gates(x)  # (B, T, 4H)
+        B, H = gates_x.size(0), self.hidden_size
         if state is None:
-            zeros = x.new_zeros(B, H)
+            zeros = gates_x.new_zeros(B, H)
             state = (zeros, zeros)
         h, c = state
-        gates_x = self.input_proj(x)  # (B, T, 4H)
         hidden_weight, entering_states = self.hidden_proj.weight, []
         if torch.is_grad_enabled() and hidden_weight.requires_grad:
             gates_x = RecurrentWeightGradient.apply(gates_x, hidden_weight, entering_states)  # (B, T, 4H)
@@ -142,6 +173,9 @@ class AuthorsLSTM(LayerNormLSTM):
     """The authors' cell, unchanged (one LayerNorm over all four gates), with their U(-0.1, 0.1)."""
 
     uses_authors_init = True
+
+    def forward(self, x: Tensor | TokenInput, state: State | None = None) -> Tuple[Tensor, State]:
+        return super().forward(joined(x), state)
 
 
 # --lstm-cell choices. "authors" is what the paper trained; the default is the one that reaches the

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .lstm_cells import DEFAULT_LSTM_CELL, build_lstm
+from .lstm_cells import DEFAULT_LSTM_CELL, TokenInput, build_lstm
 from .one_hot import build_token_embedding
 
 
@@ -23,7 +23,8 @@ class LSTMPosteriorEncoder(nn.Module):
         self.to_posterior = nn.Linear(hidden_size, 2 * latent_dim)
 
     def forward(self, tokens: Tensor) -> Tuple[Tensor, Tensor]:
-        states, _ = self.lstm(self.embed(tokens))  # (B, L, H)
+        no_features = tokens.new_zeros(*tokens.shape, 0, dtype=torch.float)  # (B, L, 0)
+        states, _ = self.lstm(TokenInput(no_features, tokens, self.embed))  # (B, L, H)
         last = tokens.ne(self.pad).sum(1).clamp(min=1) - 1  # (B,): padding comes after the text
         final = states[torch.arange(tokens.size(0), device=tokens.device), last]  # (B, H)
         mu, logvar = self.to_posterior(final).chunk(2, dim=-1)  # 2 x (B, Z)
