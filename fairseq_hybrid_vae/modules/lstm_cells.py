@@ -30,6 +30,8 @@ class TokenInput(NamedTuple):
 
     def joined(self) -> Tensor:
         embedded = self.embed(self.tokens)  # (B, T, E)
+        if self.features.size(-1) == 0:
+            return embedded  # no copy
         return torch.cat([self.features.to(embedded.dtype), embedded], dim=-1)  # (B, T, F+E)
 
 
