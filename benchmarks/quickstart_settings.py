@@ -40,6 +40,9 @@ COMMON = ["--task", "text_vae", "--sample-size", "64", "--windows-per-epoch", "1
           "--cpu", "--num-workers", "0", "--no-epoch-checkpoints", "--best-checkpoint-metric", "elbo",
           "--log-format", "json", "--log-interval", "50"]
 BYTENET = ["--arch", "hybrid_vae_bytenet"]
+# Fu et al. 2019's cyclical annealing: updates 200-1,000 in 4 cycles, the KL weight rising over the
+# first half of each.
+CYCLES = ["--kl-anneal-cycles", "4", "--kl-anneal-ratio", "0.5"]
 CANDIDATES: Dict[str, List[str]] = {  # name: model, anti-collapse flags, own --lr or --max-update
     "ByteNet head 3 layers, alpha 0.2": [*BYTENET, "--head-layers", "3", "--alpha", "0.2"],
     "ByteNet head 3 layers, alpha 1": [*BYTENET, "--head-layers", "3", "--alpha", "1"],
@@ -71,6 +74,10 @@ CANDIDATES: Dict[str, List[str]] = {  # name: model, anti-collapse flags, own --
         "--max-update", "2800"],
     "LSTM head (default cell), alpha 0.2, history dropout 0.3": [
         "--arch", "hybrid_vae_lstm", "--alpha", "0.2", "--input-dropout", "0.3"],
+    "ByteNet head 3 layers, alpha 0.2, 4 KL cycles": [
+        *BYTENET, "--head-layers", "3", "--alpha", "0.2", *CYCLES],
+    "LSTM head (default cell), alpha 0.2, history dropout 0.3, 4 KL cycles": [
+        "--arch", "hybrid_vae_lstm", "--alpha", "0.2", "--input-dropout", "0.3", *CYCLES],
 }
 QUICKSTART = "ByteNet head 3 layers, alpha 0.2"  # the candidate scripts/quickstart.sh trains
 MAX_UPDATE = 1300  # about 7.5 minutes of training on 2 cores, leaving the quickstart's 10 for the rest

@@ -25,6 +25,22 @@ def test_kl_weight_schedule():
     assert kl_weight_at(0, 0.001, 1000, 0) == 1.0  # no annealing
 
 
+def test_cyclical_kl_weight_schedule():
+    """Fu et al. 2019: 4 cycles of 100 updates from update 200, rising over the first half of each."""
+    floor, start, updates = 0.01, 200, 400
+    expected = {u: floor for u in range(0, 201)}  # before the cycles
+    for k in range(4):
+        first = start + 100 * k
+        for u in range(first, first + 100):
+            expected[u] = floor + (1 - floor) * min((u - first) / 50, 1.0)  # rising, then 1
+    expected.update({u: 1.0 for u in range(600, 700)})  # after them
+    for u, weight in expected.items():
+        assert kl_weight_at(u, floor, start, updates, cycles=4, ratio=0.5) == pytest.approx(weight), u
+    # One cycle rising all along is the plain ramp.
+    assert all(kl_weight_at(u, floor, start, updates, 1, 1.0) == kl_weight_at(u, floor, start, updates)
+               for u in range(700))
+
+
 class FixedModel(torch.nn.Module):
     """Returns preset logits and posterior: checks the criterion's arithmetic in isolation."""
 

@@ -12,7 +12,7 @@ from fairseq.dataclass import FairseqDataclass
 from torch import Tensor
 
 from ..modules import gaussian_kl
-from ..option_ranges import NON_NEGATIVE, PROBABILITY, check_options
+from ..option_ranges import AT_LEAST_1, NON_NEGATIVE, PROBABILITY, Range, check_options
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,18 @@ class HybridVAEElboConfig(FairseqDataclass):
         metadata={"range": NON_NEGATIVE, "help": "updates over which the KL weight rises from the floor to 1 "
                   "(0: weight 1 from the start, no annealing)"},
     )
+    kl_anneal_cycles: int = field(
+        default=1,
+        metadata={"range": AT_LEAST_1,
+                  "help": "cyclical annealing (Fu et al. 2019): the KL weight rises from the floor "
+                  "this many times, in equal cycles over --kl-anneal-updates; 1 = one rise"},
+    )
+    kl_anneal_ratio: float = field(
+        default=1.0,
+        metadata={"range": Range(low=0, low_open=True, high=1),
+                  "help": "share of each cycle over which the KL weight rises; it is 1 for the rest "
+                  "(Fu et al.: 0.5; 1 = it rises the whole cycle)"},
+    )
     kl_weight: Optional[float] = field(
         default=None,
         metadata={"range": NON_NEGATIVE,
@@ -54,12 +66,17 @@ class HybridVAEElboConfig(FairseqDataclass):
     )
 
 
-def kl_weight_at(update: int, floor: float, start: int, updates: int) -> float:
-    """Linear ramp from `floor` at update `start` to 1 at `start + updates`; constant outside."""
-    if updates <= 0:
+def kl_weight_at(update: int, floor: float, start: int, updates: int, cycles: int = 1,
+                 ratio: float = 1.0) -> float:
+    """From `start` to `start + updates`, `cycles` equal cycles, in each a linear ramp from `floor` to
+    1 over its first `ratio` share and 1 for the rest; `floor` before them, 1 after."""
+    if updates <= 0 or update >= start + updates:
         return 1.0
-    progress = min(max((update - start) / updates, 0.0), 1.0)
-    return floor + (1.0 - floor) * progress
+    if update <= start:
+        return floor
+    cycle = updates / cycles
+    progress = ((update - start) % cycle) / cycle  # in [0, 1): where in its cycle this update is
+    return floor + (1.0 - floor) * min(progress / ratio, 1.0)
 
 
 def token_nll(logits: Tensor, target: Tensor, pad: int) -> Tensor:
@@ -86,7 +103,7 @@ class HybridVAEElboCriterion(FairseqCriterion):
         return super().build_criterion(cfg, task)
 
     def __init__(self, task, alpha, kl_weight_floor, kl_anneal_start, kl_anneal_updates, free_bits,
-                 kl_weight=None):
+                 kl_weight=None, kl_anneal_cycles=1, kl_anneal_ratio=1.0):
         super().__init__(task)
         self.fixed_kl_weight = kl_weight
         if kl_weight == 0:
@@ -98,13 +115,15 @@ class HybridVAEElboCriterion(FairseqCriterion):
         self.kl_weight_floor = kl_weight_floor
         self.kl_anneal_start = kl_anneal_start
         self.kl_anneal_updates = kl_anneal_updates
+        self.kl_anneal_cycles, self.kl_anneal_ratio = kl_anneal_cycles, kl_anneal_ratio
         self.free_bits = free_bits
         self.pad = task.target_dictionary.pad()
 
     def kl_weight(self, update: int) -> float:
         if self.fixed_kl_weight is not None:
             return self.fixed_kl_weight
-        return kl_weight_at(update, self.kl_weight_floor, self.kl_anneal_start, self.kl_anneal_updates)
+        return kl_weight_at(update, self.kl_weight_floor, self.kl_anneal_start, self.kl_anneal_updates,
+                            self.kl_anneal_cycles, self.kl_anneal_ratio)
 
     def forward(self, model, sample, reduce=True):
         logits, extra = model(**sample["net_input"])
