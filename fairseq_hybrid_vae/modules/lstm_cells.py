@@ -136,9 +136,12 @@ class GateNormLSTM(nn.Module):
     def input_gates(self, x: Tensor | TokenInput) -> Tensor:
         """x's part of every step's pre-activations, (B, T, 4H). An input that is a token's embedding
         alone projects every type's once, a (V, 4H) table, and gathers a row per position: the same
-        sums, without a (B·T, E) x (E, 4H) matmul forward and two backward. With features beside
-        the embedding, splitting the projection in two cost more than it saved (the hybrid's head)."""
-        if not isinstance(x, TokenInput) or x.features.size(-1) > 0:
+        sums, without a (B·T, E) x (E, 4H) matmul forward and two backward. Only where there are
+        fewer types than positions (a large vocabulary, or one step of sampling, would make the
+        table the larger matmul) and no features: beside the embedding, splitting the projection in
+        two cost more than it saved (the hybrid's head)."""
+        if (not isinstance(x, TokenInput) or x.features.size(-1) > 0
+                or x.embed.num_embeddings >= x.tokens.numel()):
             return self.input_proj(joined(x))  # (B, T, I) -> (B, T, 4H)
         types = torch.arange(x.embed.num_embeddings, device=x.tokens.device)  # (V,)
         table = self.input_proj(x.embed(types))  # (V, E) -> (V, 4H)
