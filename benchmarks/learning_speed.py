@@ -47,7 +47,10 @@ def train_flags(data: str, model: str, cell: str, args) -> List[str]:
         "--optimizer", "adam", "--lr", "1e-3", "--batch-size", str(args.batch_size),
         "--batch-size-valid", "256", "--max-update", str(last), "--seed", "1",
         "--validate-interval-updates", str(min(args.checkpoints)), "--validate-interval", "1000000",
-        "--no-save", "--log-format", "json", "--log-interval", "50", "--num-workers", "0", "--cpu",
+        # --no-save still resumes from <save-dir>/checkpoint_last.pt: a folder nothing is saved in
+        # keeps a checkpoint in ./checkpoints from being loaded into the run.
+        "--no-save", "--save-dir", os.path.join(args.out, "nothing-saved"),
+        "--log-format", "json", "--log-interval", "50", "--num-workers", "0", "--cpu",
         *shlex.split(args.extra),
     ]
 

@@ -11,10 +11,10 @@ MODES = {"incremental", "recompute prefix", "one parallel pass"}  # generate_thr
 BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 
 
-def run_benchmark(script: str, *flags: str) -> str:
+def run_benchmark(script: str, *flags: str, cwd: str | None = None) -> str:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     done = subprocess.run([sys.executable, os.path.join(BENCHMARKS, script), *flags], capture_output=True,
-                          text=True, env=env, timeout=300)
+                          text=True, env=env, timeout=300, cwd=cwd)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -102,10 +102,15 @@ def test_learning_speed_and_its_yardstick_run_end_to_end(tiny_data, tmp_path):
                             "--latent-dim", "4", "--embed-dim", "8")
         points = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         assert [p["update"] for p in points] == [1, 2] and all(p["valid_bpc"] > 0 for p in points)
+    # Run from a folder whose ./checkpoints holds another model's checkpoint_last.pt, as a user's
+    # clone may: fairseq-train --no-save would resume from it unless given a save dir of its own.
+    cwd = tmp_path / "clone"
+    (cwd / "checkpoints").mkdir(parents=True)
+    (cwd / "checkpoints" / "checkpoint_last.pt").write_bytes(b"another run's checkpoint")
     out = run_benchmark("learning_speed.py", tiny_data, "--models", "window_lm_lstm", "--cells", "torch",
                         "--updates", "2", "--sample-size", "16", "--batch-size", "4", "--no-yardstick",
                         "--extra", "--lstm-hidden-size 16 --windows-per-epoch 16 --log-interval 1",
-                        "--out", str(tmp_path))
+                        "--out", str(tmp_path / "out"), cwd=str(cwd))
     rows = table_rows(out)
     assert float(rows["window_lm_lstm"][1]) > 0  # bits/char at update 2
 
