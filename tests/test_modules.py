@@ -123,15 +123,16 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference():
 
 
 @pytest.mark.parametrize("cell", list(LSTM_CELLS))
-@pytest.mark.parametrize("embed", [torch.nn.Embedding(7, 3), OneHot(7)], ids=["embedding", "one-hot"])
+@pytest.mark.parametrize("make_embed", [lambda: torch.nn.Embedding(7, 3), lambda: OneHot(7)],
+                         ids=["embedding", "one-hot"])
 @pytest.mark.parametrize("features", [0, 2])
-def test_every_cell_reads_a_token_input_as_its_joined_tensor(cell, embed, features):
+def test_every_cell_reads_a_token_input_as_its_joined_tensor(cell, make_embed, features):
     """[feature_t ; embed(token_t)] given apart (the default cell gathers the embedding's projection
     from a per-type table when there are no features) or joined by hand: the same outputs and the
     same gradients for every weight, the embedding's and the features'."""
     torch.manual_seed(0)
+    embed = make_embed().double()
     lstm = LSTM_CELLS[cell](features + embed.embedding_dim, 5).double()
-    embed = embed.double()
     tokens = torch.randint(0, 7, (3, 6))
     x = torch.randn(3, 6, features, dtype=torch.double, requires_grad=True)
     leaves = [x, *lstm.parameters(), *embed.parameters()]
