@@ -88,7 +88,7 @@ def mutual_information(mu: Tensor, logvar: Tensor, chunk: int = 64) -> float:
 
 def positional_hits(decoded: List[Tensor], target: Tensor, pad: int) -> Tuple[int, int]:
     """(units of `target` that `decoded` repeats at the same position, units of `target`); target
-    (B, L) with padding, decoded: B unit sequences (generation stops at EOS or after L)."""
+    (B, L) with padding, decoded: B unit sequences (a line's stops at its EOS, a window's has L units)."""
     hits = units = 0
     for hypothesis, row in zip(decoded, target):
         expected = row[row.ne(pad)].cpu()

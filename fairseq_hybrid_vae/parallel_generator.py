@@ -6,7 +6,7 @@ would only repeat the same argmax L times.
 """
 
 import math
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 from torch import Tensor
@@ -14,11 +14,10 @@ from torch import Tensor
 
 class ParallelGenerator:
     def __init__(self, tgt_dict, sampling: bool = False, sampling_topk: int = -1,
-                 temperature: float = 1.0):
+                 temperature: float = 1.0, eos: Optional[int] = None):
         self.tgt_dict = tgt_dict
-        self.pad, self.bos, self.eos, self.unk = (
-            tgt_dict.pad(), tgt_dict.bos(), tgt_dict.eos(), tgt_dict.unk()
-        )
+        self.pad, self.bos, self.unk = tgt_dict.pad(), tgt_dict.bos(), tgt_dict.unk()
+        self.eos = tgt_dict.eos() if eos is None else eos  # what ends a hypothesis, as in SequenceGenerator
         self.sampling = sampling
         self.sampling_topk = sampling_topk
         self.temperature = temperature
@@ -48,7 +47,7 @@ class ParallelGenerator:
         return torch.multinomial(probs, 1).view(lprobs.shape[:2])  # (B, L)
 
     def _hypothesis(self, tokens: Tensor, scores: Tensor) -> Dict:
-        """Cut at the first EOS, or append one after L units as SequenceGenerator forces it."""
+        """Cut at the first end symbol, or append one after L units as SequenceGenerator forces it."""
         ends = (tokens == self.eos).nonzero()
         if len(ends) > 0:
             length = int(ends[0]) + 1

@@ -76,17 +76,17 @@ def test_parallel_pass_equals_fairseq_greedy_search(tiny_data, tmp_path):
     models, _, task = checkpoint_utils.load_model_ensemble_and_task(
         [checkpoint], arg_overrides={"data": tiny_data})
     model = models[0].eval()
-    gen_cfg = GenerationConfig(beam=1)
-    parallel = task.build_generator(models, gen_cfg)
-    sequential = FairseqTask.build_generator(task, models, gen_cfg)
+    L, pad, bos = task.cfg.sample_size, task.dictionary.pad(), task.dictionary.bos()
+    parallel = task.build_generator(models, GenerationConfig(beam=1))
+    # fairseq's own step-by-step greedy search, told a window's length and end symbol
+    sequential = FairseqTask.build_generator(task, models, GenerationConfig(beam=1, min_len=L, max_len_b=L),
+                                             extra_gen_cls_kwargs={"eos": bos})
     assert isinstance(parallel, ParallelGenerator)
     torch.manual_seed(0)
     z = torch.randn(6, model.encoder.latent_dim)
-    L, pad = task.cfg.sample_size, task.dictionary.pad()
     tokens = torch.full((6, L), pad)
     sample = {"net_input": {"src_tokens": tokens, "src_lengths": torch.full((6,), L),
                             "prev_output_tokens": tokens, "z": z}}
-    bos = task.dictionary.bos()
     fast = parallel.generate(models, sample, bos_token=bos)
     slow = sequential.generate(models, sample, bos_token=bos)
     for f, s in zip(fast, slow):
@@ -98,13 +98,12 @@ def test_prior_subset_needs_prior_mode(tiny_data, checkpoint):
         run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--gen-subset", "prior"])
 
 
-def test_samples_longer_than_fairseq_default_length_limit(tmp_path):
-    """L = 256 > fairseq's default --max-len-b 200: a sample may still have all L units."""
+def tiny_task_and_model(sample_size: int, sample_mode: str, head: str = "lstm", eos_bias: float = 0.0):
+    """An untrained hybrid_vae on the letters a, b, its EOS logit raised (or lowered) by `eos_bias`."""
     from types import SimpleNamespace
 
     import torch
     from fairseq.data import Dictionary
-    from fairseq.dataclass.configs import GenerationConfig
 
     from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel
     from fairseq_hybrid_vae.tasks.text_vae import TextVAEConfig, TextVAETask
@@ -112,15 +111,53 @@ def test_samples_longer_than_fairseq_default_length_limit(tmp_path):
     dictionary = Dictionary()
     for c in "ab":
         dictionary.add_symbol(c)
-    task = TextVAETask(TextVAEConfig(sample_size=256), dictionary)
-    cfg = HybridVAEConfig(sample_size=256, decoder_head="lstm", latent_dim=2, encoder_channels=[4, 4],
+    task = TextVAETask(TextVAEConfig(sample_size=sample_size, sample_mode=sample_mode), dictionary)
+    cfg = HybridVAEConfig(sample_size=sample_size, decoder_head=head, latent_dim=2, encoder_channels=[4, 4],
                           decoder_feature_dim=4, lstm_hidden_size=4)
     model = HybridVAEModel.build_model(cfg, SimpleNamespace(target_dictionary=dictionary)).eval()
-    with torch.no_grad():  # EOS never wins: every sample runs to the limit
-        model.decoder.output_projection.bias[dictionary.eos()] = -1e4
-    generator = task.build_generator([model], GenerationConfig(beam=1))
-    blank = torch.full((2, 256), dictionary.pad())
-    sample = {"net_input": {"src_tokens": blank, "src_lengths": torch.full((2,), 256),
-                            "prev_output_tokens": blank, "z": torch.randn(2, 2)}}
-    hypos = generator.generate([model], sample, bos_token=dictionary.bos())
+    with torch.no_grad():
+        model.decoder.output_projection.bias[dictionary.eos()] += eos_bias
+    return task, model
+
+
+def generate_from_prior(task, model, batch_size: int = 2, **generation):
+    import torch
+    from fairseq.dataclass.configs import GenerationConfig
+
+    L = task.cfg.sample_size
+    generator = task.build_generator([model], GenerationConfig(**generation))
+    blank = torch.full((batch_size, L), task.dictionary.pad())
+    sample = {"net_input": {"src_tokens": blank, "src_lengths": torch.full((batch_size,), L),
+                            "prev_output_tokens": blank, "z": torch.randn(batch_size, 2)}}
+    return generator.generate([model], sample, bos_token=task.dictionary.bos())
+
+
+def test_samples_longer_than_fairseq_default_length_limit():
+    """L = 256 > fairseq's default --max-len-b 200: a line may still have all L units."""
+    task, model = tiny_task_and_model(256, "line", eos_bias=-1e4)  # EOS never wins
+    hypos = generate_from_prior(task, model, beam=1)
     assert [len(h[0]["tokens"]) for h in hypos] == [257, 257]  # 256 units and the forced EOS
+
+
+@pytest.mark.parametrize("head", ["lstm", "bytenet", "none"])
+@pytest.mark.parametrize("strategy", [{"beam": 1}, {"beam": 3, "nbest": 3}, {"sampling": True, "beam": 1}])
+def test_a_window_decodes_to_all_its_units_and_a_line_ends_at_eos(head, strategy):
+    """In a window EOS is a line break: a decoder that always predicts it still writes L units of it
+    (then the end symbol <s>); the same decoder in line mode ends every sample after one unit."""
+    window_task, model = tiny_task_and_model(8, "window", head, eos_bias=30.0)
+    line_task, _ = tiny_task_and_model(8, "line", head)
+    dictionary = window_task.dictionary
+    eos, bos = dictionary.eos(), dictionary.bos()
+    for hypos in generate_from_prior(window_task, model, **strategy):
+        assert hypos[0]["tokens"].tolist() == [eos] * 8 + [bos]
+        for hypo in hypos:  # the rest of an n-best list: other units, the same length
+            assert len(hypo["tokens"]) == 9 and hypo["tokens"].tolist().index(bos) == 8
+    for hypos in generate_from_prior(line_task, model, **strategy):
+        for hypo in hypos:
+            assert len(hypo["tokens"]) == 2 and hypo["tokens"][-1] == eos  # min_len 1, then EOS
+
+
+def test_window_mode_refuses_length_options(tiny_data, checkpoint):
+    with pytest.raises(ValueError, match="--max-len-b 10: in window mode every sample decodes to exactly"):
+        run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--gen-mode", "prior", "--gen-subset",
+                                             "prior", "--max-len-b", "10"])

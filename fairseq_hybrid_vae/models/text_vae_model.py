@@ -257,7 +257,7 @@ class TextVAEModel(FairseqEncoderDecoderModel):
                         "aux_logits": aux_logits}
 
     def max_decoder_positions(self) -> int:
-        """L units and the EOS that fairseq's SequenceGenerator forces after them."""
+        """L units and the end symbol that fairseq's SequenceGenerator forces after them."""
         return self.encoder.sample_size + 1
 
     def set_num_updates(self, num_updates):

@@ -242,19 +242,31 @@ class TextVAETask(FairseqTask):
         return self._steer_vector.to(mu)
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs):
-        """fairseq's generators for the heads; one parallel pass for a historyless decoder."""
+        """fairseq's generators for the heads; one parallel pass for a historyless decoder.
+
+        In window mode EOS is a line break inside the sample, not its end, so the generators end each
+        hypothesis with <s> instead (never predicted: it is no target) after exactly L units; a
+        reconstruction then covers the whole window, not only the text before its first line break.
+        """
         check_generation_options(args)
+        window = self.cfg.sample_mode == "window"
+        end = self.dictionary.bos() if window else self.dictionary.eos()
+        if window:
+            check_window_lengths(args, self.cfg.sample_size)
         if all(getattr(m.decoder, "historyless", False) for m in models):
             return ParallelGenerator(
                 self.target_dictionary, sampling=getattr(args, "sampling", False),
                 sampling_topk=getattr(args, "sampling_topk", -1),
-                temperature=getattr(args, "temperature", 1.0),
+                temperature=getattr(args, "temperature", 1.0), eos=end,
             )
-        if getattr(args, "max_len_a", 0) == 0 and getattr(args, "max_len_b", 200) == 200:
-            # fairseq's default length limit (200) would cut samples of more units: allow all L.
-            args = copy.deepcopy(args)
-            with open_dict(args) if OmegaConf.is_config(args) else contextlib.nullcontext():
+        args = copy.deepcopy(args)
+        with open_dict(args) if OmegaConf.is_config(args) else contextlib.nullcontext():
+            if window:
+                args.min_len = args.max_len_b = self.cfg.sample_size
+            elif getattr(args, "max_len_a", 0) == 0 and getattr(args, "max_len_b", 200) == 200:
+                # fairseq's default length limit (200) would cut samples of more units: allow all L.
                 args.max_len_b = max(200, self.cfg.sample_size)
+        extra_gen_cls_kwargs = {**(extra_gen_cls_kwargs or {}), "eos": end}
         return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
 
     def build_bpe(self, args):
@@ -271,6 +283,16 @@ class TextVAETask(FairseqTask):
     @property
     def target_dictionary(self) -> Dictionary:
         return self.dictionary
+
+
+def check_window_lengths(args, sample_size: int) -> None:
+    """A window decodes to its L units: fairseq's length options would only contradict that."""
+    for name, default in [("min_len", 1), ("max_len_a", 0), ("max_len_b", 200)]:
+        value = getattr(args, name, default)
+        if value != default:
+            raise InputError(f"--{name.replace('_', '-')} {value}: in window mode every sample decodes "
+                             f"to exactly its L = {sample_size} units; drop the option (or train "
+                             "with --sample-mode line for samples that end at EOS)")
 
 
 def load_latent_vector(path: Optional[str], latent_dim: int, option: str) -> torch.Tensor:
