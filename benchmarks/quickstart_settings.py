@@ -1,7 +1,7 @@
 """Which quickstart model uses z best in its time: candidate settings trained and evaluated side by side.
 
     python benchmarks/quickstart_settings.py [--work runs/quickstart-settings] [--max-update 1300]
-        [--only SLUG,SLUG] [--out benchmarks/results/quickstart_settings.md]
+        [--only SLUG,SLUG] [--re-evaluate] [--out benchmarks/results/quickstart_settings.md]
 
 Every candidate is the quickstart's run (scripts/quickstart.sh: the Python Language Reference text,
 characters, L = 64, batch 64, Adam 1e-3, the KL weight rising from update 200 to 1,000, seed 1) with
@@ -13,7 +13,8 @@ window), the update of the best validation bound (the checkpoint evaluated), and
 characters that the greedy decoding of each window's posterior mean repeats at their position,
 beside the same for decodings of the prior (no information about the input) and the blank
 reconstructions of non-blank windows. The quickstart trains QUICKSTART. Run it on an idle
-machine: the times are part of the result. A candidate whose report exists is not rerun.
+machine: the times are part of the result. A candidate whose report exists is not rerun
+(--re-evaluate: only its evaluation is).
 """
 
 import argparse
@@ -107,24 +108,37 @@ def prepare(work: str) -> str:
     return data
 
 
-def run(name: str, data: str, work: str, max_update: int) -> Dict:
+def run(name: str, data: str, work: str, max_update: int, re_evaluate: bool = False) -> Dict:
     """Train (timed) and evaluate one candidate, for its own --max-update if it names one; the report
-    is kept, so a rerun skips it."""
+    is kept, so a rerun skips it (or, with `re_evaluate`, evaluates its checkpoint again)."""
     max_update = updates_of(name, max_update)
     run_dir = os.path.join(work, slug(name))
     report = os.path.join(run_dir, "report.json")
     if os.path.exists(report):
         with open(report) as f:
-            return json.load(f)
-    os.makedirs(run_dir, exist_ok=True)
-    print(f"training {name} ...", file=sys.stderr, flush=True)
-    command = [os.path.join(BIN, "fairseq-train"), data,
-               "--user-dir", os.path.join(REPO, "fairseq_hybrid_vae"), *COMMON,
-               "--max-update", str(max_update), *CANDIDATES[name], "--save-dir", run_dir]
-    start = time.perf_counter()
-    with open(os.path.join(run_dir, "train.log"), "w") as log:
-        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)
-    train_seconds = time.perf_counter() - start
+            row = json.load(f)
+        if not re_evaluate:
+            return row
+        print(f"evaluating {name} again ...", file=sys.stderr, flush=True)
+        train_seconds = row["train_seconds"]
+    else:
+        os.makedirs(run_dir, exist_ok=True)
+        print(f"training {name} ...", file=sys.stderr, flush=True)
+        command = [os.path.join(BIN, "fairseq-train"), data,
+                   "--user-dir", os.path.join(REPO, "fairseq_hybrid_vae"), *COMMON,
+                   "--max-update", str(max_update), *CANDIDATES[name], "--save-dir", run_dir]
+        start = time.perf_counter()
+        with open(os.path.join(run_dir, "train.log"), "w") as log:
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)
+        train_seconds = time.perf_counter() - start
+    row = {"train_seconds": train_seconds, "max_update": max_update, **evaluate(run_dir, data)}
+    with atomic_open(report) as f:
+        json.dump(row, f, indent=1)
+    return row
+
+
+def evaluate(run_dir: str, data: str) -> Dict:
+    """hybrid-vae-eval of the run's best checkpoint on the validation windows."""
     evaluation = os.path.join(run_dir, "valid.json")
     start = time.perf_counter()
     subprocess.run([os.path.join(BIN, "hybrid-vae-eval"), data, "--path",
@@ -134,12 +148,8 @@ def run(name: str, data: str, work: str, max_update: int) -> Dict:
     eval_seconds = time.perf_counter() - start
     with open(evaluation) as f:
         result = json.load(f)
-    row = {"train_seconds": train_seconds, "eval_seconds": eval_seconds, "max_update": max_update,
-           "bound": result["bits_per_unit"]["elbo"], "kl_nats": result["nats_per_sample"]["kl"],
-           **result["reconstruction"]}
-    with atomic_open(report) as f:
-        json.dump(row, f, indent=1)
-    return row
+    return {"eval_seconds": eval_seconds, "bound": result["bits_per_unit"]["elbo"],
+            "kl_nats": result["nats_per_sample"]["kl"], **result["reconstruction"]}
 
 
 def from_log(run_dir: str) -> Dict:
@@ -183,13 +193,16 @@ def main() -> None:
     parser.add_argument("--max-update", type=int, default=MAX_UPDATE)
     parser.add_argument("--only", default="", help="comma-separated candidates as named in --work's "
                         "folders, e.g. no-head-historyless (default: all)")
+    parser.add_argument("--re-evaluate", action="store_true", help="evaluate the checkpoints of "
+                        "candidates already trained again (after a change to hybrid-vae-eval), keeping "
+                        "their training times")
     parser.add_argument("--out", default=os.path.join(BENCHMARKS, "results", "quickstart_settings.md"))
     args = parser.parse_args()
     names = [name for name in CANDIDATES if not args.only or slug(name) in args.only.split(",")]
     work = os.path.join(args.work, str(args.max_update))
     data = prepare(work)
-    rows = {name: {**run(name, data, work, args.max_update), **from_log(os.path.join(work, slug(name)))}
-            for name in names}
+    rows = {name: {**run(name, data, work, args.max_update, args.re_evaluate),
+                   **from_log(os.path.join(work, slug(name)))} for name in names}
     text = (f"{table(rows)}\n\n{args.max_update} updates each unless named, one after another on "
             f"{machine('cpu')}. "
             f"Targets: accuracy >= {TARGET['accuracy']:.0%} and >= {TARGET['times_prior']:g}x the prior's, "

@@ -8,7 +8,7 @@ import torch
 from fairseq import metrics
 from fairseq.data import Dictionary
 
-from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboCriterion, kl_weight_at
+from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboCriterion, kl_weight_at, linear_ramp
 from fairseq_hybrid_vae.modules import gaussian_kl
 
 
@@ -39,6 +39,30 @@ def test_cyclical_kl_weight_schedule():
     # One cycle rising all along is the plain ramp.
     assert all(kl_weight_at(u, floor, start, updates, 1, 1.0) == kl_weight_at(u, floor, start, updates)
                for u in range(700))
+
+
+def test_alpha_moves_linearly_to_alpha_final():
+    """alpha 1 -> 0.2 over updates 100-300: each update's loss carries that update's alpha."""
+    criterion, dictionary = make_criterion(alpha=1.0, alpha_final=0.2, alpha_anneal_start=100,
+                                           alpha_anneal_updates=200, kl_anneal_updates=0)
+    torch.manual_seed(0)
+    target = torch.randint(4, len(dictionary), (2, 3))
+    logits, aux_logits = torch.randn(2, 3, len(dictionary)), torch.randn(2, 3, len(dictionary))
+    mu, logvar = torch.randn(2, 4), torch.randn(2, 4)
+    aux = float(torch.nn.functional.cross_entropy(aux_logits.transpose(1, 2), target, reduction="sum"))
+    expected = {0: 1.0, 100: 1.0, 150: 0.8, 200: 0.6, 299: 1.0 - 0.8 * 199 / 200, 300: 0.2, 10**6: 0.2}
+    losses = {}
+    for update, alpha in expected.items():
+        model = FixedModel(logits, aux_logits, mu, logvar, num_updates=update)
+        losses[update], _, log = criterion(model, {"net_input": {}, "target": target, "ntokens": 6})
+        assert log["alpha"] == pytest.approx(2 * alpha), update
+    for update, alpha in expected.items():  # the loss differs from update 0's by (alpha - 1)·aux only
+        assert float(losses[update] - losses[0]) == pytest.approx((alpha - 1.0) * aux, abs=1e-4), update
+    # Without --alpha-final alpha stays put; the ramp itself, against hand-worked values.
+    constant, _ = make_criterion(alpha=0.2, alpha_anneal_start=0, alpha_anneal_updates=100)
+    assert [constant.alpha_at(u) for u in (0, 50, 500)] == [0.2, 0.2, 0.2]
+    assert [linear_ramp(u, 0.0, 2.0, 10, 4) for u in (0, 10, 11, 13, 14, 99)] == [0, 0, 0.5, 1.5, 2, 2]
+    assert linear_ramp(5, 1.0, 3.0, 10, 0) == 3.0  # no updates to move over: the end value
 
 
 class FixedModel(torch.nn.Module):

@@ -1,4 +1,4 @@
-"""Criterion `hybrid_vae_elbo`: rec + w·KL + alpha·aux, with the KL weight w annealed by update."""
+"""Criterion `hybrid_vae_elbo`: rec + w·KL + alpha·aux, with the KL weight w (and alpha) scheduled by update."""
 
 import logging
 import math
@@ -24,6 +24,20 @@ class HybridVAEElboConfig(FairseqDataclass):
         metadata={"range": NON_NEGATIVE,
                   "help": "weight of the auxiliary (historyless) reconstruction loss; the paper "
                   "uses 0.2 (0 turns it off)"},
+    )
+    alpha_final: Optional[float] = field(
+        default=None,
+        metadata={"range": NON_NEGATIVE,
+                  "help": "alpha after --alpha-anneal-updates from --alpha-anneal-start, reached "
+                  "linearly from --alpha (e.g. 1 -> 0.2: push information into z early, then let "
+                  "the head model what z need not hold); default: --alpha throughout"},
+    )
+    alpha_anneal_start: int = field(
+        default=0, metadata={"range": NON_NEGATIVE, "help": "update at which alpha starts to move"}
+    )
+    alpha_anneal_updates: int = field(
+        default=0,
+        metadata={"range": NON_NEGATIVE, "help": "updates over which alpha moves to --alpha-final"},
     )
     kl_weight_floor: float = field(
         default=0.001,
@@ -79,6 +93,15 @@ def kl_weight_at(update: int, floor: float, start: int, updates: int, cycles: in
     return floor + (1.0 - floor) * min(progress / ratio, 1.0)
 
 
+def linear_ramp(update: int, begin: float, end: float, start: int, updates: int) -> float:
+    """`begin` up to `start`, then linearly to `end` over `updates` updates, `end` after them."""
+    if updates <= 0 or update >= start + updates:
+        return end
+    if update <= start:
+        return begin
+    return begin + (end - begin) * (update - start) / updates
+
+
 def token_nll(logits: Tensor, target: Tensor, pad: int) -> Tensor:
     """Summed cross-entropy in nats over all non-pad positions; logits (B, T, V), target (B, T)."""
     return F.cross_entropy(
@@ -103,7 +126,8 @@ class HybridVAEElboCriterion(FairseqCriterion):
         return super().build_criterion(cfg, task)
 
     def __init__(self, task, alpha, kl_weight_floor, kl_anneal_start, kl_anneal_updates, free_bits,
-                 kl_weight=None, kl_anneal_cycles=1, kl_anneal_ratio=1.0):
+                 kl_weight=None, kl_anneal_cycles=1, kl_anneal_ratio=1.0, alpha_final=None,
+                 alpha_anneal_start=0, alpha_anneal_updates=0):
         super().__init__(task)
         self.fixed_kl_weight = kl_weight
         if kl_weight == 0:
@@ -112,6 +136,8 @@ class HybridVAEElboCriterion(FairseqCriterion):
         elif kl_weight is not None:
             logger.info(f"--kl-weight {kl_weight}: fixed KL weight, no annealing")
         self.alpha = alpha
+        self.alpha_final = alpha if alpha_final is None else alpha_final
+        self.alpha_anneal_start, self.alpha_anneal_updates = alpha_anneal_start, alpha_anneal_updates
         self.kl_weight_floor = kl_weight_floor
         self.kl_anneal_start = kl_anneal_start
         self.kl_anneal_updates = kl_anneal_updates
@@ -125,6 +151,10 @@ class HybridVAEElboCriterion(FairseqCriterion):
         return kl_weight_at(update, self.kl_weight_floor, self.kl_anneal_start, self.kl_anneal_updates,
                             self.kl_anneal_cycles, self.kl_anneal_ratio)
 
+    def alpha_at(self, update: int) -> float:
+        return linear_ramp(update, self.alpha, self.alpha_final, self.alpha_anneal_start,
+                           self.alpha_anneal_updates)
+
     def forward(self, model, sample, reduce=True):
         logits, extra = model(**sample["net_input"])
         target = sample["target"]
@@ -135,12 +165,14 @@ class HybridVAEElboCriterion(FairseqCriterion):
         if self.free_bits > 0:
             batch_size = kl_per_dim.size(0)
             kl_penalty = batch_size * kl_per_dim.mean(0).clamp(min=self.free_bits).sum()
-        kl_weight = self.kl_weight(getattr(model, "num_updates", 0))
+        update = getattr(model, "num_updates", 0)
+        kl_weight = self.kl_weight(update)
         loss = rec + kl_weight * kl_penalty
         aux = None
         if extra.get("aux_logits") is not None:
             aux = token_nll(extra["aux_logits"], target, self.pad)
-            loss = loss + self.alpha * aux
+            alpha = self.alpha_at(update)
+            loss = loss + alpha * aux
 
         nsentences = target.size(0)
         logging_output = {
@@ -154,6 +186,7 @@ class HybridVAEElboCriterion(FairseqCriterion):
         }
         if aux is not None:
             logging_output["aux"] = aux.data
+            logging_output["alpha"] = alpha * nsentences  # as kl_weight
         return loss, sample["ntokens"], logging_output
 
     @staticmethod
@@ -172,6 +205,7 @@ class HybridVAEElboCriterion(FairseqCriterion):
         metrics.log_scalar("kl", kl / bits, ntokens, round=3)
         if any("aux" in log for log in logging_outputs):
             metrics.log_scalar("aux", total("aux") / bits, ntokens, round=3)
+            metrics.log_scalar("alpha", total("alpha") / nsentences, 0, round=4)
         metrics.log_scalar("kl_nats", kl / nsentences, nsentences, round=2)
         metrics.log_scalar("kl_weight", total("kl_weight") / nsentences, 0, round=4)
 
