@@ -4,14 +4,17 @@
 # 5 prior samples and 3 reconstructions from fairseq-generate. Default corpus: the Python Language
 # Reference text that ships inside CPython (pydoc_data.topics), so nothing is downloaded.
 # Usage: bash scripts/quickstart.sh [CORPUS]
-# Environment: WORK (output folder, default runs/quickstart), MAX_UPDATE (default 1300).
+# Environment: WORK (output folder, default runs/quickstart), MAX_UPDATE (default 2600).
+# The model: benchmarks/quickstart_settings.py's QUICKSTART (docs/benchmarks.md says why): a 3-layer
+# ByteNet head of 128 channels, alpha 1 (the historyless term pushes the window into z) falling to
+# 0.2 over the last 1,200 updates (the head takes over what z need not carry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 WORK=${WORK:-runs/quickstart}
-MAX_UPDATE=${MAX_UPDATE:-1300}
+MAX_UPDATE=${MAX_UPDATE:-2600}
 mkdir -p "$WORK"
 CORPUS=${1:-}
 if [ -z "$CORPUS" ]; then
@@ -26,8 +29,9 @@ echo "== 2/4 train hybrid_vae_bytenet for $MAX_UPDATE updates (CPU)"
 rm -rf "$WORK/checkpoints"
 fairseq-train "$WORK/data" --user-dir fairseq_hybrid_vae \
   --task text_vae --sample-size 64 --windows-per-epoch 12800 \
-  --arch hybrid_vae_bytenet --head-layers 3 \
-  --criterion hybrid_vae_elbo --alpha 0.2 --kl-anneal-start 200 --kl-anneal-updates 800 \
+  --arch hybrid_vae_bytenet --head-layers 3 --head-channels 128 \
+  --criterion hybrid_vae_elbo --kl-anneal-start 200 --kl-anneal-updates 800 \
+  --alpha 1 --alpha-final 0.2 --alpha-anneal-start 1400 --alpha-anneal-updates 1200 \
   --optimizer adam --lr 1e-3 --batch-size 64 --max-update "$MAX_UPDATE" \
   --best-checkpoint-metric elbo --save-dir "$WORK/checkpoints" --no-epoch-checkpoints \
   --tensorboard-logdir "$WORK/tensorboard" --log-format tqdm --log-interval 50 \

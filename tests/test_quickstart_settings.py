@@ -15,7 +15,9 @@ import quickstart_settings  # noqa: E402
 # The flags that decide what is learned (logging, paths and devices may differ).
 SHARED = ["--task", "--sample-size", "--windows-per-epoch", "--criterion", "--kl-anneal-start",
           "--kl-anneal-updates", "--optimizer", "--lr", "--batch-size", "--seed", "--arch",
-          "--head-layers", "--alpha", "--free-bits"]
+          "--head-layers", "--head-channels", "--alpha", "--alpha-final", "--alpha-anneal-start",
+          "--alpha-anneal-updates", "--free-bits", "--input-dropout", "--head-dropout",
+          "--kl-anneal-cycles", "--kl-anneal-ratio"]
 
 
 def as_dict(tokens: List[str]) -> Dict[str, str]:
