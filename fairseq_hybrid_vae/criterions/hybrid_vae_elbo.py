@@ -1,4 +1,4 @@
-"""Criterion `hybrid_vae_elbo`: rec + w·KL + alpha·aux, with the KL weight w (and alpha) scheduled by update."""
+"""Criterion `hybrid_vae_elbo`: rec + w·KL + alpha·aux, the KL weight w (and alpha) scheduled by update."""
 
 import logging
 import math
