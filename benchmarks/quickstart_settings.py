@@ -44,8 +44,16 @@ BYTENET = ["--arch", "hybrid_vae_bytenet"]
 # Fu et al. 2019's cyclical annealing: updates 200-1,000 in 4 cycles, the KL weight rising over the
 # first half of each.
 CYCLES = ["--kl-anneal-cycles", "4", "--kl-anneal-ratio", "0.5"]
-# alpha from its value at update 700 down to 0.2 at the last update: z first, then the head.
-ALPHA_TO_0_2 = ["--alpha-final", "0.2", "--alpha-anneal-start", "700", "--alpha-anneal-updates", "600"]
+HEAD_128 = [*BYTENET, "--head-layers", "3", "--head-channels", "128"]
+
+
+def alpha_falling(final: float, start: int = 700, updates: int = 600) -> List[str]:
+    """alpha 1 until `start`, then linearly to `final` over `updates` (by default, to the 1,300th
+    update): z first, then the head."""
+    return ["--alpha", "1", "--alpha-final", f"{final:g}", "--alpha-anneal-start", str(start),
+            "--alpha-anneal-updates", str(updates)]
+
+
 CANDIDATES: Dict[str, List[str]] = {  # name: model, anti-collapse flags, own --lr or --max-update
     "ByteNet head 3 layers, alpha 0.2": [*BYTENET, "--head-layers", "3", "--alpha", "0.2"],
     "ByteNet head 3 layers, alpha 1": [*BYTENET, "--head-layers", "3", "--alpha", "1"],
@@ -82,22 +90,19 @@ CANDIDATES: Dict[str, List[str]] = {  # name: model, anti-collapse flags, own --
     "LSTM head (default cell), alpha 0.2, history dropout 0.3, 4 KL cycles": [
         "--arch", "hybrid_vae_lstm", "--alpha", "0.2", "--input-dropout", "0.3", *CYCLES],
     "ByteNet head 3 layers, alpha 1 -> 0.2 over updates 700-1,300": [
-        *BYTENET, "--head-layers", "3", "--alpha", "1", *ALPHA_TO_0_2],
+        *BYTENET, "--head-layers", "3", *alpha_falling(0.2)],
     "ByteNet head 3 layers, alpha 1 -> 0 over updates 700-1,300": [
-        *BYTENET, "--head-layers", "3", "--alpha", "1", *ALPHA_TO_0_2[2:], "--alpha-final", "0"],
+        *BYTENET, "--head-layers", "3", *alpha_falling(0)],
     "ByteNet head 3 layers of 128 channels, alpha 1 -> 0.2 over updates 1,400-2,600, 2,600 updates": [
-        *BYTENET, "--head-layers", "3", "--head-channels", "128", "--alpha", "1", "--alpha-final", "0.2",
-        "--alpha-anneal-start", "1400", "--alpha-anneal-updates", "1200", "--max-update", "2600"],
+        *HEAD_128, *alpha_falling(0.2, 1400, 1200), "--max-update", "2600"],
     "ByteNet head 3 layers of 128 channels, alpha 1 -> 0.2 over updates 1,500-3,000, 3,000 updates": [
-        *BYTENET, "--head-layers", "3", "--head-channels", "128", "--alpha", "1", "--alpha-final", "0.2",
-        "--alpha-anneal-start", "1500", "--alpha-anneal-updates", "1500", "--max-update", "3000"],
+        *HEAD_128, *alpha_falling(0.2, 1500, 1500), "--max-update", "3000"],
     "ByteNet head 3 layers of 128 channels, alpha 1 -> 0.1 over updates 1,400-2,600, 2,600 updates": [
-        *BYTENET, "--head-layers", "3", "--head-channels", "128", "--alpha", "1", "--alpha-final", "0.1",
-        "--alpha-anneal-start", "1400", "--alpha-anneal-updates", "1200", "--max-update", "2600"],
+        *HEAD_128, *alpha_falling(0.1, 1400, 1200), "--max-update", "2600"],
     "ByteNet head 3 layers, alpha 1 -> 0.5 over updates 700-1,300": [
-        *BYTENET, "--head-layers", "3", "--alpha", "1", *ALPHA_TO_0_2[2:], "--alpha-final", "0.5"],
+        *BYTENET, "--head-layers", "3", *alpha_falling(0.5)],
     "LSTM head (default cell), alpha 1 -> 0.2 over updates 700-1,300": [
-        "--arch", "hybrid_vae_lstm", "--alpha", "1", *ALPHA_TO_0_2],
+        "--arch", "hybrid_vae_lstm", *alpha_falling(0.2)],
 }
 QUICKSTART = ("ByteNet head 3 layers of 128 channels, alpha 1 -> 0.2 over updates 1,400-2,600, "
               "2,600 updates")  # the candidate scripts/quickstart.sh trains
