@@ -80,6 +80,15 @@ class HybridVAEElboConfig(FairseqDataclass):
     )
 
 
+def linear_ramp(update: int, begin: float, end: float, start: int, updates: int) -> float:
+    """`begin` up to `start`, then linearly to `end` over `updates` updates, `end` after them."""
+    if updates <= 0 or update >= start + updates:
+        return end
+    if update <= start:
+        return begin
+    return begin + (end - begin) * (update - start) / updates
+
+
 def kl_weight_at(update: int, floor: float, start: int, updates: int, cycles: int = 1,
                  ratio: float = 1.0) -> float:
     """From `start` to `start + updates`, `cycles` equal cycles, in each a linear ramp from `floor` to
@@ -89,17 +98,8 @@ def kl_weight_at(update: int, floor: float, start: int, updates: int, cycles: in
     if update <= start:
         return floor
     cycle = updates / cycles
-    progress = ((update - start) % cycle) / cycle  # in [0, 1): where in its cycle this update is
-    return floor + (1.0 - floor) * min(progress / ratio, 1.0)
-
-
-def linear_ramp(update: int, begin: float, end: float, start: int, updates: int) -> float:
-    """`begin` up to `start`, then linearly to `end` over `updates` updates, `end` after them."""
-    if updates <= 0 or update >= start + updates:
-        return end
-    if update <= start:
-        return begin
-    return begin + (end - begin) * (update - start) / updates
+    # Within its cycle, the update is on a ramp from `floor` to 1 over the cycle's first `ratio` share.
+    return linear_ramp((update - start) % cycle, floor, 1.0, 0, cycle * ratio)
 
 
 def token_nll(logits: Tensor, target: Tensor, pad: int) -> Tensor:

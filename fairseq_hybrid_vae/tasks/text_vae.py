@@ -29,6 +29,7 @@ from ..option_ranges import (
     FINITE,
     NON_NEGATIVE,
     check_options,
+    option_name,
 )
 from ..parallel_generator import ParallelGenerator
 
@@ -290,7 +291,7 @@ def check_window_lengths(args, sample_size: int) -> None:
     for name, default in [("min_len", 1), ("max_len_a", 0), ("max_len_b", 200)]:
         value = getattr(args, name, default)
         if value != default:
-            raise InputError(f"--{name.replace('_', '-')} {value}: in window mode every sample decodes "
+            raise InputError(f"{option_name(name)} {value}: in window mode every sample decodes "
                              f"to exactly its L = {sample_size} units; drop the option (or train "
                              "with --sample-mode line for samples that end at EOS)")
 
