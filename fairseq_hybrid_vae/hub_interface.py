@@ -72,17 +72,28 @@ class TextVAEHubInterface(nn.Module):
         eos_padded = self.task.cfg.sample_mode == "line" and self.task.cfg.line_padding == "eos"
         return self.dictionary.eos() if eos_padded else self.dictionary.pad()
 
+    @property
+    def windows(self) -> bool:
+        """Whether the model reads fixed windows of running text, where EOS is a line break."""
+        return self.task.cfg.sample_mode == "window"
+
     # text <-> units
     def to_tokens(self, texts: Sequence[str]) -> Tensor:
-        """(B, L): each text's units, then EOS, padded to L as in line mode; a longer text is cut to
-        L units (its EOS dropped) with a warning that says so."""
+        """(B, L): each text's units padded to L; in line mode an EOS ends the text, in window mode
+        every line break is an EOS (a window is cut from running text). A text longer than L units is
+        cut to L with a warning that says so."""
         check_texts(texts)
         tokens = torch.full((len(texts), self.sample_size), self.fill, dtype=torch.long)
         for row, text in enumerate(texts):
-            units = [self.dictionary.index(p) for p in self.bpe.encode(text).split(" ") if p]
-            units.append(self.dictionary.eos())
+            units = []
+            for line in text.split("\n") if self.windows else [text]:
+                units += [self.dictionary.index(p) for p in self.bpe.encode(line).split(" ") if p]
+                units.append(self.dictionary.eos())
+            if self.windows:
+                units.pop()  # the last line's EOS: the text ends where it ends
             if len(units) > self.sample_size:
-                warnings.warn(f"text {row} has {len(units)} units with its EOS, more than the model's "
+                with_eos = "" if self.windows else " with its EOS"
+                warnings.warn(f"text {row} has {len(units)} units{with_eos}, more than the model's "
                               f"L = {self.sample_size}: only its first {self.sample_size} are encoded",
                               stacklevel=3)
             units = units[: self.sample_size]
@@ -90,8 +101,14 @@ class TextVAEHubInterface(nn.Module):
         return tokens.to(self.device)
 
     def to_text(self, tokens: Tensor) -> str:
-        """Units (padding and a final EOS ignored) -> text."""
-        return self.bpe.decode(self.dictionary.string(tokens[tokens.ne(self.dictionary.pad())]))
+        """Units -> text, padding ignored: in line mode a final EOS ends the text, in window mode every
+        EOS is a line break."""
+        tokens = tokens[tokens.ne(self.dictionary.pad())]
+        if not self.windows:
+            return self.bpe.decode(self.dictionary.string(tokens))
+        lines = torch.tensor_split(tokens, tokens.eq(self.dictionary.eos()).nonzero()[:, 0].tolist())
+        # Each piece after the first starts with the EOS that ended the line before (string() drops it).
+        return "\n".join(self.bpe.decode(self.dictionary.string(line)) for line in lines)
 
     # the latent space
     @torch.no_grad()

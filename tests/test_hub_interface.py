@@ -68,9 +68,14 @@ def test_interpolation_ends_are_the_reconstructions(vae):
 
 
 def test_text_round_trip_through_units(vae):
-    text = "a dog eats."
+    text = "a dog\neats."  # a window: its line break is an EOS, as hybrid-vae-prepare writes it
     tokens = vae.to_tokens([text])
     assert tokens.shape == (1, 16)
+    d = vae.dictionary
+    expected = [d.index(p) for p in vae.bpe.encode("a dog").split()] + [d.eos()] + [
+        d.index(p) for p in vae.bpe.encode("eats.").split()]
+    assert tokens[0, :len(expected)].tolist() == expected and tokens[0, len(expected):].eq(d.pad()).all()
     assert vae.to_text(tokens[0]) == text
+    assert vae.to_text(vae.to_tokens(["\nab\n"])[0]) == "\nab\n"  # line breaks at the ends are kept
     assert vae.to_text(vae.to_tokens(["a dog eats!"])[0]) == "a dog eats\u2047"  # "!" is unseen
     assert os.path.isfile(os.path.join(vae.task.cfg.data, "spm.model"))

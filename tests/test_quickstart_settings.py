@@ -17,7 +17,8 @@ SHARED = ["--task", "--sample-size", "--windows-per-epoch", "--criterion", "--kl
           "--kl-anneal-updates", "--optimizer", "--lr", "--batch-size", "--seed", "--arch",
           "--head-layers", "--head-channels", "--alpha", "--alpha-final", "--alpha-anneal-start",
           "--alpha-anneal-updates", "--free-bits", "--input-dropout", "--head-dropout",
-          "--kl-anneal-cycles", "--kl-anneal-ratio"]
+          "--kl-anneal-cycles", "--kl-anneal-ratio", "--head-dilations", "--lr-scheduler",
+          "--end-learning-rate", "--power", "--warmup-updates", "--total-num-update", "--weight-decay"]
 
 
 def as_dict(tokens: List[str]) -> Dict[str, str]:
@@ -46,3 +47,26 @@ def test_the_quickstart_trains_the_measured_candidate():
     differ = {flag: (quickstart.get(flag), benchmark.get(flag)) for flag in SHARED + ["--max-update"]
               if quickstart.get(flag) != benchmark.get(flag)}
     assert not differ, f"quickstart.sh vs the benchmark's {chosen!r}: {differ}"
+
+
+def test_a_run_of_some_candidates_keeps_the_other_rows(tmp_path):
+    first, second, third = list(quickstart_settings.CANDIDATES)[:3]
+    quickstart = quickstart_settings.QUICKSTART
+    row = {"train_seconds": 600.0, "max_update": 1200, "bound": 2.5, "train_bound": 2.0, "kl_nats": 30.0,
+           "best_update": 1200, "accuracy": 0.5, "prior_accuracy": 0.1, "blank": 0, "non_blank_samples": 9}
+    before = tmp_path / "table.md"
+    # Written out of order, the quickstart's row with its mark, as an earlier run leaves them.
+    before.write_text(f"| candidate | ... |\n|---|\n{quickstart_settings.table_row(third, row)}\n"
+                      f"| {quickstart}{quickstart_settings.QUICKSTART_MARK} | 0.1 | old |\n"
+                      f"{quickstart_settings.table_row(first, row)}\n\nfootnote\n")
+    rows = quickstart_settings.earlier_rows(str(before))
+    assert set(rows) == {first, third, quickstart}
+    rows[first] = quickstart_settings.table_row(first, {**row, "bound": 2.25})  # run again
+    rows[second] = quickstart_settings.table_row(second, row)  # run for the first time
+    lines = quickstart_settings.table(rows, list(quickstart_settings.CANDIDATES)).splitlines()[2:]
+    names = [line[2:].split(" | ")[0] for line in lines]
+    expected = [name for name in quickstart_settings.CANDIDATES if name in {first, second, third, quickstart}]
+    assert names == [name + (quickstart_settings.QUICKSTART_MARK if name == quickstart else "")
+                     for name in expected]
+    assert "| 2.250 |" in lines[names.index(first)] and "| 2.500 |" in lines[names.index(third)]
+    assert lines[names.index(quickstart + quickstart_settings.QUICKSTART_MARK)].endswith("| 0.1 | old |")
