@@ -159,6 +159,7 @@ SECOND_ROUND: Dict[str, List[str]] = {
     **scheduled(0.075, 1000, 2000, 3000, "3e-3", head_dropout=0.1, weight_decay=0.1),
     **scheduled(0.1, 1000, 2000, 3000, "3e-3", head_dropout=0.2, weight_decay=0.1),
     **scheduled(0.075, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1),
+    **scheduled(0.1, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1),
 }
 ROUNDS = {1: FIRST_ROUND, 2: SECOND_ROUND}
 CANDIDATES = {**FIRST_ROUND, **SECOND_ROUND}
