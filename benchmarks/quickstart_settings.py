@@ -116,7 +116,7 @@ FIRST_ROUND: Dict[str, List[str]] = {  # name: model, anti-collapse flags, own -
 
 
 def scheduled(final: float, start: int, end: int, updates: int, lr: str, head_dropout: float = 0.0,
-              weight_decay: float = 0.0) -> Dict[str, List[str]]:
+              weight_decay: float = 0.0, history_dropout: float = 0.0) -> Dict[str, List[str]]:
     """The second round's usual candidate, named by its flags: the 3-layer head of 128 channels,
     alpha 1 -> `final` over updates `start`-`end`, `updates` updates, Adam from `lr` falling to 0."""
     name = (f"ByteNet head 3 layers of 128 channels, alpha 1 -> {final:g} over updates {start:,}-{end:,}, "
@@ -124,7 +124,8 @@ def scheduled(final: float, start: int, end: int, updates: int, lr: str, head_dr
     flags = [*HEAD_128, *alpha_falling(final, start, end - start), "--max-update", str(updates),
              "--lr", lr, *lr_falling(updates)]
     for words, flag, value in [("head dropout", "--head-dropout", head_dropout),
-                               ("weight decay", "--weight-decay", weight_decay)]:
+                               ("weight decay", "--weight-decay", weight_decay),
+                               ("history dropout", "--input-dropout", history_dropout)]:
         if value:
             name, flags = f"{name}, {words} {value:g}", [*flags, flag, f"{value:g}"]
     return {name: flags}
@@ -160,6 +161,7 @@ SECOND_ROUND: Dict[str, List[str]] = {
     **scheduled(0.1, 1000, 2000, 3000, "3e-3", head_dropout=0.2, weight_decay=0.1),
     **scheduled(0.075, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1),
     **scheduled(0.1, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1),
+    **scheduled(0.075, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1, history_dropout=0.1),
 }
 ROUNDS = {1: FIRST_ROUND, 2: SECOND_ROUND}
 CANDIDATES = {**FIRST_ROUND, **SECOND_ROUND}
