@@ -69,7 +69,7 @@ class TextVAEHubInterface(nn.Module):
     @property
     def fill(self) -> int:
         """What follows a text's EOS, as in training: more EOS with --line-padding eos, else padding."""
-        eos_padded = self.task.cfg.sample_mode == "line" and self.task.cfg.line_padding == "eos"
+        eos_padded = not self.windows and self.task.cfg.line_padding == "eos"
         return self.dictionary.eos() if eos_padded else self.dictionary.pad()
 
     @property
