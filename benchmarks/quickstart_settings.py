@@ -27,7 +27,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Union
 
 BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCHMARKS)
@@ -115,19 +115,31 @@ FIRST_ROUND: Dict[str, List[str]] = {  # name: model, anti-collapse flags, own -
 }
 
 
-def scheduled(final: float, start: int, end: int, updates: int, lr: str, head_dropout: float = 0.0,
-              weight_decay: float = 0.0, history_dropout: float = 0.0) -> Dict[str, List[str]]:
-    """The second round's usual candidate, named by its flags: the 3-layer head of 128 channels,
-    alpha 1 -> `final` over updates `start`-`end`, `updates` updates, Adam from `lr` falling to 0."""
+# The further settings a scheduled candidate may name: keyword -> (words in its name, flag).
+SETTINGS = {"head_dropout": ("head dropout", "--head-dropout"),
+            "weight_decay": ("weight decay", "--weight-decay"),
+            "history_dropout": ("history dropout", "--input-dropout"),
+            "free_bits": ("free bits", "--free-bits"),
+            "encoder_channels": ("encoder", "--encoder-channels"),
+            "feature_dim": ("deconv features", "--decoder-feature-dim"),
+            "latent_dim": ("latent", "--latent-dim")}
+
+
+def scheduled(final: float, start: int, end: int, updates: int, lr: str,
+              **settings: Union[float, str]) -> Dict[str, List[str]]:
+    """The usual candidate of the later rounds, named by its flags: the 3-layer head of 128 channels,
+    alpha 1 -> `final` over updates `start`-`end`, `updates` updates, Adam from `lr` falling to 0, and
+    any of SETTINGS (e.g. head_dropout=0.1), named and flagged in SETTINGS' order."""
+    unknown = set(settings) - set(SETTINGS)
+    assert not unknown, f"not in SETTINGS: {unknown}"
     name = (f"ByteNet head 3 layers of 128 channels, alpha 1 -> {final:g} over updates {start:,}-{end:,}, "
             f"{updates:,} updates, lr {'' if lr == '1e-3' else lr + ' '}falling linearly to 0")
     flags = [*HEAD_128, *alpha_falling(final, start, end - start), "--max-update", str(updates),
              "--lr", lr, *lr_falling(updates)]
-    for words, flag, value in [("head dropout", "--head-dropout", head_dropout),
-                               ("weight decay", "--weight-decay", weight_decay),
-                               ("history dropout", "--input-dropout", history_dropout)]:
-        if value:
-            name, flags = f"{name}, {words} {value:g}", [*flags, flag, f"{value:g}"]
+    for key, (words, flag) in SETTINGS.items():
+        if settings.get(key):
+            value = settings[key] if isinstance(settings[key], str) else f"{settings[key]:g}"
+            name, flags = f"{name}, {words} {value}", [*flags, flag, value]
     return {name: flags}
 
 
@@ -162,6 +174,19 @@ SECOND_ROUND: Dict[str, List[str]] = {
     **scheduled(0.075, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1),
     **scheduled(0.1, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1),
     **scheduled(0.075, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1, history_dropout=0.1),
+    **scheduled(0.075, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.2),
+    **scheduled(0.075, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1, feature_dim=100),
+    **scheduled(0.15, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.2),
+    **scheduled(0.15, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.3),
+    **scheduled(0.2, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.3),
+    **scheduled(0.15, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1, feature_dim=100),
+    **scheduled(0.075, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1,
+                encoder_channels="64,128"),
+    **scheduled(0.075, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1, feature_dim=50),
+    **scheduled(0.15, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.1, feature_dim=100),
+    **scheduled(0.2, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.1, feature_dim=100),
+    **scheduled(0.15, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.1, free_bits=0.8,
+                feature_dim=100),
 }
 ROUNDS = {1: FIRST_ROUND, 2: SECOND_ROUND}
 CANDIDATES = {**FIRST_ROUND, **SECOND_ROUND}
