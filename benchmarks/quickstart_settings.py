@@ -187,11 +187,23 @@ SECOND_ROUND: Dict[str, List[str]] = {
     **scheduled(0.2, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.1, feature_dim=100),
     **scheduled(0.15, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.1, free_bits=0.8,
                 feature_dim=100),
+    **scheduled(0.075, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.1, free_bits=0.8,
+                feature_dim=100),
+    **scheduled(0.1, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.1, free_bits=0.7,
+                feature_dim=100),
+    **scheduled(0.15, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.2, free_bits=0.8,
+                feature_dim=100),
+    **scheduled(0.075, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.1, free_bits=0.75,
+                feature_dim=100),
+    **scheduled(0, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.1, free_bits=0.8,
+                feature_dim=100),
+    **scheduled(0.075, 1000, 2000, 3600, "3e-3", weight_decay=0.1, free_bits=0.8, feature_dim=100),
 }
 ROUNDS = {1: FIRST_ROUND, 2: SECOND_ROUND}
 CANDIDATES = {**FIRST_ROUND, **SECOND_ROUND}
 # The candidate scripts/quickstart.sh trains.
-QUICKSTART = next(iter(scheduled(0.075, 1000, 2000, 3200, "3e-3", head_dropout=0.1, weight_decay=0.1)))
+QUICKSTART = next(iter(scheduled(0, 1000, 2000, 3600, "3e-3", head_dropout=0.1, weight_decay=0.1,
+                                 free_bits=0.8, feature_dim=100)))
 MAX_UPDATE = 1300  # about 7.5 minutes of training on 2 cores, leaving the quickstart's 10 for the rest
 # What the quickstart is meant to reach: faithful reconstructions at a bound no worse than 2.209.
 TARGET = {"accuracy": 0.40, "times_prior": 5.0, "bound": 2.209, "train_minutes": 8.0}

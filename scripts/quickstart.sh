@@ -4,18 +4,20 @@
 # 5 prior samples and 3 reconstructions from fairseq-generate. Default corpus: the Python Language
 # Reference text that ships inside CPython (pydoc_data.topics), so nothing is downloaded.
 # Usage: bash scripts/quickstart.sh [CORPUS]
-# Environment: WORK (output folder, default runs/quickstart), MAX_UPDATE (default 3200).
+# Environment: WORK (output folder, default runs/quickstart), MAX_UPDATE (default 3600).
 # The model: benchmarks/quickstart_settings.py's QUICKSTART (docs/benchmarks.md says why): a 3-layer
-# ByteNet head of 128 channels; alpha 1 (the historyless term pushes the window into z) falling to
-# 0.075 over updates 1,000-2,000 (the head takes over what z need not carry); Adam from 3e-3 falling
-# linearly to 0 at the last update, with head dropout and weight decay against the small corpus.
+# ByteNet head of 128 channels reading 100 deconv features per position; alpha 1 (the historyless
+# term pushes the window into z) falling to 0 over updates 1,000-2,000 (the head takes over); free
+# bits 0.8 nats per latent dimension (z keeps about 40 nats, enough for the sparse windows of spaces
+# and symbols); Adam from 3e-3 falling linearly to 0 at the last update, with head dropout and weight
+# decay against the small corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 WORK=${WORK:-runs/quickstart}
-MAX_UPDATE=${MAX_UPDATE:-3200}
+MAX_UPDATE=${MAX_UPDATE:-3600}
 mkdir -p "$WORK"
 CORPUS=${1:-}
 if [ -z "$CORPUS" ]; then
@@ -31,8 +33,9 @@ rm -rf "$WORK/checkpoints"
 fairseq-train "$WORK/data" --user-dir fairseq_hybrid_vae \
   --task text_vae --sample-size 64 --windows-per-epoch 12800 \
   --arch hybrid_vae_bytenet --head-layers 3 --head-channels 128 --head-dropout 0.1 \
-  --criterion hybrid_vae_elbo --kl-anneal-start 200 --kl-anneal-updates 800 \
-  --alpha 1 --alpha-final 0.075 --alpha-anneal-start 1000 --alpha-anneal-updates 1000 \
+  --decoder-feature-dim 100 \
+  --criterion hybrid_vae_elbo --kl-anneal-start 200 --kl-anneal-updates 800 --free-bits 0.8 \
+  --alpha 1 --alpha-final 0 --alpha-anneal-start 1000 --alpha-anneal-updates 1000 \
   --optimizer adam --lr 3e-3 --weight-decay 0.1 --batch-size 64 --max-update "$MAX_UPDATE" \
   --lr-scheduler polynomial_decay --end-learning-rate 0 --power 1 --total-num-update "$MAX_UPDATE" \
   --best-checkpoint-metric elbo --save-dir "$WORK/checkpoints" --no-epoch-checkpoints \

@@ -18,7 +18,8 @@ SHARED = ["--task", "--sample-size", "--windows-per-epoch", "--criterion", "--kl
           "--head-layers", "--head-channels", "--alpha", "--alpha-final", "--alpha-anneal-start",
           "--alpha-anneal-updates", "--free-bits", "--input-dropout", "--head-dropout",
           "--kl-anneal-cycles", "--kl-anneal-ratio", "--head-dilations", "--lr-scheduler",
-          "--end-learning-rate", "--power", "--warmup-updates", "--total-num-update", "--weight-decay"]
+          "--end-learning-rate", "--power", "--warmup-updates", "--total-num-update", "--weight-decay",
+          "--decoder-feature-dim", "--encoder-channels", "--latent-dim"]
 
 
 def as_dict(tokens: List[str]) -> Dict[str, str]:
