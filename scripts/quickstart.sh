@@ -9,8 +9,8 @@
 # ByteNet head of 128 channels reading 100 deconv features per position; alpha 1 (the historyless
 # term pushes the window into z) falling to 0 over updates 1,000-2,000 (the head takes over); free
 # bits 0.8 nats per latent dimension (z keeps about 40 nats; with less, windows of spaces and
-# symbols tend to decode blank); Adam from 3e-3 falling linearly to 0 at the last update, with head dropout and weight
-# decay against the small corpus.
+# symbols tend to decode blank); Adam from 3e-3 falling linearly to 0 at the last update, with head
+# dropout and weight decay against the small corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
