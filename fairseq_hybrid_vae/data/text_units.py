@@ -2,8 +2,9 @@
 
 import hashlib
 
-import sentencepiece as spm
 from fairseq.data import Dictionary
+
+from .prepared_files import load_sentencepiece
 
 UNKNOWN_MARK = "\u2047"  # ⁇: sentencepiece's mark for an unknown piece
 
@@ -16,8 +17,8 @@ def dictionary_checksum(dictionary: Dictionary) -> str:
 class SentencePieceDecoder:
     """fairseq's bpe interface: space-separated pieces (as Dictionary.string writes them) -> text."""
 
-    def __init__(self, model_file: str):
-        self.sp = spm.SentencePieceProcessor(model_file=model_file)
+    def __init__(self, model_file: str, dictionary: Dictionary):
+        self.sp = load_sentencepiece(model_file, dictionary)
 
     def encode(self, text: str) -> str:
         return " ".join(self.sp.encode(text, out_type=str))

@@ -10,13 +10,14 @@ from typing import Optional
 import numpy as np
 import torch
 from fairseq import utils
-from fairseq.data import Dictionary, data_utils
+from fairseq.data import Dictionary
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import ARCH_MODEL_REGISTRY
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, OmegaConf, open_dict
 
 from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
+from ..data.prepared_files import load_dictionary, load_split
 from ..data.text_units import SentencePieceDecoder, dictionary_checksum
 from ..distributed import average_batch_norm_statistics
 from ..errors import InputError, MissingInputError
@@ -140,7 +141,7 @@ class TextVAETask(FairseqTask):
                 f"no dictionary at {dict_path}: pass the data directory written by "
                 "hybrid-vae-prepare (it holds dict.txt, spm.model and the binarized splits)"
             )
-        dictionary = Dictionary.load(dict_path)
+        dictionary = load_dictionary(dict_path)
         logger.info(f"dictionary: {len(dictionary)} types")
         return cls(cfg, dictionary)
 
@@ -171,7 +172,7 @@ class TextVAETask(FairseqTask):
         paths = utils.split_paths(self.cfg.data)  # several directories: one per epoch, in turn
         data_dir = paths[(epoch - 1) % len(paths)]
         prefix = os.path.join(data_dir, split)
-        lines = data_utils.load_indexed_dataset(prefix, self.dictionary)
+        lines = load_split(prefix, self.dictionary)
         if lines is None:
             raise MissingInputError(
                 f"split '{split}' not found: no {prefix}.bin/.idx; prepare it with "
@@ -272,7 +273,8 @@ class TextVAETask(FairseqTask):
 
     def build_bpe(self, args):
         """Detokenizes fairseq-generate's S-/T-/D- lines with the data's sentencepiece model."""
-        return SentencePieceDecoder(os.path.join(utils.split_paths(self.cfg.data)[0], "spm.model"))
+        return SentencePieceDecoder(os.path.join(utils.split_paths(self.cfg.data)[0], "spm.model"),
+                                    self.dictionary)
 
     def max_positions(self):
         return (self.cfg.sample_size, self.cfg.sample_size)

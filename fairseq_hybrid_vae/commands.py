@@ -1,0 +1,90 @@
+"""fairseq's commands with this plugin loaded from wherever it is installed, so they run from any folder.
+
+fairseq finds a plugin by the folder passed as --user-dir: a path relative to the current folder, or
+a folder beside fairseq's own package (fairseq/utils.py, import_user_module). From a user's project
+folder, or with an editable install, `--user-dir fairseq_hybrid_vae` finds neither. So, as other fairseq
+extensions do, each command here is fairseq's own with the installed package's absolute folder as
+--user-dir (spawned workers of a multi-GPU run read it from the config and import the same folder):
+
+    hybrid-vae-train ...        = fairseq-train --user-dir "$(hybrid-vae-user-dir)" ...
+    hybrid-vae-generate, hybrid-vae-validate: the same for fairseq-generate and fairseq-validate
+    hybrid-vae-hydra-train ...  = fairseq-hydra-train common.user_dir=... with the plugin's configs
+                                  (fairseq_hybrid_vae/config) as the default --config-dir
+    hybrid-vae-user-dir         prints the folder, for fairseq's own commands and scripts
+"""
+
+import importlib
+import os
+import sys
+from typing import List, Optional
+
+PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+CONFIG_DIR = os.path.join(PLUGIN_DIR, "config")  # the hydra configs that ship with the plugin
+
+# hybrid-vae-<name> -> the fairseq_cli module whose cli_main it runs (each reads sys.argv).
+FAIRSEQ_COMMANDS = {
+    "train": "fairseq_cli.train",
+    "generate": "fairseq_cli.generate",
+    "validate": "fairseq_cli.validate",
+    "hydra-train": "fairseq_cli.hydra_train",
+}
+
+
+def given_user_dir(argv: List[str]) -> Optional[str]:
+    """The value of --user-dir (or hydra's common.user_dir=) in argv, if any."""
+    for i, arg in enumerate(argv):
+        if arg == "--user-dir" and i + 1 < len(argv):
+            return argv[i + 1]
+        for prefix in ("--user-dir=", "common.user_dir="):
+            if arg.startswith(prefix):
+                return arg[len(prefix):]
+    return None
+
+
+def with_plugin(name: str, argv: List[str]) -> List[str]:
+    """argv with this plugin as the user dir (and, for hydra, its configs as the default config dir).
+    A user dir naming another folder is refused: these commands load this plugin, from one place."""
+    given = given_user_dir(argv)
+    if given is not None:
+        if os.path.realpath(given) != os.path.realpath(PLUGIN_DIR):
+            raise SystemExit(
+                f"hybrid-vae-{name}: error: this command loads the plugin itself, from {PLUGIN_DIR}; "
+                f"drop the user dir {given!r} (or run fairseq's own command with "
+                f"--user-dir \"$(hybrid-vae-user-dir)\")")
+        return argv
+    if name == "hydra-train":
+        has_config_dir = any(a in ("--config-dir", "-cd") or a.startswith("--config-dir=") for a in argv)
+        return ([] if has_config_dir else ["--config-dir", CONFIG_DIR]) + argv + [
+            f"common.user_dir={PLUGIN_DIR}"]
+    return ["--user-dir", PLUGIN_DIR] + argv
+
+
+def run(name: str) -> None:
+    """Run fairseq's command `name` on sys.argv with this plugin and its command-line patches."""
+    argv = with_plugin(name, sys.argv[1:])
+    from . import patches  # the package itself was imported (stack checked, plugin registered) before
+
+    patches.patch_for_the_command_line()
+    sys.argv = [sys.argv[0], *argv]
+    importlib.import_module(FAIRSEQ_COMMANDS[name]).cli_main()
+
+
+def train() -> None:
+    run("train")
+
+
+def generate() -> None:
+    run("generate")
+
+
+def validate() -> None:
+    run("validate")
+
+
+def hydra_train() -> None:
+    run("hydra-train")
+
+
+def user_dir() -> None:
+    """hybrid-vae-user-dir: the folder to pass to fairseq's commands as --user-dir."""
+    print(PLUGIN_DIR)

@@ -1,0 +1,89 @@
+"""Which fairseq and torch the plugin runs with, checked before anything imports them.
+
+fairseq 0.12 comes as the official `fairseq` distribution (Python <= 3.10), as `fairseq-fixed`
+(builds for Python 3.11 and 3.12) or from a source checkout; all of them install the import package
+`fairseq`, so the plugin asks for that package, not for one distribution (which would install a
+second copy over a source checkout, and through fairseq-fixed's torchaudio requirement
+replace the user's torch). docs/install.md lists the versions each end was tested with.
+"""
+
+import importlib.util
+import os
+import sys
+from typing import Optional, Tuple
+
+# fairseq: 0.12.x (the plugin subclasses its 0.12 task, model, criterion and checkpoint code).
+FAIRSEQ_SUPPORTED = ((0, 12), (0, 13))  # [lowest, first unsupported)
+# torch: 2.6 is the first whose torch.load defaults to the safe unpickler the plugin's loads rely on.
+TORCH_LOWEST = (2, 6)
+# Without --no-deps, fairseq-fixed's torchaudio requirement would replace the user's torch.
+INSTALL_FAIRSEQ = ("pip install --no-deps fairseq-fixed==0.12.3.1 (fairseq 0.12 for Python 3.11 and "
+                   "3.12) && pip install bitarray sacrebleu regex scikit-learn cffi; or fairseq 0.12 "
+                   "from its source")
+
+
+class UnsupportedStack(ImportError):
+    """fairseq or torch missing, or a version the plugin does not run with."""
+
+
+def major_minor(version: str) -> Tuple[int, int]:
+    """'0.12.3.1' -> (0, 12); '2.13.0+cpu' -> (2, 13)."""
+    parts = version.split("+")[0].split(".")
+    return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+
+
+def installed_version(package: str, distributions: Tuple[str, ...]) -> Optional[str]:
+    """The version of an import package, read without importing it (fairseq's import takes seconds
+    and fails on some stacks): its version.txt, or the first of `distributions` installed; None when
+    the package is not installed."""
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        return None
+    folder = (spec.submodule_search_locations or [os.path.dirname(spec.origin or "")])[0]
+    version_file = os.path.join(folder, "version.txt")  # fairseq's own record of its version
+    if os.path.isfile(version_file):
+        with open(version_file) as f:
+            return f.read().strip()
+    from importlib import metadata
+
+    for distribution in distributions:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+def stack_problem() -> Optional[str]:
+    """One line naming what is missing or unsupported, with the fix; None when the stack is fine."""
+    fairseq = installed_version("fairseq", ("fairseq", "fairseq-fixed"))
+    if fairseq is None:
+        return f"fairseq is not installed: {INSTALL_FAIRSEQ}"
+    lowest, too_new = FAIRSEQ_SUPPORTED
+    if fairseq != "unknown" and not lowest <= major_minor(fairseq) < too_new:
+        return (f"fairseq {fairseq} is installed; the plugin runs with fairseq 0.12 only: "
+                f"{INSTALL_FAIRSEQ}")
+    torch = installed_version("torch", ("torch",))
+    if torch is None or (torch != "unknown" and major_minor(torch) < TORCH_LOWEST):
+        found = "torch is not installed" if torch is None else f"torch {torch} is installed"
+        return (f"{found}; the plugin needs torch >= {'.'.join(map(str, TORCH_LOWEST))}: "
+                "pip install 'torch>=2.6'")
+    return None
+
+
+def check_stack() -> None:
+    """Raise UnsupportedStack when stack_problem() finds one. Uncaught (a command), it ends the
+    process with the line alone, exit status 1: no traceback through the plugin's imports."""
+    problem = stack_problem()
+    if problem is None:
+        return
+    previous = sys.excepthook
+
+    def one_line(kind, error, traceback):
+        if isinstance(error, UnsupportedStack):
+            print(f"fairseq-hybrid-vae: error: {error}", file=sys.stderr)  # exit status 1 follows
+            return
+        previous(kind, error, traceback)
+
+    sys.excepthook = one_line
+    raise UnsupportedStack(problem)

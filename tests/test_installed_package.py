@@ -1,0 +1,114 @@
+"""The package as a user installs it: built as a wheel, installed (not editable) into a fresh virtual
+environment beside the verified stack, and run through the README's commands from a folder outside
+the repository; the editable install (scripts/setup.sh) from the same folder too."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import synthetic_lines, tiny_model_flags
+
+REPO = Path(__file__).resolve().parents[1]
+STACK = Path(sys.prefix)  # the environment running the tests: the verified stack, and the editable install
+
+
+def run(argv, cwd, env, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=300)
+    if check:
+        assert result.returncode == 0, f"{argv}\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def stack_without_this_project(root: Path) -> Path:
+    """The verified stack's packages, as links, without this project's editable install."""
+    site = Path(next(p for p in sys.path if p.startswith(str(STACK)) and p.endswith("site-packages")))
+    folder = root / "verified-stack"
+    folder.mkdir()
+    for entry in site.iterdir():
+        if not entry.name.startswith(("fairseq_hybrid_vae", "__editable__")) and entry.suffix != ".pth":
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def wheel_environment(tmp_path_factory) -> Path:
+    """bin/ of a fresh venv holding the wheel; it sees the verified stack through a .pth file, so
+    pip must find every declared dependency satisfied there (--no-index: nothing is downloaded)."""
+    root = tmp_path_factory.mktemp("wheel")
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", root / "dist",
+         REPO], root, None)
+    run([sys._base_executable, "-m", "venv", "--without-pip", root / "venv"], root, None)
+    venv_python = root / "venv" / "bin" / "python"
+    site = run([venv_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], root, None)
+    Path(site.stdout.strip(), "verified-stack.pth").write_text(f"{stack_without_this_project(root)}\n")
+    wheel = next((root / "dist").glob("fairseq_hybrid_vae-*.whl"))
+    run([sys.executable, "-m", "pip", "--python", venv_python, "install", "-q", "--no-index",
+         "--disable-pip-version-check", wheel], root, None)
+    return root / "venv" / "bin"
+
+
+@pytest.fixture(params=["wheel", "editable"])
+def installed(request, tmp_path):
+    """(bin folder, environment, an empty work folder outside the repository)."""
+    bin_dir = request.getfixturevalue("wheel_environment") if request.param == "wheel" else STACK / "bin"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", OMP_NUM_THREADS="1")
+    work = tmp_path / "my-project"
+    work.mkdir()
+    return bin_dir, env, work
+
+
+def test_the_readme_commands_run_from_any_folder(installed):
+    bin_dir, env, work = installed
+    where = run([bin_dir / "python", "-c", "import fairseq_hybrid_vae; print(fairseq_hybrid_vae.__file__)"],
+                work, env).stdout
+    assert where.startswith(str(bin_dir.parent if bin_dir != STACK / "bin" else REPO)), where
+    plugin_dir = run(["hybrid-vae-user-dir"], work, env).stdout.strip()
+    assert os.path.isfile(os.path.join(plugin_dir, "config", "hybrid_vae_lstm_ptb.yaml"))
+
+    help_text = run(["hybrid-vae-train", "--task", "text_vae", "--arch", "hybrid_vae_lstm",
+                     "--criterion", "hybrid_vae_elbo", "--help"], work, env).stdout
+    assert "--alpha" in help_text and "--sample-size" in help_text and "--lstm-cell" in help_text
+
+    for split, n in [("train", 400), ("valid", 40)]:
+        (work / f"{split}.txt").write_text("\n".join(synthetic_lines(n, seed=len(split))) + "\n")
+    run(["hybrid-vae-prepare", "--train", "train.txt", "--valid", "valid.txt", "--destdir", "data-bin"], work, env)
+    common = ["--task", "text_vae", "--sample-size", "16", "--cpu"]
+    train = ["data-bin", *common, "--arch", "hybrid_vae_lstm", *tiny_model_flags("hybrid_vae_lstm"),
+             "--criterion", "hybrid_vae_elbo", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
+             "--max-update", "3", "--save-dir", "checkpoints", "--no-epoch-checkpoints"]
+    log = run(["hybrid-vae-train", *train], work, env).stderr
+    assert "num_updates 3" in log or '"num_updates": "3"' in log, log[-2000:]
+    checkpoint = "checkpoints/checkpoint_last.pt"
+
+    generated = run(["hybrid-vae-generate", "data-bin", *common, "--path", checkpoint, "--gen-mode", "prior",
+                     "--gen-subset", "prior", "--num-samples", "3", "--beam", "1", "--batch-size", "3"],
+                    work, env).stdout
+    assert sum(line.startswith("D-") for line in generated.splitlines()) == 3, generated[-1500:]
+    evaluated = run(["hybrid-vae-eval", "data-bin", "--path", checkpoint, "--split", "valid", "--cpu",
+                     "--iw-samples", "2", "--max-samples", "4"], work, env).stdout
+    assert "ELBO" in evaluated or "elbo" in evaluated, evaluated[-1500:]
+
+    # fairseq's own command with the printed folder as --user-dir (fairseq-train's entry point)
+    validated = run([bin_dir / "python", "-m", "fairseq_cli.validate", "data-bin", "--user-dir", plugin_dir,
+                     *common, "--path", checkpoint, "--batch-size", "8"], work, env).stderr
+    assert "valid on 'valid' subset" in validated, validated[-1500:]
+
+    # the shipped hydra config, found without --config-dir; two updates of the paper's PTB model
+    run(["hybrid-vae-hydra-train", "--config-name", "hybrid_vae_lstm_ptb", f"task.data={work / 'data-bin'}",
+         "common.cpu=true", "optimization.max_update=2", "dataset.batch_size=8", "dataset.num_workers=0",
+         "checkpoint.save_dir=hydra-checkpoints"], work, env)
+    assert (work / "hydra-checkpoints" / "checkpoint_last.pt").is_file()
+
+    # two ranks started by torchrun from this folder: each worker finds the plugin on its own
+    run([bin_dir / "python", "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+         bin_dir / "hybrid-vae-train", *train, "--max-update", "2", "--save-dir", "checkpoints-2",
+         "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"], work, env)
+    assert (work / "checkpoints-2" / "checkpoint_last.pt").is_file()
+
+    wrong = run(["hybrid-vae-train", *train, "--user-dir", "fairseq_hybrid_vae"], work, env, check=False)
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr, wrong.stderr[-2000:]
+    assert wrong.stderr.strip().count("\n") == 0 and "hybrid-vae-user-dir" in wrong.stderr, wrong.stderr
