@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Quickstart: prepare a corpus, train a small hybrid_vae_bytenet on CPU with fairseq-train, print
+# Quickstart: prepare a corpus, train a small hybrid_vae_bytenet on CPU with hybrid-vae-train
+# (fairseq-train with the plugin loaded), print
 # validation bits/char, KL and reconstruction accuracy (hybrid-vae-eval) and seconds per update, then
-# 5 prior samples and 3 reconstructions from fairseq-generate. Default corpus: the Python Language
+# 5 prior samples and 3 reconstructions from hybrid-vae-generate. Default corpus: the Python Language
 # Reference text that ships inside CPython (pydoc_data.topics), so nothing is downloaded.
 # Usage: bash scripts/quickstart.sh [CORPUS]
 # Environment: WORK (output folder, default runs/quickstart), MAX_UPDATE (default 3600).
@@ -30,7 +31,7 @@ hybrid-vae-prepare --train "$CORPUS" --destdir "$WORK/data"
 
 echo "== 2/4 train hybrid_vae_bytenet for $MAX_UPDATE updates (CPU)"
 rm -rf "$WORK/checkpoints"
-fairseq-train "$WORK/data" --user-dir fairseq_hybrid_vae \
+hybrid-vae-train "$WORK/data" \
   --task text_vae --sample-size 64 --windows-per-epoch 12800 \
   --arch hybrid_vae_bytenet --head-layers 3 --head-channels 128 --head-dropout 0.1 \
   --decoder-feature-dim 100 \
@@ -58,8 +59,8 @@ print(f"greedy reconstructions repeat {rec['accuracy']:.1%} of the characters at
 print(f"training: {seconds / int(sys.argv[3]):.3f} s per update ({seconds:.0f} s in all)")
 PY
 
-echo "== 4/4 generate with fairseq-generate (greedy, --beam 1)"
-GENERATE=(fairseq-generate "$WORK/data" --user-dir fairseq_hybrid_vae --task text_vae --sample-size 64
+echo "== 4/4 generate with hybrid-vae-generate (fairseq-generate; greedy, --beam 1)"
+GENERATE=(hybrid-vae-generate "$WORK/data" --task text_vae --sample-size 64
           --path "$WORK/checkpoints/checkpoint_best.pt" --beam 1 --batch-size 64 --cpu)
 echo "-- 5 samples of z ~ N(0, I) (D-: the decoded text):"
 "${GENERATE[@]}" --gen-mode prior --gen-subset prior --num-samples 5 2>/dev/null \

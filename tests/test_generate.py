@@ -3,6 +3,8 @@
 import pytest
 from conftest import run_generate, run_train
 
+pytestmark = pytest.mark.float_sensitive  # scripts/test.sh runs these again one instruction set down
+
 
 @pytest.fixture(scope="module", params=["hybrid_vae_lstm", "hybrid_vae_bytenet", "hybrid_vae_feedforward"])
 def checkpoint(request, tiny_data, tmp_path_factory):

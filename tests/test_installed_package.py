@@ -22,6 +22,10 @@ def run(argv, cwd, env, check=True) -> subprocess.CompletedProcess:
     return result
 
 
+def output(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr  # fairseq logs to stdout, warnings go to stderr
+
+
 def stack_without_this_project(root: Path) -> Path:
     """The verified stack's packages, as links, without this project's editable install."""
     site = Path(next(p for p in sys.path if p.startswith(str(STACK)) and p.endswith("site-packages")))
@@ -75,12 +79,13 @@ def test_the_readme_commands_run_from_any_folder(installed):
 
     for split, n in [("train", 400), ("valid", 40)]:
         (work / f"{split}.txt").write_text("\n".join(synthetic_lines(n, seed=len(split))) + "\n")
-    run(["hybrid-vae-prepare", "--train", "train.txt", "--valid", "valid.txt", "--destdir", "data-bin"], work, env)
+    run(["hybrid-vae-prepare", "--train", "train.txt", "--valid", "valid.txt", "--destdir", "data-bin"],
+        work, env)
     common = ["--task", "text_vae", "--sample-size", "16", "--cpu"]
     train = ["data-bin", *common, "--arch", "hybrid_vae_lstm", *tiny_model_flags("hybrid_vae_lstm"),
              "--criterion", "hybrid_vae_elbo", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8",
              "--max-update", "3", "--save-dir", "checkpoints", "--no-epoch-checkpoints"]
-    log = run(["hybrid-vae-train", *train], work, env).stderr
+    log = output(run(["hybrid-vae-train", *train], work, env))
     assert "num_updates 3" in log or '"num_updates": "3"' in log, log[-2000:]
     checkpoint = "checkpoints/checkpoint_last.pt"
 
@@ -94,7 +99,8 @@ def test_the_readme_commands_run_from_any_folder(installed):
 
     # fairseq's own command with the printed folder as --user-dir (fairseq-train's entry point)
     validated = run([bin_dir / "python", "-m", "fairseq_cli.validate", "data-bin", "--user-dir", plugin_dir,
-                     *common, "--path", checkpoint, "--batch-size", "8"], work, env).stderr
+                     *common, "--path", checkpoint, "--batch-size", "8"], work, env)
+    validated = output(validated)
     assert "valid on 'valid' subset" in validated, validated[-1500:]
 
     # the shipped hydra config, found without --config-dir; two updates of the paper's PTB model

@@ -35,7 +35,7 @@ def as_dict(tokens: List[str]) -> Dict[str, str]:
 def quickstart_train_flags() -> Dict[str, str]:
     with open(os.path.join(REPO, "scripts", "quickstart.sh")) as f:
         script = f.read()
-    command = re.search(r"^fairseq-train .*?[^\\]$", script, re.S | re.M).group(0).replace("\\\n", " ")
+    command = re.search(r"^hybrid-vae-train .*?[^\\]$", script, re.S | re.M).group(0).replace("\\\n", " ")
     max_update = re.search(r"MAX_UPDATE=\$\{MAX_UPDATE:-(\d+)\}", script).group(1)
     return as_dict(shlex.split(command.split("2>&1")[0].replace('"$MAX_UPDATE"', max_update)))
 
