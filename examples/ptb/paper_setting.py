@@ -1,6 +1,6 @@
-"""The paper's PTB setting as fairseq-train flags, read from config/hybrid_vae_lstm_ptb.yaml, the one
-place it is stated (fairseq-hydra-train reads that file directly; train.sh and reproduce.py read it
-through here).
+"""The paper's PTB setting as fairseq-train flags, read from the plugin's
+fairseq_hybrid_vae/config/hybrid_vae_lstm_ptb.yaml, the one place it is stated (hybrid-vae-hydra-train
+reads that file directly; train.sh and reproduce.py read it through here).
 
     python examples/ptb/paper_setting.py [SECTION ...]     # prints the flags, one per line
 """
@@ -11,7 +11,8 @@ from typing import List, Optional
 
 from omegaconf import OmegaConf
 
-CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config", "hybrid_vae_lstm_ptb.yaml")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIG = os.path.join(REPO, "fairseq_hybrid_vae", "config", "hybrid_vae_lstm_ptb.yaml")
 NAME_FLAGS = {"task": "--task", "model": "--arch", "criterion": "--criterion", "optimizer": "--optimizer",
               "lr_scheduler": "--lr-scheduler"}
 TRAINING_SECTIONS = ["task", "model", "criterion", "dataset", "optimizer", "lr_scheduler", "optimization"]
