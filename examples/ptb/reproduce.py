@@ -40,7 +40,7 @@ SCALES = {
                             "--kl-anneal-updates", "500", "--clip-norm", "100"],
         "eval": ["--max-samples", "300", "--iw-samples", "50"],
     },
-    "paper": {  # the authors' PTB schedule: fairseq_hybrid_vae/config/hybrid_vae_lstm_ptb.yaml (paper_setting.py)
+    "paper": {  # the authors' PTB schedule: the plugin's hydra config (paper_setting.py)
         "common": paper_flags("dataset", "optimizer", "optimization")
                   + paper_flags("task", keys=["windows_per_epoch"]),
         "hybrid": paper_flags("lr_scheduler"),
