@@ -45,18 +45,16 @@ def with_plugin(name: str, argv: List[str]) -> List[str]:
     """argv with this plugin as the user dir (and, for hydra, its configs as the default config dir).
     A user dir naming another folder is refused: these commands load this plugin, from one place."""
     given = given_user_dir(argv)
-    if given is not None:
-        if os.path.realpath(given) != os.path.realpath(PLUGIN_DIR):
-            raise SystemExit(
-                f"hybrid-vae-{name}: error: this command loads the plugin itself, from {PLUGIN_DIR}; "
-                f"drop the user dir {given!r} (or run fairseq's own command with "
-                f"--user-dir \"$(hybrid-vae-user-dir)\")")
-        return argv
+    if given is not None and os.path.realpath(given) != os.path.realpath(PLUGIN_DIR):
+        raise SystemExit(
+            f"hybrid-vae-{name}: error: this command loads the plugin itself, from {PLUGIN_DIR}; "
+            f"drop the user dir {given!r} (or run fairseq's own command with "
+            f"--user-dir \"$(hybrid-vae-user-dir)\")")
     if name == "hydra-train":
         has_config_dir = any(a in ("--config-dir", "-cd") or a.startswith("--config-dir=") for a in argv)
-        return ([] if has_config_dir else ["--config-dir", CONFIG_DIR]) + argv + [
-            f"common.user_dir={PLUGIN_DIR}"]
-    return ["--user-dir", PLUGIN_DIR] + argv
+        return ([] if has_config_dir else ["--config-dir", CONFIG_DIR]) + argv + (
+            [f"common.user_dir={PLUGIN_DIR}"] if given is None else [])
+    return argv if given is not None else ["--user-dir", PLUGIN_DIR] + argv
 
 
 def run(name: str) -> None:

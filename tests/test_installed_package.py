@@ -118,3 +118,18 @@ def test_the_readme_commands_run_from_any_folder(installed):
     wrong = run(["hybrid-vae-train", *train, "--user-dir", "fairseq_hybrid_vae"], work, env, check=False)
     assert wrong.returncode == 1 and "Traceback" not in wrong.stderr, wrong.stderr[-2000:]
     assert wrong.stderr.strip().count("\n") == 0 and "hybrid-vae-user-dir" in wrong.stderr, wrong.stderr
+
+
+def test_each_command_passes_the_installed_folder_once():
+    from fairseq_hybrid_vae.commands import CONFIG_DIR, PLUGIN_DIR, with_plugin
+
+    assert with_plugin("train", ["data", "--cpu"]) == ["--user-dir", PLUGIN_DIR, "data", "--cpu"]
+    same = ["data", "--user-dir", os.path.join(PLUGIN_DIR, "..", "fairseq_hybrid_vae")]
+    assert with_plugin("generate", same) == same
+    assert with_plugin("hydra-train", ["--config-name", "x"]) == [
+        "--config-dir", CONFIG_DIR, "--config-name", "x", f"common.user_dir={PLUGIN_DIR}"]
+    assert with_plugin("hydra-train", ["--config-dir", "mine", f"common.user_dir={PLUGIN_DIR}"]) == [
+        "--config-dir", "mine", f"common.user_dir={PLUGIN_DIR}"]
+    for argv in (["--user-dir", "elsewhere"], ["--user-dir=elsewhere"], ["common.user_dir=elsewhere"]):
+        with pytest.raises(SystemExit, match="drop the user dir 'elsewhere'"):
+            with_plugin("hydra-train" if "common" in argv[0] else "train", argv)
