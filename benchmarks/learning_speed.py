@@ -38,7 +38,11 @@ MODELS = {  # name: (fairseq-train flags, the yardstick's --model)
 YARDSTICK = "bare nn.LSTM"
 
 
-def train_flags(data: str, model: str, cell: str, args) -> List[str]:
+# --dtypes: the precision of a plugin run, as fairseq-train flags (bf16: the plugin's autocast).
+DTYPE_FLAGS = {"fp32": [], "bf16": ["--bf16-autocast"]}
+
+
+def train_flags(data: str, model: str, cell: str, args, dtype: str = "fp32") -> List[str]:
     last = max(args.checkpoints)
     return [
         data, "--user-dir", PACKAGE, "--task", "text_vae", "--sample-size", str(args.sample_size),
@@ -51,7 +55,7 @@ def train_flags(data: str, model: str, cell: str, args) -> List[str]:
         # keeps a checkpoint in ./checkpoints from being loaded into the run.
         "--no-save", "--save-dir", os.path.join(args.out, "nothing-saved"),
         "--log-format", "json", "--log-interval", "50", "--num-workers", "0", "--cpu",
-        *shlex.split(args.extra),
+        *DTYPE_FLAGS[dtype], *shlex.split(args.extra),
     ]
 
 
@@ -104,6 +108,9 @@ def main() -> None:
     parser.add_argument("--cells", default="torch,layernorm,authors")
     parser.add_argument("--extra", default="", help="more fairseq-train flags for every plugin run")
     parser.add_argument("--tag", default="", help="suffix of the plugin runs' names (with --extra)")
+    parser.add_argument("--dtypes", default="fp32",
+                        help="fp32, bf16 (--bf16-autocast) or fp32,bf16: each plugin run in each, "
+                        "side by side")
     parser.add_argument("--no-yardstick", action="store_true")
     parser.add_argument("--out", default=os.path.join(BENCHMARKS, "results", "learning_speed"))
     args = parser.parse_args()
@@ -113,9 +120,12 @@ def main() -> None:
     rows = []
     for model in args.models.split(","):
         for cell in args.cells.split(","):
-            name = f"{model} {cell}{args.tag} {max(args.checkpoints)}"
-            lines = run(name, [fairseq_train, *train_flags(args.data, model, cell, args)], args.out)
-            rows.append((model, cell + args.tag, plugin_points(lines, args.checkpoints)))
+            for dtype in args.dtypes.split(","):
+                tag = args.tag + ("" if dtype == "fp32" else f" {dtype}")
+                name = f"{model} {cell}{tag} {max(args.checkpoints)}"
+                command = [fairseq_train, *train_flags(args.data, model, cell, args, dtype)]
+                lines = run(name, command, args.out)
+                rows.append((model, cell + tag, plugin_points(lines, args.checkpoints)))
         if not args.no_yardstick:
             command = [sys.executable, os.path.join(BENCHMARKS, "bare_yardstick.py"), args.data,
                        "--model", MODELS[model][1], "--sample-size", str(args.sample_size),

@@ -18,7 +18,7 @@ three updates; the growth of its peak over what the process held before (after t
 the peak resident set (Linux VmHWM); CUDA, torch.cuda.max_memory_allocated.
 
     python benchmarks/train_throughput.py [--sample-sizes 64,128,256] [--batch-size 64] [--repeats 5]
-                                          [--device cpu|cuda] [--dtype fp32|fp16|amp] [--memory]
+                                          [--device cpu|cuda] [--dtype fp32|fp16|amp|bf16] [--memory]
                                           [--lstm-cell CELL[,CELL...]]
 """
 
@@ -56,8 +56,9 @@ REFERENCES = ["lstm_vae", "window_lm_lstm", "fairseq lstm_lm"]  # the speed rati
 RECURRENT = {"hybrid_vae_lstm", "hybrid_vae_lstm (bare loop)", "hybrid_vae_lstm (torch_adam)", "lstm_vae",
              "window_lm_lstm"}
 # fairseq's half-precision training on a GPU: --fp16 (the model in fp16, fp32 master weights) or --amp
-# (torch autocast to fp16 with a grad scaler). Its --bf16 means a TPU (options.py sets --tpu with it).
-DTYPE_FLAGS = {"fp32": [], "fp16": ["--fp16"], "amp": ["--amp"]}
+# (torch autocast to fp16 with a grad scaler). Its --bf16 means a TPU (options.py sets --tpu with it);
+# the plugin's --bf16-autocast runs the update under bf16 autocast on a CPU or a GPU.
+DTYPE_FLAGS = {"fp32": [], "fp16": ["--fp16"], "amp": ["--amp"], "bf16": ["--bf16-autocast"]}
 
 
 def build(name: str, data: str, L: int, batch_size: int, device: str, dtype: str, lstm_cell: str):
@@ -148,7 +149,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--dtype", choices=list(DTYPE_FLAGS), default="fp32",
-                        help="fp16 and amp need --device cuda; the bare loop row is fp32-only")
+                        help="fp16 and amp need --device cuda; bf16 is --bf16-autocast; the bare loop row is "
+                             "fp32-only")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory (one process each)")
     parser.add_argument("--lstm-cell", default=DEFAULT_LSTM_CELL, help="the plugin models' --lstm-cell, or "

@@ -22,6 +22,11 @@ INSTALL_FAIRSEQ = ("pip install --no-deps fairseq-fixed==0.12.3.1 (fairseq 0.12 
                    "from its source")
 
 
+# The processor flags (Linux /proc/cpuinfo) of bf16 matrix instructions: without one, bf16 autocast
+# on a CPU runs converted fp32 kernels, slower than fp32 itself.
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
 class UnsupportedStack(ImportError):
     """fairseq or torch missing, or a version the plugin does not run with."""
 
@@ -87,3 +92,25 @@ def check_stack() -> None:
 
     sys.excepthook = one_line
     raise UnsupportedStack(problem)
+
+
+def cpu_flags() -> set:
+    """The processor's feature flags, from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return set(next(line for line in f if line.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        return set()
+
+
+def why_not_bf16(device_type: str) -> Optional[str]:
+    """Why bf16 autocast would not speed up this device, or None when it has bf16 matrix units."""
+    if device_type == "cuda":
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            return f"{torch.cuda.get_device_name()} has no bf16 support"
+        return None
+    if device_type == "cpu" and not set(CPU_BF16_FLAGS) & cpu_flags():
+        return f"this processor has no bf16 matrix instructions ({' or '.join(CPU_BF16_FLAGS)})"
+    return None

@@ -230,6 +230,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=PathKind("output file"), help="also write the results here (JSON)")
     parser.add_argument("--seed", type=Checked(int, NON_NEGATIVE), default=1)
     parser.add_argument("--cpu", action="store_true", help="do not use a GPU")
+    parser.add_argument("--bf16-autocast", action="store_true",
+                        help="evaluate under bf16 autocast (as training's --bf16-autocast)")
     return parser
 
 
@@ -241,13 +243,14 @@ def cli_main(argv: Optional[List[str]] = None) -> None:
 
     torch.manual_seed(args.seed)
     models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-        [args.path], arg_overrides={"data": args.data}
+        [args.path], arg_overrides={"data": args.data, "bf16_autocast": args.bf16_autocast}
     )
     model = models[0].eval()
     if torch.cuda.is_available() and not args.cpu:
         model.cuda()
-    result = evaluate(model, task, cfg, args.split, args.iw_samples, args.iw_chunk, args.batch_size,
-                      args.max_samples, args.diversity_samples)
+    with task.autocast(model):
+        result = evaluate(model, task, cfg, args.split, args.iw_samples, args.iw_chunk, args.batch_size,
+                          args.max_samples, args.diversity_samples)
     result.update({"checkpoint": args.path, "split": args.split, "iw_samples": args.iw_samples})
     print(format_table(result))
     if args.json:
