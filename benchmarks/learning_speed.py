@@ -34,6 +34,7 @@ MODELS = {  # name: (fairseq-train flags, the yardstick's --model)
     "window_lm_lstm": (["--arch", "window_lm_lstm"], "lm"),
     "hybrid_vae_lstm": (["--arch", "hybrid_vae_lstm_ptb", "--alpha", "0.2"], "hybrid"),
     "lstm_vae": (["--arch", "lstm_vae_ptb", "--input-dropout", "0.2"], "lstm_vae"),
+    "hybrid_vae_bytenet": (["--arch", "hybrid_vae_bytenet_ptb", "--alpha", "0.2"], None),  # no yardstick
 }
 YARDSTICK = "bare nn.LSTM"
 
@@ -126,7 +127,7 @@ def main() -> None:
                 command = [fairseq_train, *train_flags(args.data, model, cell, args, dtype)]
                 lines = run(name, command, args.out)
                 rows.append((model, cell + tag, plugin_points(lines, args.checkpoints)))
-        if not args.no_yardstick:
+        if not args.no_yardstick and MODELS[model][1]:
             command = [sys.executable, os.path.join(BENCHMARKS, "bare_yardstick.py"), args.data,
                        "--model", MODELS[model][1], "--sample-size", str(args.sample_size),
                        "--batch-size", str(args.batch_size), "--updates", str(max(args.checkpoints)),
