@@ -41,7 +41,9 @@ class TextVAEHubInterface(nn.Module):
     def from_pretrained(cls, model_dir: str, checkpoint_file: str = "checkpoint_best.pt",
                         data_name_or_path: str = ".", **overrides) -> "TextVAEHubInterface":
         """Load a checkpoint of `model_dir`; `data_name_or_path` is the data directory of training
-        (its dict.txt and spm.model), relative to `model_dir` when it starts with '.'."""
+        (its dict.txt and spm.model), relative to `model_dir` when it starts with '.'. `overrides`
+        replace options of the checkpoint's config, e.g. bf16_autocast=True: encode and decode under
+        bf16 autocast (fp32 otherwise, whatever the model was trained with)."""
         from fairseq import hub_utils
 
         relative = data_name_or_path.startswith(".")  # as fairseq's hub_utils reads it
@@ -56,7 +58,10 @@ class TextVAEHubInterface(nn.Module):
             loaded = hub_utils.from_pretrained(
                 model_dir, checkpoint_file, data_name_or_path, user_dir=PACKAGE_DIR, **overrides
             )
-        return cls(loaded["args"], loaded["task"], loaded["models"][0])
+        task = loaded["task"]
+        with open_dict(task.cfg):  # set, not overridden: a checkpoint older than the option lacks it
+            task.cfg.bf16_autocast = bool(overrides.get("bf16_autocast", False))
+        return cls(loaded["args"], task, loaded["models"][0])
 
     @property
     def device(self) -> torch.device:
@@ -114,7 +119,13 @@ class TextVAEHubInterface(nn.Module):
     @torch.no_grad()
     def encode(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
         """q(z|x) of each text: (mu, logvar), each (B, Z)."""
-        return self.model.encoder.posterior(self.to_tokens(texts))
+        return self._posterior(self.to_tokens(texts))
+
+    def _posterior(self, src_tokens: Tensor) -> Tuple[Tensor, Tensor]:
+        """(mu, logvar) in fp32, computed under bf16 autocast when loaded with bf16_autocast=True."""
+        with self.task.autocast(self.model):
+            mu, logvar = self.model.encoder.posterior(src_tokens)
+        return mu.float(), logvar.float()
 
     @torch.no_grad()
     def generate(self, z: Tensor, beam: int = 1, **generation) -> List[List[dict]]:
@@ -127,7 +138,8 @@ class TextVAEHubInterface(nn.Module):
         blank = torch.full((z.size(0), self.sample_size), self.dictionary.pad(), device=self.device)
         sample = {"net_input": {"src_tokens": blank, "prev_output_tokens": blank, "z": z.to(self.device),
                                 "src_lengths": torch.full((z.size(0),), self.sample_size)}}
-        return generator.generate([self.model], sample, bos_token=self.dictionary.bos())
+        with self.task.autocast(self.model):
+            return generator.generate([self.model], sample, bos_token=self.dictionary.bos())
 
     def decode(self, z: Tensor, beam: int = 1, **generation) -> List[str]:
         """Text for each code in z (B, Z): greedy by default (the paper); `generation` takes
@@ -203,7 +215,7 @@ class TextVAEHubInterface(nn.Module):
                 indices = range(start, min(start + batch_size, len(dataset)))
                 batch = dataset.collater([dataset[i] for i in indices])
                 src_tokens = batch["net_input"]["src_tokens"].to(self.device)  # (B, L)
-                codes.append(self.model.encoder.posterior(src_tokens)[0])  # (B, Z)
+                codes.append(self._posterior(src_tokens)[0])  # (B, Z)
                 tokens.append(src_tokens)
             self._split_codes[split] = (torch.cat(codes), torch.cat(tokens))
         return self._split_codes[split]

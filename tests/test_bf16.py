@@ -10,7 +10,7 @@ import torch
 from conftest import run_train
 from fairseq import checkpoint_utils
 
-from fairseq_hybrid_vae import compat
+from fairseq_hybrid_vae import TextVAEHubInterface, compat
 from fairseq_hybrid_vae.evaluate import cli_main as evaluate_cli
 from fairseq_hybrid_vae.tasks import text_vae
 
@@ -78,3 +78,15 @@ def test_the_flag_reaches_generation_and_evaluation(tiny_data, tmp_path, monkeyp
     fp32, bf16 = (json.loads(results[k])["nats_per_sample"]["elbo"] for k in ("fp32", "bf16"))
     assert bf16 == pytest.approx(fp32, rel=0.02) and bf16 != fp32
     capsys.readouterr()
+
+    # the Python API: fp32 unless asked, codes returned in fp32 either way
+    texts = ["the cat sees the fish.", "a dog eats some milk."]
+    codes = {}
+    for flag in (False, True):
+        vae = TextVAEHubInterface.from_pretrained(str(tmp_path), "checkpoint_last.pt",
+                                                  data_name_or_path=tiny_data, bf16_autocast=flag)
+        assert vae.task.cfg.bf16_autocast is flag
+        codes[flag] = vae.encode(texts)[0]
+        assert codes[flag].dtype == torch.float32 and len(vae.decode(codes[flag])) == 2
+    torch.testing.assert_close(codes[True], codes[False], atol=0.02, rtol=0.02)  # bf16: ~3 digits
+    assert not torch.equal(codes[True], codes[False])
