@@ -16,6 +16,7 @@ extensions do, each command here is fairseq's own with the installed package's a
 import importlib
 import os
 import sys
+from functools import partial
 from typing import List, Optional
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -67,20 +68,11 @@ def run(name: str) -> None:
     importlib.import_module(FAIRSEQ_COMMANDS[name]).cli_main()
 
 
-def train() -> None:
-    run("train")
-
-
-def generate() -> None:
-    run("generate")
-
-
-def validate() -> None:
-    run("validate")
-
-
-def hydra_train() -> None:
-    run("hydra-train")
+# The console scripts of pyproject.toml.
+train = partial(run, "train")
+generate = partial(run, "generate")
+validate = partial(run, "validate")
+hydra_train = partial(run, "hydra-train")
 
 
 def user_dir() -> None:

@@ -243,8 +243,9 @@ def cli_main(argv: Optional[List[str]] = None) -> None:
 
     torch.manual_seed(args.seed)
     models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-        [args.path], arg_overrides={"data": args.data, "bf16_autocast": args.bf16_autocast}
+        [args.path], arg_overrides={"data": args.data}
     )
+    task.use_bf16_autocast(args.bf16_autocast)
     model = models[0].eval()
     if torch.cuda.is_available() and not args.cpu:
         model.cuda()

@@ -58,10 +58,8 @@ class TextVAEHubInterface(nn.Module):
             loaded = hub_utils.from_pretrained(
                 model_dir, checkpoint_file, data_name_or_path, user_dir=PACKAGE_DIR, **overrides
             )
-        task = loaded["task"]
-        with open_dict(task.cfg):  # set, not overridden: a checkpoint older than the option lacks it
-            task.cfg.bf16_autocast = bool(overrides.get("bf16_autocast", False))
-        return cls(loaded["args"], task, loaded["models"][0])
+        loaded["task"].use_bf16_autocast(bool(overrides.get("bf16_autocast", False)))
+        return cls(loaded["args"], loaded["task"], loaded["models"][0])
 
     @property
     def device(self) -> torch.device:

@@ -90,3 +90,17 @@ def test_the_flag_reaches_generation_and_evaluation(tiny_data, tmp_path, monkeyp
         assert codes[flag].dtype == torch.float32 and len(vae.decode(codes[flag])) == 2
     torch.testing.assert_close(codes[True], codes[False], atol=0.02, rtol=0.02)  # bf16: ~3 digits
     assert not torch.equal(codes[True], codes[False])
+
+
+def test_a_checkpoint_older_than_the_option_takes_it_for_inference(monkeypatch):
+    """fairseq drops overrides of keys a checkpoint's config lacks: version 0.1's has no bf16_autocast."""
+    monkeypatch.setattr(text_vae, "why_not_bf16", lambda device_type: None)
+    old = os.path.join(os.path.dirname(__file__), "fixtures", "checkpoints_v0.1")
+    codes = {}
+    for flag in (False, True):
+        vae = TextVAEHubInterface.from_pretrained(old, "hybrid_vae_lstm.pt",
+                                                  data_name_or_path=os.path.join(old, "data"),
+                                                  bf16_autocast=flag)
+        codes[flag] = vae.encode([" the cat sees"])[0]
+    torch.testing.assert_close(codes[True], codes[False], atol=0.02, rtol=0.02)
+    assert not torch.equal(codes[True], codes[False])

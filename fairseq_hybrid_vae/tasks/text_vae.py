@@ -127,6 +127,7 @@ class TextVAETask(FairseqTask):
         # Saved in every checkpoint (task_state), so a model never meets a dictionary it was not
         # trained with: same size but other symbols would silently scramble its outputs.
         self.state.merge_state_dict({"dictionary_checksum": dictionary_checksum(dictionary)})
+        self.bf16_on = {}  # device type -> whether --bf16-autocast runs there (decided once, see autocast)
 
     def load_state_dict(self, state_dict) -> None:
         trained_with = state_dict.get("dictionary_checksum")
@@ -222,13 +223,19 @@ class TextVAETask(FairseqTask):
         if not self.cfg.bf16_autocast:
             return contextlib.nullcontext()
         device_type = next(model.parameters()).device.type
-        decided = self.__dict__.setdefault("_bf16_on", {})
-        if device_type not in decided:
+        if device_type not in self.bf16_on:
             why_not = why_not_bf16(device_type)
             if why_not:
                 logger.warning(f"--bf16-autocast: {why_not}: running in fp32")
-            decided[device_type] = why_not is None
-        return torch.autocast(device_type, dtype=torch.bfloat16, enabled=decided[device_type])
+            self.bf16_on[device_type] = why_not is None
+        return torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16_on[device_type])
+
+    def use_bf16_autocast(self, on: bool) -> None:
+        """--bf16-autocast for inference from a checkpoint (hybrid-vae-eval, the Python API), whatever
+        the model was trained with. Set here, not passed as an arg override: fairseq drops overrides
+        of keys a checkpoint's config lacks, as those older than the option do."""
+        with open_dict(self.cfg):
+            self.cfg.bf16_autocast = on
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         with self.autocast(model):  # backward follows the dtypes the forward recorded
