@@ -13,7 +13,12 @@ from typing import Dict, List
 import numpy as np
 import pytest
 
-import fairseq_hybrid_vae  # noqa: F401  (here, so no test's fairseq parsing is the first import)
+# Compiling the default LSTM cell's fused training kernels costs 5-15 s in every process that trains,
+# far more than these tests' tiny runs; the tests of the fused pass switch it on for themselves
+# (test_modules.py, test_train.py). Set here so that the commands the tests start inherit it.
+os.environ.setdefault("HYBRID_VAE_COMPILE", "0")
+
+import fairseq_hybrid_vae  # noqa: E402,F401  (here, so no test's fairseq parsing is the first import)
 from fairseq_hybrid_vae.patches import command_line_patches
 
 # What a fairseq command gets from the plugin, for commands run in this process (not the excepthook:

@@ -1,5 +1,6 @@
 """Shapes, causality and incremental decoding of the reusable layers."""
 
+import logging
 import math
 
 import pytest
@@ -15,6 +16,7 @@ from fairseq_hybrid_vae.modules import (
     HistorylessHead,
     LayerNormLSTM,
     LSTMHead,
+    gate_norm_steps,
     gaussian_kl,
 )
 from fairseq_hybrid_vae.modules.lstm_cells import GateNormLSTM, TokenInput
@@ -81,11 +83,14 @@ def test_layer_norm_lstm_matches_a_step_by_step_reference():
         torch.testing.assert_close(fused, ref)
 
 
-def test_gate_norm_lstm_matches_a_step_by_step_reference():
+@pytest.mark.parametrize("training_pass", ["fused", "autograd"])
+def test_gate_norm_lstm_matches_a_step_by_step_reference(training_pass, monkeypatch):
     """Each gate normalised on its own (mean 0, variance 1 over its H units), c_t normalised before
-    the output tanh, forget bias 1 at the start; the cell's backward (the recurrent weight's gradient
-    in one matmul) gives autograd's gradients through the reference, for every weight, the inputs and
-    the initial state."""
+    the output tanh, forget bias 1 at the start; the cell's backward gives autograd's gradients
+    through the reference, for every weight, the inputs and the initial state. Both training passes:
+    the fused one (compiled kernels, a backward derived by hand) and the one under autograd (the
+    recurrent weight's gradient in one matmul), which runs where compiling is unavailable."""
+    monkeypatch.setenv("HYBRID_VAE_COMPILE", "1" if training_pass == "fused" else "0")
     torch.manual_seed(0)
     H = 4
     lstm = GateNormLSTM(input_size=3, hidden_size=H).double()
@@ -96,6 +101,8 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference():
     x = torch.randn(2, 5, 3, dtype=torch.double, requires_grad=True)
     state = [torch.randn(2, H, dtype=torch.double, requires_grad=True) for _ in range(2)]
     out, (h, c) = lstm(x, state)
+    fused = type(out.grad_fn).__name__ == "GateNormLSTMSequenceBackward"
+    assert fused == (training_pass == "fused"), type(out.grad_fn).__name__
 
     def normalise(v):
         return (v - v.mean(-1, keepdim=True)) / torch.sqrt(v.var(-1, unbiased=False, keepdim=True) + 1e-5)
@@ -150,9 +157,47 @@ def test_every_cell_reads_a_token_input_as_its_joined_tensor(cell, make_embed, f
             torch.testing.assert_close(got, expected)
 
 
-def test_gate_norm_lstm_gradients_under_bfloat16_autocast():
+def test_gate_norm_lstm_trains_under_autograd_where_compiling_fails(monkeypatch, caplog):
+    """A torch.compile that cannot compile (no C++ compiler, say): one warning, then the same
+    outputs and gradients as the fused pass gave, from the autograd pass, for the rest of the process."""
+    monkeypatch.setenv("HYBRID_VAE_COMPILE", "1")
+    torch.manual_seed(0)
+    lstm = GateNormLSTM(input_size=3, hidden_size=6).double()
+    x = torch.randn(2, 5, 3, dtype=torch.double)
+
+    def outputs_and_gradients():
+        lstm.zero_grad()
+        out, (h, c) = lstm(x)
+        (out.sin().sum() + c.sum()).backward()
+        return type(out.grad_fn).__name__, [out, h, c] + [p.grad.clone() for p in lstm.parameters()]
+
+    monkeypatch.setattr(gate_norm_steps, "_KERNELS", {})
+    monkeypatch.setattr(gate_norm_steps, "_FAILED", set())
+    fused_pass, expected = outputs_and_gradients()
+    assert fused_pass == "GateNormLSTMSequenceBackward"
+
+    def no_compiler(fn, **kwargs):
+        def compiled(*args):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+        return compiled
+
+    monkeypatch.setattr(gate_norm_steps, "_KERNELS", {})
+    monkeypatch.setattr(gate_norm_steps.torch, "compile", no_compiler)
+    with caplog.at_level(logging.WARNING):
+        results = [outputs_and_gradients() for _ in range(2)]
+    warnings = [r for r in caplog.records if "torch.compile failed" in r.getMessage()]
+    assert len(warnings) == 1 and "No working C++ compiler" in warnings[0].getMessage()
+    assert [name for name, _ in results] == ["GateNormLSTMSequenceBackward", "StackBackward0"]
+    for _, got in results:  # the first fell back inside the fused pass, the second never tried it
+        for value, reference in zip(got, expected):
+            torch.testing.assert_close(value, reference)
+
+
+@pytest.mark.parametrize("training_pass", ["fused", "autograd"])
+def test_gate_norm_lstm_gradients_under_bfloat16_autocast(training_pass, monkeypatch):
     """Under autocast the steps' matmuls run in bfloat16 while the states stay float32: the recurrent
     weight's gradient is float32, like the weight, and near the float32 pass's."""
+    monkeypatch.setenv("HYBRID_VAE_COMPILE", "1" if training_pass == "fused" else "0")
     torch.manual_seed(0)
     lstm = GateNormLSTM(input_size=3, hidden_size=8)
     x = torch.randn(4, 6, 3)

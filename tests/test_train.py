@@ -35,6 +35,20 @@ def test_each_arch_trains_and_its_loss_falls(tiny_data, tmp_path, caplog, arch):
     assert (tmp_path / "checkpoint_best.pt").exists() and (tmp_path / "checkpoint_last.pt").exists()
 
 
+def test_fairseq_train_through_the_fused_lstm_pass_logs_autograds_losses(tiny_data, tmp_path, caplog,
+                                                                         monkeypatch):
+    """The default cell's fused training pass (compiled kernels) through fairseq-train: the same
+    per-update losses and gradient norms as the pass under autograd, to float32's rounding."""
+    runs = {}
+    for compile_on in ("1", "0"):
+        monkeypatch.setenv("HYBRID_VAE_COMPILE", compile_on)
+        stats = run_train(tiny_data, str(tmp_path / compile_on), "hybrid_vae_lstm",
+                          ["--max-update", "20", "--lstm-cell", "layernorm"], caplog)
+        runs[compile_on] = np.array([[float(s["loss"]), float(s["gnorm"])] for s in stats])
+    assert runs["1"].shape == (20, 2)
+    np.testing.assert_allclose(runs["1"], runs["0"], rtol=1e-4)
+
+
 @pytest.mark.parametrize("line_padding", ["pad", "eos"])
 def test_line_mode_and_bytenet_dilations_train(tiny_data, tmp_path, caplog, line_padding):
     stats = run_train(tiny_data, str(tmp_path), "hybrid_vae_bytenet",

@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .gate_norm_steps import GateNormLSTMSequence, compiled_steps, gate_norm_step, state_dtype_of
 from .layer_norm_lstm import LayerNormLSTM
 
 State = Tuple[Tensor, Tensor]
@@ -60,16 +61,12 @@ class TorchLSTM(nn.Module):
 
 
 class PerGateLayerNorm(nn.Module):
-    """LayerNorm of each gate's H pre-activations on its own, with a gain and bias per unit, and a
-    fixed factor per gate on both (`gate_scale`, one per gate: not learned, not saved).
+    """The gain and bias of a LayerNorm of each gate's H pre-activations on its own (one per unit),
+    with a fixed factor per gate on both (`gate_scale`, one per gate: not learned, not saved).
+    `gate_norm_step` normalises; the scaled gain and bias are computed once per sequence (`affine`)."""
 
-    A LayerNorm over a (B, G, H) view and one addcmul: GroupNorm with G groups computes the same
-    function, but its CPU kernels were slower, forward and backward, at B 64, H 500. The scaled gain
-    and bias are computed once per sequence (`affine`), not at every step."""
-
-    def __init__(self, gate_scale: Sequence[float], hidden_size: int, eps: float = 1e-5):
+    def __init__(self, gate_scale: Sequence[float], hidden_size: int):
         super().__init__()
-        self.eps = eps
         self.weight = nn.Parameter(torch.ones(len(gate_scale), hidden_size))
         self.bias = nn.Parameter(torch.zeros(len(gate_scale), hidden_size))
         self.register_buffer("gate_scale", torch.tensor(gate_scale).unsqueeze(1), persistent=False)  # (G, 1)
@@ -77,12 +74,6 @@ class PerGateLayerNorm(nn.Module):
     def affine(self) -> Tuple[Tensor, Tensor]:
         """The gain and the bias, each (G, H), times the gate's factor."""
         return self.weight * self.gate_scale, self.bias * self.gate_scale
-
-    def forward(self, pre: Tensor, gain: Tensor, bias: Tensor) -> Tensor:
-        """pre: (B, G·H) -> (B, G, H); gain, bias: from `affine`."""
-        grouped = pre.view(pre.size(0), *self.weight.shape)  # (B, G, H)
-        normalised = F.layer_norm(grouped, grouped.shape[-1:], eps=self.eps)  # (B, G, H)
-        return torch.addcmul(bias, normalised, gain)  # (B, G, H)
 
 
 class RecurrentWeightGradient(torch.autograd.Function):
@@ -152,21 +143,29 @@ class GateNormLSTM(nn.Module):
         gates_x = self.input_gates(x)  # (B, T, 4H)
         B, H = gates_x.size(0), self.hidden_size
         if state is None:
-            zeros = gates_x.new_zeros(B, H)
+            zeros = gates_x.new_zeros(B, H, dtype=state_dtype_of(gates_x))
             state = (zeros, zeros)
+        gain, bias = self.gate_norm.affine()  # (4, H) each
+        cell_norm = (self.cell_norm.weight, self.cell_norm.bias, self.cell_norm.eps)
+        steps = compiled_steps(gates_x.device.type) if torch.is_grad_enabled() else None
+        if steps is not None:  # training: the fused pass (modules/gate_norm_steps.py)
+            outputs, h, c = GateNormLSTMSequence.apply(
+                gates_x, *state, self.hidden_proj.weight, gain, bias, *cell_norm, steps)
+            return outputs, (h, c)
+        return self.recurrence(gates_x, state, gain, bias, cell_norm)
+
+    def recurrence(self, gates_x: Tensor, state: State, gain: Tensor, bias: Tensor,
+                   cell_norm: Tuple[Tensor, Tensor, float]) -> Tuple[Tensor, State]:
+        """The steps under autograd: inference, and training where compiling is unavailable."""
         h, c = state
         hidden_weight, entering_states = self.hidden_proj.weight, []
         if torch.is_grad_enabled() and hidden_weight.requires_grad:
             gates_x = RecurrentWeightGradient.apply(gates_x, hidden_weight, entering_states)  # (B, T, 4H)
             hidden_weight = hidden_weight.detach()  # its gradient comes from the line above
         hidden_weight = hidden_weight.t()  # (H, 4H), a view
-        gain, bias = self.gate_norm.affine()  # (4, H) each
         outputs = []
         for gates_x_t in gates_x.unbind(dim=1):  # T x (B, 4H)
-            gates = self.gate_norm(torch.addmm(gates_x_t, h, hidden_weight), gain, bias)  # (B, 4, H)
-            i, f, o, s = torch.sigmoid(gates).unbind(dim=1)  # 4 x (B, H); g = tanh(a) = 2s - 1
-            c = torch.addcmul(f * c, i, s, value=2) - i  # f c + i g, (B, H)
-            h = o * torch.tanh(self.cell_norm(c))  # (B, H)
+            h, c, _ = gate_norm_step(torch.addmm(gates_x_t, h, hidden_weight), c, gain, bias, *cell_norm)
             outputs.append(h)
         # h_{t-1} of every step, for the recurrent weight's gradient; detached, so that the Function's
         # context holds no graph of its own.

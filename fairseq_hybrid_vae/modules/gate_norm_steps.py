@@ -1,0 +1,199 @@
+"""The default cell's step (`gate_norm_step`), and its training pass fused: a sequence-level autograd
+Function whose per-step work runs as two compiled kernels, one forward and one backward.
+
+Under autograd a step of the default cell is about ten small ops forward and as many backward, each
+an autograd node, so on a CPU the ops and the engine cost more than the step's matmul. The fused pass
+computes the same function (`gate_norm_step`) with a hand-derived backward
+(`gate_norm_step_backward`), both compiled by `torch.compile` (inductor writes one C++ loop nest per
+kernel on a CPU, Triton on a GPU); the recurrent weight's gradient is one matmul over all steps.
+docs/lstm_cells.md measures it. Where compiling is unavailable (no C++ compiler,
+`HYBRID_VAE_COMPILE=0`, `TORCHDYNAMO_DISABLE=1`) the cell runs the same step under autograd.
+"""
+
+import logging
+import os
+from typing import Callable, Dict, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+logger = logging.getLogger(__name__)
+
+GATE_NORM_EPS = 1e-5  # nn.LayerNorm's default, the per-gate LayerNorm's epsilon
+
+
+def gate_norm_step(
+    pre: Tensor, c: Tensor, gain: Tensor, bias: Tensor, cell_gain: Tensor, cell_bias: Tensor, cell_eps: float
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """One step of the default cell from its pre-activations pre = x_t W_x^T + h_{t-1} W_h^T.
+
+    pre: (B, 4H), rows i, f, o, g; c: (B, H); gain, bias: (4, H), g's doubled (see GateNormLSTM);
+    cell_gain, cell_bias: (H,). Returns h_t, c_t, each (B, H), and the gates' sigmoids (B, 4, H)."""
+    grouped = pre.to(c.dtype).view(pre.size(0), 4, -1)  # (B, 4, H); the state's fp32 under autocast
+    gates = torch.addcmul(bias, F.layer_norm(grouped, grouped.shape[-1:], eps=GATE_NORM_EPS), gain)
+    sigmoids = torch.sigmoid(gates)  # (B, 4, H)
+    i, f, o, s = sigmoids.unbind(dim=1)  # 4 x (B, H); g = tanh(a) = 2s - 1
+    c = torch.addcmul(f * c, i, s, value=2) - i  # f c + i g, (B, H)
+    h = o * torch.tanh(F.layer_norm(c, c.shape[-1:], cell_gain, cell_bias, cell_eps))  # (B, H)
+    return h, c, sigmoids
+
+
+def state_dtype_of(gates_x: Tensor) -> torch.dtype:
+    """The dtype of h, c and the step's elementwise work: fp32 under autocast (its matmuls alone run in
+    bf16), else the model's."""
+    return torch.float32 if torch.is_autocast_enabled(gates_x.device.type) else gates_x.dtype
+
+
+def _normalised(x: Tensor, eps: float) -> Tuple[Tensor, Tensor]:
+    """LayerNorm over the last dim without gain, and 1/std, (..., 1): what its backward needs."""
+    rstd = torch.rsqrt(x.var(-1, unbiased=False, keepdim=True) + eps)
+    return (x - x.mean(-1, keepdim=True)) * rstd, rstd
+
+
+def _layer_norm_backward(grad: Tensor, normalised: Tensor, rstd: Tensor) -> Tensor:
+    """The gradient through y = (x - mean) / std, given dL/dy, over the last dim."""
+    projection = (grad * normalised).mean(-1, keepdim=True)  # (..., 1)
+    return rstd * (grad - grad.mean(-1, keepdim=True) - normalised * projection)
+
+
+def gate_norm_step_backward(
+    grad_h: Tensor, grad_c: Tensor, pre: Tensor, c_prev: Tensor, gain: Tensor, bias: Tensor,
+    cell_gain: Tensor, cell_bias: Tensor, cell_eps: float,
+    grad_gain: Tensor, grad_bias: Tensor, grad_cell_gain: Tensor, grad_cell_bias: Tensor,
+) -> Tuple[Tensor, Tensor]:
+    """`gate_norm_step`'s backward, by hand. It recomputes the step from (pre, c_prev), which cost
+    less than saving its intermediates, adds the step's share to the four parameter gradients in
+    place, and returns dL/dpre (B, 4H) in pre's dtype and dL/dc_{t-1} (B, H)."""
+    grouped = pre.to(c_prev.dtype).view(pre.size(0), 4, -1)  # (B, 4, H)
+    normalised, rstd = _normalised(grouped, GATE_NORM_EPS)  # (B, 4, H), (B, 4, 1)
+    sigmoids = torch.sigmoid(torch.addcmul(bias, normalised, gain))  # (B, 4, H)
+    i, f, o, s = sigmoids.unbind(dim=1)  # 4 x (B, H)
+    c = torch.addcmul(f * c_prev, i, s, value=2) - i  # (B, H)
+    cell_normalised, cell_rstd = _normalised(c, cell_eps)  # (B, H), (B, 1)
+    tanh_c = torch.tanh(torch.addcmul(cell_bias, cell_normalised, cell_gain))  # (B, H)
+
+    grad_o = grad_h * tanh_c
+    grad_cell_pre = grad_h * o * (1 - tanh_c * tanh_c)  # through tanh, (B, H)
+    grad_c = grad_c + _layer_norm_backward(grad_cell_pre * cell_gain, cell_normalised, cell_rstd)  # (B, H)
+    grad_sigmoids = torch.stack(  # (B, 4, H)
+        [grad_c * (2 * s - 1), grad_c * c_prev, grad_o, grad_c * 2 * i], dim=1)
+    grad_gates = grad_sigmoids * sigmoids * (1 - sigmoids)  # (B, 4, H)
+    grad_pre = _layer_norm_backward(grad_gates * gain, normalised, rstd)  # (B, 4, H)
+    grad_gain.add_((grad_gates * normalised).sum(0))  # (4, H)
+    grad_bias.add_(grad_gates.sum(0))
+    grad_cell_gain.add_((grad_cell_pre * cell_normalised).sum(0))  # (H,)
+    grad_cell_bias.add_(grad_cell_pre.sum(0))
+    return grad_pre.flatten(1).to(pre.dtype), grad_c * f  # (B, 4H), (B, H)
+
+
+def _step_forward(pre, c, gain, bias, cell_gain, cell_bias, cell_eps) -> Tuple[Tensor, Tensor]:
+    """`gate_norm_step`'s h_t and c_t alone: what the fused forward keeps."""
+    h, c, _ = gate_norm_step(pre, c, gain, bias, cell_gain, cell_bias, cell_eps)
+    return h, c
+
+
+class GateNormLSTMSequence(torch.autograd.Function):
+    """The default cell's recurrence over a whole sequence, for training.
+
+    forward(gates_x (B, T, 4H), h0, c0 (B, H), hidden_weight (4H, H), gain, bias (4, H), cell_gain,
+    cell_bias (H,), cell_eps, steps) -> outputs (B, T, H), h_T, c_T. Under autocast the matmuls run
+    in its dtype and everything else in fp32, as autocast runs the step under autograd. Each step's
+    tensors are kept apart, not written into (T, ...) buffers: on a CPU a buffer of tens of MB is
+    fresh memory at every update, and its page faults cost more than the kernels that fill it.
+    """
+
+    @staticmethod
+    def forward(ctx, gates_x, h0, c0, hidden_weight, gain, bias, cell_gain, cell_bias, cell_eps, steps):
+        step_forward, _ = steps
+        matmul_dtype = (torch.get_autocast_dtype(gates_x.device.type)
+                        if torch.is_autocast_enabled(gates_x.device.type) else gates_x.dtype)
+        weight = hidden_weight.to(matmul_dtype)  # (4H, H)
+        state_dtype = state_dtype_of(gates_x)
+        pres, states, cells = [], [h0.to(state_dtype)], [c0.to(state_dtype)]  # T x (B, 4H); T+1 x (B, H)
+        with torch.autocast(gates_x.device.type, enabled=False):
+            for gates_x_t in gates_x.to(matmul_dtype).unbind(dim=1):  # T x (B, 4H)
+                pres.append(torch.addmm(gates_x_t, states[-1].to(matmul_dtype), weight.t()))  # (B, 4H)
+                h, c = step_forward(pres[-1], cells[-1], gain, bias, cell_gain, cell_bias, cell_eps)
+                states.append(h)
+                cells.append(c)
+        ctx.save_for_backward(weight, gain, bias, cell_gain, cell_bias)
+        ctx.pres, ctx.states, ctx.cells, ctx.cell_eps, ctx.steps = pres, states, cells, cell_eps, steps
+        ctx.input_dtypes = (gates_x.dtype, h0.dtype, c0.dtype, hidden_weight.dtype)
+        return torch.stack(states[1:], dim=1), states[-1].clone(), cells[-1].clone()  # (B, T, H), (B, H) x 2
+
+    @staticmethod
+    def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
+        weight, gain, bias, cell_gain, cell_bias = ctx.saved_tensors
+        pres, states, cells, (_, step_backward) = ctx.pres, ctx.states, ctx.cells, ctx.steps
+        gates_dtype, h0_dtype, c0_dtype, weight_dtype = ctx.input_dtypes
+        state_dtype = cells[0].dtype
+        grad_h = grad_h_last.to(state_dtype) if grad_h_last is not None else torch.zeros_like(states[0])
+        grad_c = grad_c_last.to(state_dtype) if grad_c_last is not None else torch.zeros_like(cells[0])
+        grad_params = [torch.zeros_like(p) for p in (gain, bias, cell_gain, cell_bias)]
+        grad_pres = []  # T x (B, 4H), last step first
+        for t in reversed(range(len(pres))):
+            if grad_outputs is not None:
+                grad_h = grad_h + grad_outputs[:, t]  # (B, H)
+            grad_pre, grad_c = step_backward(grad_h, grad_c, pres[t], cells[t], gain, bias, cell_gain,
+                                             cell_bias, ctx.cell_eps, *grad_params)
+            grad_pres.append(grad_pre)
+            grad_h = (grad_pre @ weight).to(state_dtype)  # (B, 4H) @ (4H, H) = (B, H)
+        grad_gates_x = torch.stack(grad_pres[::-1], dim=1)  # (B, T, 4H)
+        entering = torch.stack(states[:-1], dim=1).to(weight.dtype)  # h_0 .. h_{T-1}, (B, T, H)
+        grad_weight = grad_gates_x.flatten(0, 1).t() @ entering.flatten(0, 1)  # (4H, B·T) @ (B·T, H)
+        del ctx.pres, ctx.states, ctx.cells
+        return (grad_gates_x.to(gates_dtype), grad_h.to(h0_dtype), grad_c.to(c0_dtype),
+                grad_weight.to(weight_dtype), *grad_params, None, None)
+
+
+class CompiledOrEager:
+    """`fn` compiled by torch.compile; where its first call fails to compile, `fn` itself from then on."""
+
+    def __init__(self, fn: Callable, device_type: str):
+        self.fn, self.device_type = fn, device_type
+        self.compiled: Callable | None = torch.compile(fn, dynamic=None)
+        self.proven = False  # one call ran compiled
+
+    def __call__(self, *args):
+        if self.compiled is None:
+            return self.fn(*args)
+        if self.proven:
+            return self.compiled(*args)
+        try:
+            result = self.compiled(*args)
+        except Exception as error:  # compiling failed: no C++ compiler, a platform inductor lacks ...
+            self.compiled = None
+            compile_failed(self.device_type, error)
+            return self.fn(*args)  # a fault of the step itself raises here again
+        self.proven = True
+        return result
+
+
+StepKernels = Tuple[CompiledOrEager, CompiledOrEager]
+_KERNELS: Dict[str, StepKernels] = {}  # per device type
+_FAILED: set = set()  # device types where compiling failed
+
+
+def compile_wanted() -> bool:
+    """Off with HYBRID_VAE_COMPILE=0, or where torch's TORCHDYNAMO_DISABLE=1 turns compiling off."""
+    return os.environ.get("HYBRID_VAE_COMPILE", "1") != "0" and not torch._dynamo.config.disable
+
+
+def compiled_steps(device_type: str) -> StepKernels | None:
+    """The two step kernels compiled for this device type, or None where compiling is off or failed."""
+    if not compile_wanted() or device_type in _FAILED:
+        return None
+    if device_type not in _KERNELS:
+        _KERNELS[device_type] = (CompiledOrEager(_step_forward, device_type),
+                                 CompiledOrEager(gate_norm_step_backward, device_type))
+    return _KERNELS[device_type]
+
+
+def compile_failed(device_type: str, error: Exception) -> None:
+    """Train under autograd on this device type for the rest of the process, saying so once."""
+    if device_type not in _FAILED:
+        first_line = (str(error).strip().splitlines() or [""])[0][:200]
+        logger.warning(f"torch.compile failed on {device_type} ({type(error).__name__}: {first_line}); the "
+                       "LSTM cell trains under autograd instead (slower; HYBRID_VAE_COMPILE=0 skips the try)")
+    _FAILED.add(device_type)
