@@ -14,7 +14,7 @@ from typing import List, Tuple
 
 import torch.nn as nn
 from fairseq.dataclass import ChoiceEnum
-from fairseq.models import register_model
+from fairseq.models import register_model, register_model_architecture
 from omegaconf import II
 from torch import Tensor
 
@@ -28,7 +28,7 @@ from .text_vae_model import (
     LatentEncoder,
     TextVAEModel,
     initialize_,
-    register_head_presets,
+    set_preset,
 )
 
 logger = logging.getLogger(__name__)
@@ -108,9 +108,52 @@ def check_sample_size(sample_size: int, num_layers: int) -> None:
 TWEET_SIZES = {**TWEET_HEAD_SIZES, "latent_dim": 100, "encoder_channels": [128, 256, 512, 512, 512]}
 
 
-# Architectures: the three heads, each with the paper's PTB and tweet sizes (hybrid_vae_{head} is
-# the PTB preset too). The paper's LSTM cell is not the default one (--lstm-cell authors gives it;
-# docs/lstm_cells.md says why).
-for _head, _name in [("none", "feedforward"), ("lstm", "lstm"), ("bytenet", "bytenet")]:
-    register_head_presets("hybrid_vae", _head, [f"hybrid_vae_{_name}", f"hybrid_vae_{_name}_ptb"],
-                          f"hybrid_vae_{_name}_tweets", TWEET_SIZES)
+# Architectures, fairseq's way: one named function each. The PTB preset is the config's defaults
+# (hybrid_vae_{head} and hybrid_vae_{head}_ptb alike); *_tweets sets the paper's Twitter sizes. The
+# paper's LSTM cell is not the default one (--lstm-cell authors gives it; docs/lstm_cells.md says why).
+@register_model_architecture("hybrid_vae", "hybrid_vae_feedforward")
+def hybrid_vae_feedforward(args):
+    args.decoder_head = "none"  # the deconvolutional decoder's logits, no history
+
+
+@register_model_architecture("hybrid_vae", "hybrid_vae_feedforward_ptb")
+def hybrid_vae_feedforward_ptb(args):
+    hybrid_vae_feedforward(args)
+
+
+@register_model_architecture("hybrid_vae", "hybrid_vae_feedforward_tweets")
+def hybrid_vae_feedforward_tweets(args):
+    set_preset(args, TWEET_SIZES)
+    hybrid_vae_feedforward(args)
+
+
+@register_model_architecture("hybrid_vae", "hybrid_vae_lstm")
+def hybrid_vae_lstm(args):
+    args.decoder_head = "lstm"
+
+
+@register_model_architecture("hybrid_vae", "hybrid_vae_lstm_ptb")
+def hybrid_vae_lstm_ptb(args):
+    hybrid_vae_lstm(args)
+
+
+@register_model_architecture("hybrid_vae", "hybrid_vae_lstm_tweets")
+def hybrid_vae_lstm_tweets(args):
+    set_preset(args, TWEET_SIZES)
+    hybrid_vae_lstm(args)
+
+
+@register_model_architecture("hybrid_vae", "hybrid_vae_bytenet")
+def hybrid_vae_bytenet(args):
+    args.decoder_head = "bytenet"
+
+
+@register_model_architecture("hybrid_vae", "hybrid_vae_bytenet_ptb")
+def hybrid_vae_bytenet_ptb(args):
+    hybrid_vae_bytenet(args)
+
+
+@register_model_architecture("hybrid_vae", "hybrid_vae_bytenet_tweets")
+def hybrid_vae_bytenet_tweets(args):
+    set_preset(args, TWEET_SIZES)
+    hybrid_vae_bytenet(args)

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch.nn as nn
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
-from fairseq.models import FairseqEncoder, FairseqEncoderDecoderModel, register_model_architecture
+from fairseq.models import FairseqEncoder, FairseqEncoderDecoderModel
 from fairseq.utils import safe_getattr
 from omegaconf import open_dict
 from torch import Tensor
@@ -126,23 +126,6 @@ def set_preset(args, sizes: Dict) -> None:
     """What an arch function does: every size not given on the command line takes the preset's."""
     for name, value in sizes.items():
         setattr(args, name, safe_getattr(args, name, copy.copy(value)))
-
-
-def register_head_presets(model_name: str, head: str, ptb_names: List[str], tweets_name: str,
-                          tweet_sizes: Dict) -> None:
-    """The archs of one head: the PTB preset (the config's defaults) under each of `ptb_names`, the
-    tweet preset (`tweet_sizes` changed) under `tweets_name`."""
-
-    def ptb_sizes(args):
-        args.decoder_head = head
-
-    def tweet_sizes_(args):
-        ptb_sizes(args)
-        set_preset(args, tweet_sizes)
-
-    for name in ptb_names:
-        register_model_architecture(model_name, name)(ptb_sizes)
-    register_model_architecture(model_name, tweets_name)(tweet_sizes_)
 
 
 # What a checkpoint saved before an option existed was trained with, where today's default differs

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 from fairseq.dataclass import ChoiceEnum
-from fairseq.models import register_model
+from fairseq.models import register_model, register_model_architecture
 from omegaconf import II
 from torch import Tensor
 
@@ -19,7 +19,7 @@ from .text_vae_model import (
     LatentEncoder,
     TextVAEModel,
     initialize_,
-    register_head_presets,
+    set_preset,
 )
 
 
@@ -56,7 +56,25 @@ class WindowLMModel(TextVAEModel):
         return model
 
 
-# The heads of the hybrid presets, without z: window_lm_{head} has the PTB sizes, *_tweets the tweet ones.
-for _head in ["lstm", "bytenet"]:
-    register_head_presets("window_lm", _head, [f"window_lm_{_head}"], f"window_lm_{_head}_tweets",
-                          TWEET_HEAD_SIZES)
+# Architectures: the hybrid presets' heads without z, one named function each; window_lm_{head} has
+# the PTB sizes (the config's defaults), *_tweets the paper's Twitter sizes of the heads.
+@register_model_architecture("window_lm", "window_lm_lstm")
+def window_lm_lstm(args):
+    args.decoder_head = "lstm"
+
+
+@register_model_architecture("window_lm", "window_lm_lstm_tweets")
+def window_lm_lstm_tweets(args):
+    set_preset(args, TWEET_HEAD_SIZES)
+    window_lm_lstm(args)
+
+
+@register_model_architecture("window_lm", "window_lm_bytenet")
+def window_lm_bytenet(args):
+    args.decoder_head = "bytenet"
+
+
+@register_model_architecture("window_lm", "window_lm_bytenet_tweets")
+def window_lm_bytenet_tweets(args):
+    set_preset(args, TWEET_HEAD_SIZES)
+    window_lm_bytenet(args)
