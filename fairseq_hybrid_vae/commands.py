@@ -14,8 +14,10 @@ extensions do, each command here is fairseq's own with the installed package's a
 """
 
 import importlib
+import logging
 import os
 import sys
+import warnings
 from functools import partial
 from typing import List, Optional
 
@@ -58,8 +60,37 @@ def with_plugin(name: str, argv: List[str]) -> List[str]:
     return argv if given is not None else ["--user-dir", PLUGIN_DIR] + argv
 
 
+LOG_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"  # fairseq_cli's
+# Warnings that fairseq 0.12 raises through its dependencies at every run, which a user can do nothing
+# about: its use of hydra 1.1's deprecated APIs (at start), torch's autocast under its old name and a
+# DataLoader's pin_memory=True on a machine without a GPU (at the first update). The messages' starts,
+# as warnings.filterwarnings matches them.
+UPSTREAM_WARNINGS = [
+    (UserWarning, r"hydra\.experimental\.(initialize|compose)\(\) is no longer experimental"),
+    (UserWarning, r"\s*The version_base parameter is not specified"),
+    (UserWarning, r"In 'config': Usage of deprecated keyword in package header"),
+    (UserWarning, r"\s*'config' is validated against ConfigStore schema"),
+    (UserWarning, r"\s*The strict flag in the compose API is deprecated"),
+    (UserWarning, r"'pin_memory' argument is set as true but no accelerator is found"),
+    (FutureWarning, r"`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated"),
+]
+
+
+def configure_output(stream=sys.stdout) -> None:
+    """fairseq_cli's logging (INFO, or $LOGLEVEL), set again where a command of the plugin starts, and
+    UPSTREAM_WARNINGS filtered. Importing fairseq's models runs
+    fairseq/models/wav2vec/wav2vec2_classification.py, whose logging.basicConfig(level=DEBUG) would
+    otherwise make every later basicConfig a no-op: fairseq's log lines lose their format and
+    hydra's and matplotlib's DEBUG lines get through."""
+    logging.basicConfig(format=LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S", stream=stream, force=True,
+                        level=os.environ.get("LOGLEVEL", "INFO").upper())
+    for category, message in UPSTREAM_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
 def run(name: str) -> None:
     """Run fairseq's command `name` on sys.argv with this plugin and its command-line patches."""
+    configure_output()
     argv = with_plugin(name, sys.argv[1:])
     from . import patches  # the package itself was imported (stack checked, plugin registered) before
 

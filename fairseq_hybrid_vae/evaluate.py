@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .atomic import atomic_open
+from .commands import configure_output
 from .modules import gaussian_kl
 from .option_ranges import AT_LEAST_1, NON_NEGATIVE, Checked, OneLineArgumentParser, PathKind
 from .patches import patch_for_the_command_line
@@ -236,8 +237,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def cli_main(argv: Optional[List[str]] = None) -> None:
-    logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-                        level=logging.INFO, stream=sys.stderr, force=True)
+    configure_output(sys.stderr)
     args = get_parser().parse_args(argv)
     from fairseq import checkpoint_utils
 

@@ -12,12 +12,14 @@ decoded text (steer: D-i<TAB>amount<TAB>text; neighbours: N-i<TAB>distance<TAB>t
 
 import argparse
 import os
+import sys
 from typing import List, Optional
 
 import numpy as np
 import torch
 
 from .atomic import atomic_path
+from .commands import configure_output
 from .errors import InputError
 from .hub_interface import TextVAEHubInterface
 from .option_ranges import AT_LEAST_1, FINITE, Checked, OneLineArgumentParser, PathKind, Validated
@@ -168,6 +170,7 @@ def subcommand_parsers(parser: Optional[OneLineArgumentParser] = None) -> dict:
 
 
 def cli_main(argv: Optional[List[str]] = None) -> None:
+    configure_output(sys.stderr)  # stdout holds the records
     args = get_parser().parse_args(argv)
     args.run(args)
 

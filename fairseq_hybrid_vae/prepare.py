@@ -23,6 +23,7 @@ from fairseq.data import Dictionary, indexed_dataset
 from sentencepiece import sentencepiece_model_pb2
 from tqdm import tqdm
 
+from .commands import configure_output
 from .option_ranges import AT_LEAST_2, Checked, OneLineArgumentParser, PathKind, Range, Validated
 
 logger = logging.getLogger("fairseq_hybrid_vae.prepare")
@@ -361,8 +362,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def cli_main(argv: List[str] | None = None) -> None:
-    logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-                        level=logging.INFO, stream=sys.stdout, force=True)
+    configure_output()
     args = get_parser().parse_args(argv)
     try:
         prepare(args)

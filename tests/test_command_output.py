@@ -1,0 +1,51 @@
+"""What the plugin's commands print: fairseq's log lines, and no warning or DEBUG line from the stack."""
+
+import os
+import re
+import subprocess
+import sys
+
+from conftest import tiny_model_flags
+
+BIN = os.path.dirname(sys.executable)
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| (INFO|WARNING|ERROR) \| ")
+
+
+def command(name: str, *args: str, cwd: str) -> str:
+    result = subprocess.run([os.path.join(BIN, name), *args], cwd=cwd, capture_output=True, text=True)
+    return result.stdout + result.stderr
+
+
+def noise(output: str) -> list:
+    return [line for line in output.splitlines() if re.search(r"Warning|DEBUG", line)]
+
+
+def test_a_refused_start_prints_its_error_and_fairseqs_log_lines_only(tiny_data, tmp_path):
+    output = command("hybrid-vae-validate", tiny_data, "--task", "text_vae", "--path",
+                     str(tmp_path / "missing.pt"), cwd=str(tmp_path))
+    lines = output.splitlines()
+    missing = tmp_path / "missing.pt"
+    assert lines[-1] == f"hybrid-vae-validate: error: --path {missing} is missing: give a file"
+    assert all(LOG_LINE.match(line) for line in lines[:-1]), lines
+
+
+def test_training_and_its_tools_print_no_warnings_or_debug_lines(tiny_data, tmp_path):
+    train = command("hybrid-vae-train", tiny_data, "--task", "text_vae", "--arch", "hybrid_vae_lstm",
+                    "--criterion", "hybrid_vae_elbo", "--optimizer", "adam", "--lr", "1e-3", "--cpu",
+                    "--max-update", "2", "--batch-size", "4", "--sample-size", "16",
+                    "--windows-per-epoch", "8", "--save-dir", str(tmp_path / "checkpoints"),
+                    *tiny_model_flags("hybrid_vae_lstm"), cwd=str(tmp_path))
+    assert "done training" in train and noise(train) == [], noise(train) or train[-2000:]
+    checkpoint = str(tmp_path / "checkpoints" / "checkpoint_last.pt")
+    for name, args in [("hybrid-vae-generate", ["--task", "text_vae", "--sample-size", "16", "--gen-mode",
+                                                "reconstruct", "--gen-subset", "valid", "--max-sentences",
+                                                "2", "--beam", "1", "--cpu"]),
+                       ("hybrid-vae-eval", ["--split", "valid", "--max-samples", "4", "--iw-samples", "2",
+                                            "--diversity-samples", "2", "--cpu"]),
+                       ("hybrid-vae-latent", ["neighbours", "--split", "valid", "--k", "2", " the "])]:
+        if name == "hybrid-vae-latent":
+            output = command(name, args[0], tiny_data, "--path", checkpoint, *args[1:], "--cpu",
+                             cwd=str(tmp_path))
+        else:
+            output = command(name, tiny_data, "--path", checkpoint, *args, cwd=str(tmp_path))
+        assert noise(output) == [], (name, noise(output), output[-2000:])
