@@ -64,6 +64,12 @@ def vector(args) -> None:
           f"{len(direction)}-d latent space")
 
 
+def one_line(text: str) -> str:
+    """A text as one field of one record: its line breaks (a window's EOS units) and tabs escaped, so
+    that each S-/D-/N- record stays on one line for grep and cut."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def steer(args) -> None:
     vae = load(args)
     direction = load_latent_vector(args.vector, vae.model.encoder.latent_dim, "--vector")
@@ -71,23 +77,23 @@ def steer(args) -> None:
     amounts = [float(value) for value in args.amounts.split(",")]
     outputs = {amount: vae.steer(texts, direction, amount, beam=args.beam) for amount in amounts}
     for i, text in enumerate(texts):
-        print(f"S-{i}\t{text}")
+        print(f"S-{i}\t{one_line(text)}")
         for amount in amounts:
-            print(f"D-{i}\t{amount:g}\t{outputs[amount][i]}")
+            print(f"D-{i}\t{amount:g}\t{one_line(outputs[amount][i])}")
 
 
 def analogy(args) -> None:
     vae = load(args)
-    print(f"S-0\t{args.a}\t{args.b}\t{args.c}")
-    print(f"D-0\t{vae.analogy(args.a, args.b, args.c, beam=args.beam)}")
+    print("S-0\t" + "\t".join(one_line(text) for text in (args.a, args.b, args.c)))
+    print(f"D-0\t{one_line(vae.analogy(args.a, args.b, args.c, beam=args.beam))}")
 
 
 def neighbours(args) -> None:
     vae = load(args)
     for i, text in enumerate(args.texts):
-        print(f"S-{i}\t{text}")
+        print(f"S-{i}\t{one_line(text)}")
         for neighbour, distance in vae.neighbours(text, args.k, args.split):
-            print(f"N-{i}\t{distance:.3f}\t{neighbour}")
+            print(f"N-{i}\t{distance:.3f}\t{one_line(neighbour)}")
 
 
 def latent_map(args) -> None:

@@ -2,6 +2,7 @@
 the attribute vector (upper minus lower) turns lower-case inputs into upper case, amount 0 keeps them."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -140,6 +141,7 @@ def test_the_cli_writes_a_vector_and_steers(toy, tmp_path):
     steered = run("steer", "--vector", str(tmp_path / "v.pt"), "--input", str(tmp_path / "lower.txt"),
                   "--amounts", "0,2")
     assert steered.returncode == 0, steered.stderr[-2000:]
+    assert all(line[:2] in ("S-", "D-") for line in steered.stdout.splitlines()), steered.stdout
     d_lines = [line.split("\t") for line in steered.stdout.splitlines() if line.startswith("D-")]
     assert [(amount) for _, amount, _ in d_lines] == ["0", "2"] * 5
     bad = run("steer", "--vector", str(tmp_path / "v.pt"), "--input", str(tmp_path / "lower.txt"),
@@ -179,3 +181,16 @@ def test_reconstruction_accuracy_counts_characters_at_their_position(vae, toy):
     assert result["accuracy"] == pytest.approx(hits / sum(len(text) + 1 for text in lines))
     assert result["accuracy"] > 0.9 and result["prior_accuracy"] < 0.7 * result["accuracy"]
     assert result["blank"] == 0 and result["non_blank_samples"] == len(lines)
+
+
+def test_a_record_is_one_line_whatever_its_text_holds():
+    """A window's decoded text holds line breaks (its EOS units); its record escapes them, and tabs,
+    and the escapes undo to the text."""
+    from fairseq_hybrid_vae.latent_cli import one_line
+
+    text = "the end\nof a line\tand a \\n that was typed"
+    record = f"D-0\t1\t{one_line(text)}"
+    assert record.splitlines() == [record] and record.count("\t") == 2
+    escapes = {"n": "\n", "t": "\t"}
+    undone = re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(1)), record.split("\t")[2])
+    assert undone == text
