@@ -10,6 +10,7 @@ one line that names the lost ranks and how to resume. docs/distributed.md lists 
 the flags it needs and what it was tested on.
 """
 
+import contextlib
 import datetime
 import os
 import re
@@ -138,11 +139,21 @@ _fairseq_call_main = distributed_utils.call_main
 
 
 def call_main(cfg, main: Callable, **kwargs) -> None:
-    """fairseq's call_main after the checks at start: the launcher's world, fairseq's options."""
+    """fairseq's call_main after the checks at start: the launcher's world, fairseq's options. A run
+    that fails leaves no save dir it created and wrote nothing into: fairseq-train creates it before
+    the task reads its data, so a wrong data path would leave an empty folder behind."""
     check_launch(cfg)
     check_fairseq_options(cfg)
     check_paths(cfg)
-    _fairseq_call_main(cfg, main, **kwargs)
+    save_dir = getattr(getattr(cfg, "checkpoint", None), "save_dir", None)
+    created_here = bool(save_dir) and not os.path.exists(save_dir)
+    try:
+        _fairseq_call_main(cfg, main, **kwargs)
+    except BaseException:
+        if created_here:
+            with contextlib.suppress(OSError):  # not empty (work in it), gone, or another rank's
+                os.rmdir(save_dir)
+        raise
 
 
 def is_peer_lost(error: BaseException) -> bool:

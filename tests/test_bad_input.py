@@ -61,6 +61,21 @@ def test_corpus_shorter_than_one_window(tmp_path):
     assert not os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
 
 
+def test_a_wrong_data_path_leaves_no_folder_behind_and_keeps_an_existing_one(tmp_path, trained):
+    """fairseq-train creates --save-dir before the task reads the data: a start refused there
+    removes the folder it created, empty, and leaves one that was there, with its checkpoint."""
+    missing = str(tmp_path / "no-data")
+    result = cli("fairseq-train", train_flags(missing, str(tmp_path / "new"), "hybrid_vae_lstm", []))
+    one_line_error(result, f"no dictionary at {missing}/dict.txt", "hybrid-vae-prepare")
+    assert not os.path.exists(tmp_path / "new")
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    shutil.copy(trained, kept / "checkpoint_last.pt")
+    result = cli("fairseq-train", train_flags(missing, str(kept), "hybrid_vae_lstm", []))
+    one_line_error(result, f"no dictionary at {missing}/dict.txt")
+    assert os.listdir(kept) == ["checkpoint_last.pt"]
+
+
 def test_sample_size_not_divisible_by_two_to_the_layers(tiny_data, tmp_path):
     result = cli("fairseq-train", train_flags(tiny_data, str(tmp_path), "hybrid_vae_lstm",
                                               ["--max-update", "2", "--sample-size", "18"]))
