@@ -44,6 +44,7 @@ def test_reconstructions_and_decoding_strategies(tiny_data, checkpoint):
         assert len(sources) > 0
         nbest = 2 if "--nbest" in strategy and "feedforward" not in checkpoint else 1
         assert len(hypotheses) == nbest * len(sources)
+        assert lines_of(output, "T-") == [] and not any("BLEU" in line for line in output)  # T- was S-
         # The S- lines are detokenized windows of the synthetic sentences.
         assert all(len(s[1]) <= 16 for s in sources)
         assert any(" " in s[1] for s in sources)

@@ -255,8 +255,14 @@ class TextVAETask(FairseqTask):
             raise InputError("generation from an ensemble is not supported: each VAE has its own z")
         with torch.no_grad(), self.autocast(models[0]):
             sample["net_input"]["z"] = self.latent_codes(models[0], sample)
-            return generator.generate(models, sample, prefix_tokens=prefix_tokens,
-                                      constraints=constraints, bos_token=self.dictionary.bos())
+            hypotheses = generator.generate(models, sample, prefix_tokens=prefix_tokens,
+                                            constraints=constraints, bos_token=self.dictionary.bos())
+        if self.cfg.gen_mode != "interpolate":
+            # The target is the input itself: fairseq-generate, which reads it after this step, would
+            # print it again as T- lines and score the VAE's outputs against it with BLEU. Interpolation
+            # keeps it: there T- is the path's other end.
+            sample["target"] = None
+        return hypotheses
 
     def latent_codes(self, model, sample) -> torch.Tensor:
         """z (B, Z): prior draws, or the posterior mean (or a sample) of each input."""
