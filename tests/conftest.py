@@ -6,12 +6,12 @@ import json
 import logging
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
 import pytest
+from fairseq.data import Dictionary
 
 # Compiling the default LSTM cell's fused training kernels costs 5-15 s in every process that trains,
 # far more than these tests' tiny runs; the tests of the fused pass switch it on for themselves
@@ -26,8 +26,6 @@ from fairseq_hybrid_vae.patches import command_line_patches
 IN_PROCESS_PATCHES = ["load_checkpoint_to_cpu", "copy", "parse_args_and_arch", "call_main"]
 
 PACKAGE_DIR = str(Path(__file__).resolve().parents[1] / "fairseq_hybrid_vae")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from common import dictionary_of  # noqa: E402,F401  (one PTB- or tweet-sized dictionary for tests too)
 
 # Small sizes so every arch trains for a few dozen updates in seconds on 2 CPU cores.
 TINY_MODELS = {
@@ -36,6 +34,14 @@ TINY_MODELS = {
     "lstm_vae": ["--latent-dim", "8", "--lstm-hidden-size", "32"],
     "window_lm": ["--lstm-hidden-size", "32", "--head-channels", "32"],
 }
+
+
+def dictionary_of(size: int) -> Dictionary:
+    """fairseq's 4 special symbols plus made-up units, `size` types in all (PTB has 53)."""
+    dictionary = Dictionary()
+    for i in range(size - len(dictionary)):
+        dictionary.add_symbol(chr(0x4E00 + i))
+    return dictionary
 
 
 def tiny_model_flags(arch: str) -> List[str]:
