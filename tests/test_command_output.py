@@ -11,8 +11,10 @@ BIN = os.path.dirname(sys.executable)
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| (INFO|WARNING|ERROR) \| ")
 
 
-def command(name: str, *args: str, cwd: str) -> str:
+def command(name: str, *args: str, cwd: str, status: int = 0) -> str:
+    """The command's stdout and stderr, after checking its exit status."""
     result = subprocess.run([os.path.join(BIN, name), *args], cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == status, (name, result.returncode, result.stderr[-2000:])
     return result.stdout + result.stderr
 
 
@@ -22,7 +24,7 @@ def noise(output: str) -> list:
 
 def test_a_refused_start_prints_its_error_and_fairseqs_log_lines_only(tiny_data, tmp_path):
     output = command("hybrid-vae-validate", tiny_data, "--task", "text_vae", "--path",
-                     str(tmp_path / "missing.pt"), cwd=str(tmp_path))
+                     str(tmp_path / "missing.pt"), cwd=str(tmp_path), status=1)
     lines = output.splitlines()
     missing = tmp_path / "missing.pt"
     assert lines[-1] == f"hybrid-vae-validate: error: --path {missing} is missing: give a file"
