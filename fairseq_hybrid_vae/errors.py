@@ -7,7 +7,7 @@ status 1, without a traceback. HYBRID_VAE_TRACEBACK=1 shows the full traceback i
 
 import os
 import sys
-from typing import Optional
+from typing import Callable, List, Optional
 
 
 class InputError(ValueError):
@@ -16,6 +16,11 @@ class InputError(ValueError):
 
 class MissingInputError(InputError, FileNotFoundError):
     """A file or split that should exist does not."""
+
+
+# The one-line messages that other modules give for errors of their own, registered by them (a lost
+# rank: launchers.py), so that this module imports none of them.
+MESSAGES_OF_OTHER_MODULES: List[Callable[[BaseException], Optional[str]]] = []
 
 
 def one_line_message(error: BaseException) -> Optional[str]:
@@ -31,10 +36,10 @@ def one_line_message(error: BaseException) -> Optional[str]:
         return (f"training stopped: the loss or its gradients became NaN or inf ({text}); the "
                 "checkpoints written before are intact (resume from checkpoint_last.pt), crash.pt holds "
                 "the state at the failure; lower --lr, add --clip-norm, or train in fp32")
-    from . import launchers  # not at the top: launchers.py imports this module
-
-    if launchers.is_peer_lost(error):
-        return launchers.lost_rank_message(error)
+    for message_of in MESSAGES_OF_OTHER_MODULES:
+        message = message_of(error)
+        if message is not None:
+            return message
     if text.startswith("Cannot load model parameters from checkpoint"):
         return (f"{text} The checkpoint was written by another --arch or other model sizes: train into a "
                 "new --save-dir, or pass the options the checkpoint was trained with")

@@ -22,7 +22,7 @@ from typing import Callable, List, Mapping, Optional
 import torch
 from fairseq.distributed import utils as distributed_utils
 
-from .errors import InputError
+from .errors import MESSAGES_OF_OTHER_MODULES, InputError
 from .fairseq_options import check_fairseq_options, check_paths
 
 # Keys the surviving ranks set in the rendezvous store after a collective failed (lost_rank_message).
@@ -199,3 +199,11 @@ def what_the_backend_said(error: BaseException) -> str:
     """The backend's first sentence, without the source location gloo puts in front."""
     text = re.sub(r"^\[[^\]]*\.(cc|cpp|h):\d+\]\s*", "", " ".join(str(error).split()))
     return text.split(". ")[0].rstrip(".")
+
+
+def peer_lost_message(error: BaseException) -> Optional[str]:
+    """The one line for a collective that failed because a rank went away; None for anything else."""
+    return lost_rank_message(error) if is_peer_lost(error) else None
+
+
+MESSAGES_OF_OTHER_MODULES.append(peer_lost_message)
