@@ -285,6 +285,8 @@ def test_heads_are_causal(kind):
         changed_features[:, t] += 1.0
         for tok, feat in [(changed_tokens, features), (tokens, changed_features)]:
             out, _ = head(tok, encoder_out={"features": feat})
+            # Exact, not within a tolerance: both passes run here, on the same inputs up to t, and a
+            # causal head's outputs before t never read position t, so not one bit may move.
             torch.testing.assert_close(out[:, :t], base[:, :t], atol=0, rtol=0)
             if kind != "none" or feat is changed_features:
                 assert not torch.allclose(out[:, t], base[:, t])

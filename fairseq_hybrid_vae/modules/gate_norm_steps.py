@@ -25,18 +25,17 @@ GATE_NORM_EPS = 1e-5  # nn.LayerNorm's default, the per-gate LayerNorm's epsilon
 
 def gate_norm_step(
     pre: Tensor, c: Tensor, gain: Tensor, bias: Tensor, cell_gain: Tensor, cell_bias: Tensor, cell_eps: float
-) -> Tuple[Tensor, Tensor, Tensor]:
+) -> Tuple[Tensor, Tensor]:
     """One step of the default cell from its pre-activations pre = x_t W_x^T + h_{t-1} W_h^T.
 
     pre: (B, 4H), rows i, f, o, g; c: (B, H); gain, bias: (4, H), g's doubled (see GateNormLSTM);
-    cell_gain, cell_bias: (H,). Returns h_t, c_t, each (B, H), and the gates' sigmoids (B, 4, H)."""
+    cell_gain, cell_bias: (H,). Returns h_t and c_t, each (B, H)."""
     grouped = pre.to(c.dtype).view(pre.size(0), 4, -1)  # (B, 4, H); the state's fp32 under autocast
     gates = torch.addcmul(bias, F.layer_norm(grouped, grouped.shape[-1:], eps=GATE_NORM_EPS), gain)
-    sigmoids = torch.sigmoid(gates)  # (B, 4, H)
-    i, f, o, s = sigmoids.unbind(dim=1)  # 4 x (B, H); g = tanh(a) = 2s - 1
+    i, f, o, s = torch.sigmoid(gates).unbind(dim=1)  # 4 x (B, H); g = tanh(a) = 2s - 1
     c = torch.addcmul(f * c, i, s, value=2) - i  # f c + i g, (B, H)
     h = o * torch.tanh(F.layer_norm(c, c.shape[-1:], cell_gain, cell_bias, cell_eps))  # (B, H)
-    return h, c, sigmoids
+    return h, c
 
 
 def state_dtype_of(gates_x: Tensor) -> torch.dtype:
@@ -85,12 +84,6 @@ def gate_norm_step_backward(
     grad_cell_gain.add_((grad_cell_pre * cell_normalised).sum(0))  # (H,)
     grad_cell_bias.add_(grad_cell_pre.sum(0))
     return grad_pre.flatten(1).to(pre.dtype), grad_c * f  # (B, 4H), (B, H)
-
-
-def _step_forward(pre, c, gain, bias, cell_gain, cell_bias, cell_eps) -> Tuple[Tensor, Tensor]:
-    """`gate_norm_step`'s h_t and c_t alone: what the fused forward keeps."""
-    h, c, _ = gate_norm_step(pre, c, gain, bias, cell_gain, cell_bias, cell_eps)
-    return h, c
 
 
 class GateNormLSTMSequence(torch.autograd.Function):
@@ -185,7 +178,7 @@ def compiled_steps(device_type: str) -> StepKernels | None:
     if not compile_wanted() or device_type in _FAILED:
         return None
     if device_type not in _KERNELS:
-        _KERNELS[device_type] = (CompiledOrEager(_step_forward, device_type),
+        _KERNELS[device_type] = (CompiledOrEager(gate_norm_step, device_type),
                                  CompiledOrEager(gate_norm_step_backward, device_type))
     return _KERNELS[device_type]
 

@@ -165,7 +165,7 @@ class GateNormLSTM(nn.Module):
         hidden_weight = hidden_weight.t()  # (H, 4H), a view
         outputs = []
         for gates_x_t in gates_x.unbind(dim=1):  # T x (B, 4H)
-            h, c, _ = gate_norm_step(torch.addmm(gates_x_t, h, hidden_weight), c, gain, bias, *cell_norm)
+            h, c = gate_norm_step(torch.addmm(gates_x_t, h, hidden_weight), c, gain, bias, *cell_norm)
             outputs.append(h)
         # h_{t-1} of every step, for the recurrent weight's gradient; detached, so that the Function's
         # context holds no graph of its own.
