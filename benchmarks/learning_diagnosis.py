@@ -5,7 +5,7 @@ Every row is one bare_yardstick.py run; the table gives valid bits/char (every c
 the valid split) at each validation point. Rows share the seed, so they see the same batches. (Speed
 is learning_speed.py's business: these runs may share the machine.)
 
-    python benchmarks/learning_diagnosis.py DATA_BIN [--out benchmarks/results/learning_diagnosis]
+    python benchmarks/learning_diagnosis.py DATA_BIN [--out runs/learning_diagnosis]
 
 Runs go one after another; a finished run's log under --out is reused (the command is its name).
 """
@@ -42,7 +42,9 @@ VARIANTS = [  # (what changes, bare_yardstick.py flags)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data")
-    parser.add_argument("--out", default=os.path.join(BENCHMARKS, "results", "learning_diagnosis"))
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(BENCHMARKS), "runs",
+                                                      "learning_diagnosis"),
+                        help="run logs, reused by a rerun (not committed)")
     parser.add_argument("--gradients-only", action="store_true", help="only the first table (seconds)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)

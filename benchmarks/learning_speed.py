@@ -9,7 +9,7 @@ steps only, not validation (fairseq's logged updates per second; the yardstick's
 
     python benchmarks/learning_speed.py DATA_BIN [--updates 250,500,750,1500] [--sample-size 128]
         [--models window_lm_lstm,hybrid_vae_lstm,lstm_vae] [--cells torch,layernorm,authors]
-        [--out benchmarks/results/learning_speed] [--no-yardstick]
+        [--out runs/learning_speed] [--no-yardstick]
 
 DATA_BIN: PTB prepared by `hybrid-vae-prepare` (docs/lstm_cells.md). Runs go one after another (two
 at once on a 2-core machine would halve each other's speed); each run's log lines are kept under
@@ -113,7 +113,8 @@ def main() -> None:
                         help="fp32, bf16 (--bf16-autocast) or fp32,bf16: each plugin run in each, "
                         "side by side")
     parser.add_argument("--no-yardstick", action="store_true")
-    parser.add_argument("--out", default=os.path.join(BENCHMARKS, "results", "learning_speed"))
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(BENCHMARKS), "runs", "learning_speed"),
+                        help="run logs, reused by a rerun (not committed)")
     args = parser.parse_args()
     args.checkpoints = sorted(int(u) for u in args.updates.split(","))
     os.makedirs(args.out, exist_ok=True)

@@ -36,7 +36,7 @@ BIN = os.path.dirname(sys.executable)
 sys.path.insert(0, BENCHMARKS)
 from common import machine  # noqa: E402
 
-from fairseq_hybrid_vae.atomic import atomic_open  # noqa: E402
+from fairseq_hybrid_vae.common.atomic import atomic_open  # noqa: E402
 
 # What every candidate shares: the quickstart's data, batch, optimizer and KL schedule.
 COMMON = ["--task", "text_vae", "--sample-size", "64", "--windows-per-epoch", "12800",

@@ -2,9 +2,10 @@
 
 Shared by examples/ptb/reproduce.py and examples/tweets/reproduce.py. Each run is fairseq-train in
 its own save dir, its console log appended to <save dir>/train.log; its train/valid statistics
-(fairseq's JSON log lines) become rows of RESULTS/<run>.csv, written when the run ends. An
-interrupted grid resumes where it stopped: a finished run (its CSV exists) is skipped, an unfinished
-one continues from its checkpoint_last.pt, and no half-written CSV looks complete.
+(fairseq's JSON log lines) become rows of RESULTS/curves.csv (one file per grid, a `run` column),
+added when the run ends. An interrupted grid resumes where it stopped: a finished run (its rows exist)
+is skipped, an unfinished one continues from its checkpoint_last.pt, and the file is rewritten whole
+(atomically), so no half-written one looks complete.
 
 With a `Convergence`, a run trains to `min_updates`, then `every` updates more at a time until its
 valid ELBO improved by less than `min_gain` bits/char over the last `every` updates.
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List
 
-from fairseq_hybrid_vae.atomic import atomic_open
+from fairseq_hybrid_vae.common.atomic import atomic_open
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIELDS = ["run", "split", "epoch", "num_updates", "elbo", "rec", "kl", "kl_nats", "aux", "loss",
@@ -95,12 +96,25 @@ def train(run: Run, data: str, save_dir: str, common: List[str], max_update: int
     return time.time() - start
 
 
+CURVES = "curves.csv"  # in a grid's results folder
+
+
+def write_rows(results_dir: str, rows: List[Dict]) -> None:
+    """RESULTS/curves.csv with `rows` in it, replacing what the file held for their runs."""
+    runs = {row["run"] for row in rows}
+    kept = [row for row in read_results(results_dir) if row["run"] not in runs] + rows
+    labels = sorted({key for row in kept for key in row} - set(FIELDS))
+    with atomic_open(os.path.join(results_dir, CURVES), newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS + labels)
+        writer.writeheader()
+        writer.writerows(kept)
+
+
 def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common: List[str],
              convergence: Convergence | None = None) -> None:
     os.makedirs(results_dir, exist_ok=True)
     for i, run in enumerate(runs):
-        out = os.path.join(results_dir, f"{run.name}.csv")
-        if os.path.exists(out):
+        if read_results(results_dir, [run.name]):
             print(f"[{i + 1}/{len(runs)}] {run.name}: done before, skipped", flush=True)
             continue
         save_dir = os.path.join(work_dir, run.name)
@@ -118,11 +132,7 @@ def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common
             if not convergence or converged(rows, convergence):
                 break
             max_update = max(int(r["num_updates"]) for r in rows if r["split"] == "valid") + convergence.every
-        with atomic_open(out, newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=FIELDS + sorted(run.labels))
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({**row, **run.labels})
+        write_rows(results_dir, [{**row, **run.labels} for row in rows])
         print(f"[{i + 1}/{len(runs)}] {run.name}: {len(rows)} rows in {seconds:.1f} s", flush=True)
 
 
@@ -136,14 +146,13 @@ def evaluate(data: str, save_dir: str, report: str, flags: List[str], split: str
         return json.load(f)
 
 
-def read_results(results_dir: str, names: List[str]) -> List[Dict]:
-    rows = []
-    for name in names:
-        path = os.path.join(results_dir, f"{name}.csv")
-        if os.path.exists(path):
-            with open(path) as f:
-                rows += list(csv.DictReader(f))
-    return rows
+def read_results(results_dir: str, names: List[str] | None = None) -> List[Dict]:
+    """The rows of RESULTS/curves.csv, of the runs in `names` (all: None), in the file's order."""
+    path = os.path.join(results_dir, CURVES)
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return [row for row in csv.DictReader(f) if names is None or row["run"] in names]
 
 
 def final_valid(rows: List[Dict]) -> Dict[str, Dict]:

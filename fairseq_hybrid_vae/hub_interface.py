@@ -19,10 +19,18 @@ import torch.nn as nn
 from omegaconf import open_dict
 from torch import Tensor
 
-from .errors import InputError
+from .common.errors import InputError
+from .common.option_ranges import (
+    AT_LEAST_1,
+    AT_LEAST_2,
+    FINITE,
+    NON_NEGATIVE,
+    Range,
+    out_of_range,
+    wrong_kind,
+)
+from .fairseq_fixes.patches import command_line_patches
 from .modules import interpolate_latents, reparameterize
-from .option_ranges import AT_LEAST_1, AT_LEAST_2, FINITE, NON_NEGATIVE, Range, out_of_range, wrong_kind
-from .patches import command_line_patches
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 

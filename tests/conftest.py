@@ -19,7 +19,7 @@ from fairseq.data import Dictionary
 os.environ.setdefault("HYBRID_VAE_COMPILE", "0")
 
 import fairseq_hybrid_vae  # noqa: E402,F401  (here, so no test's fairseq parsing is the first import)
-from fairseq_hybrid_vae.patches import command_line_patches
+from fairseq_hybrid_vae.fairseq_fixes.patches import command_line_patches
 
 # What a fairseq command gets from the plugin, for commands run in this process (not the excepthook:
 # pytest reports the exceptions).
@@ -62,7 +62,7 @@ def synthetic_lines(num_lines: int, seed: int = 0) -> List[str]:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> str:
     """A prepared character corpus: train/valid/test splits of synthetic sentences."""
-    from fairseq_hybrid_vae.prepare import cli_main
+    from fairseq_hybrid_vae.cli.prepare import cli_main
 
     root = tmp_path_factory.mktemp("tiny")
     for split, n, seed in [("train", 600, 0), ("valid", 60, 1), ("test", 60, 2)]:

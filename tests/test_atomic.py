@@ -2,7 +2,7 @@
 
 import pytest
 
-from fairseq_hybrid_vae.atomic import atomic_open
+from fairseq_hybrid_vae.common.atomic import atomic_open
 
 
 def test_a_write_that_fails_leaves_the_old_file_and_nothing_else(tmp_path):

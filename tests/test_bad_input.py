@@ -45,7 +45,7 @@ def trained(tiny_data, tmp_path_factory):
 
 
 def prepared(tmp_path, text: str) -> str:
-    from fairseq_hybrid_vae.prepare import cli_main
+    from fairseq_hybrid_vae.cli.prepare import cli_main
 
     (tmp_path / "corpus.txt").write_text(text)
     cli_main(["--train", str(tmp_path / "corpus.txt"), "--valid", str(tmp_path / "corpus.txt"),
@@ -56,7 +56,7 @@ def prepared(tmp_path, text: str) -> str:
 def test_corpus_shorter_than_one_window(tmp_path):
     data = prepared(tmp_path, "a tiny corpus\n")
     flags = train_flags(data, str(tmp_path / "ckpt"), "hybrid_vae_lstm", ["--max-update", "2"])
-    result = cli("fairseq-train", flags)
+    result = cli("hybrid-vae-train", flags)
     one_line_error(result, "fewer than one window of --sample-size 16", "smaller --sample-size")
     assert not os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
 
@@ -65,31 +65,31 @@ def test_a_wrong_data_path_leaves_no_folder_behind_and_keeps_an_existing_one(tmp
     """fairseq-train creates --save-dir before the task reads the data: a start refused there
     removes the folder it created, empty, and leaves one that was there, with its checkpoint."""
     missing = str(tmp_path / "no-data")
-    result = cli("fairseq-train", train_flags(missing, str(tmp_path / "new"), "hybrid_vae_lstm", []))
+    result = cli("hybrid-vae-train", train_flags(missing, str(tmp_path / "new"), "hybrid_vae_lstm", []))
     one_line_error(result, f"no dictionary at {missing}/dict.txt", "hybrid-vae-prepare")
     assert not os.path.exists(tmp_path / "new")
     kept = tmp_path / "kept"
     kept.mkdir()
     shutil.copy(trained, kept / "checkpoint_last.pt")
-    result = cli("fairseq-train", train_flags(missing, str(kept), "hybrid_vae_lstm", []))
+    result = cli("hybrid-vae-train", train_flags(missing, str(kept), "hybrid_vae_lstm", []))
     one_line_error(result, f"no dictionary at {missing}/dict.txt")
     assert os.listdir(kept) == ["checkpoint_last.pt"]
 
 
 def test_sample_size_not_divisible_by_two_to_the_layers(tiny_data, tmp_path):
-    result = cli("fairseq-train", train_flags(tiny_data, str(tmp_path), "hybrid_vae_lstm",
+    result = cli("hybrid-vae-train", train_flags(tiny_data, str(tmp_path), "hybrid_vae_lstm",
                                               ["--max-update", "2", "--sample-size", "18"]))
     one_line_error(result, "--sample-size 18 is not divisible by 2^2 = 4", "e.g. 16 or 20")
 
 
 def test_missing_split(tiny_data, tmp_path, trained):
-    result = cli("fairseq-generate", generate_flags(tiny_data, trained, subset="nosuch"))
+    result = cli("hybrid-vae-generate", generate_flags(tiny_data, trained, subset="nosuch"))
     one_line_error(result, "split 'nosuch' not found", "--gen-subset")
 
 
 def test_data_directory_with_another_dictionary(tmp_path, trained):
     other = prepared(tmp_path, "completely different letters: xyz qwv 0123456789\n" * 40)
-    result = cli("fairseq-generate", generate_flags(other, trained))
+    result = cli("hybrid-vae-generate", generate_flags(other, trained))
     one_line_error(result, "is not the dictionary this model was trained with", "pass the data directory")
     result = cli("hybrid-vae-eval", [other, "--path", trained, "--iw-samples", "2", "--cpu"])
     one_line_error(result, "is not the dictionary this model was trained with")
@@ -102,14 +102,14 @@ def test_truncated_or_corrupt_checkpoint(tiny_data, tmp_path, trained, damage):
     random_bytes = random.Random(0).randbytes(5000)  # fixed: which error torch raises depends on them
     damaged = {"truncated": raw[: len(raw) // 2], "random bytes": random_bytes, "empty": b""}
     broken.write_bytes(damaged[damage])
-    result = cli("fairseq-generate", generate_flags(tiny_data, broken))
+    result = cli("hybrid-vae-generate", generate_flags(tiny_data, broken))
     one_line_error(result, "checkpoint_broken.pt is truncated or corrupt", "use an intact checkpoint")
 
 
 def test_any_random_bytes_are_a_corrupt_checkpoint(tmp_path):
     """torch fails on garbage with whatever its first bytes lead to (UnpicklingError, EOFError,
     UnicodeDecodeError, ...): every such failure is the one-line corrupt-checkpoint error."""
-    from fairseq_hybrid_vae.checkpoint_safety import CheckpointError, load_checkpoint_to_cpu
+    from fairseq_hybrid_vae.fairseq_fixes.checkpoint_safety import CheckpointError, load_checkpoint_to_cpu
 
     broken = tmp_path / "checkpoint_broken.pt"
     for seed in range(200):
@@ -125,7 +125,7 @@ def test_checkpoint_of_another_arch_is_refused_and_kept(tiny_data, tmp_path, tra
     shutil.copy(trained, save_dir / "checkpoint_last.pt")  # a hybrid_vae_lstm run, resumed as bytenet
     before = (save_dir / "checkpoint_last.pt").read_bytes()
     flags = train_flags(tiny_data, str(save_dir), "hybrid_vae_bytenet", ["--max-update", "20"])
-    result = cli("fairseq-train", flags)
+    result = cli("hybrid-vae-train", flags)
     one_line_error(result, "Cannot load model parameters from checkpoint", "another --arch")
     assert (save_dir / "checkpoint_last.pt").read_bytes() == before
 
@@ -145,16 +145,17 @@ def test_loss_turning_nan_stops_with_the_last_good_checkpoint_kept(tiny_data, tm
 # One case per entry point and kind of check, through the installed commands: one line, exit status 1,
 # no traceback, nothing written. (tests/test_option_ranges.py walks every option in-process.)
 ENTRY_POINT_CASES = [
-    ("fairseq-train", lambda d, t, c: train_flags(d, str(t / "run"), "hybrid_vae_lstm",
+    ("hybrid-vae-train", lambda d, t, c: train_flags(d, str(t / "run"), "hybrid_vae_lstm",
                                                   ["--latent-dim", "0"]),
      "--latent-dim 0 is out of range: it must be at least 1"),
-    ("fairseq-train", lambda d, t, c: train_flags(d, str(t / "a_file"), "hybrid_vae_lstm", []),
+    ("hybrid-vae-train", lambda d, t, c: train_flags(d, str(t / "a_file"), "hybrid_vae_lstm", []),
      "a_file is a file: give a folder to write into"),
-    ("fairseq-generate", lambda d, t, c: generate_flags(d, c) + ["--sample-size", "32"],
+    ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--sample-size", "32"],
      "--sample-size 32 differs from the checkpoint's 16: pass --sample-size 16"),
-    ("fairseq-generate", lambda d, t, c: generate_flags(d, c) + ["--beam", "0"], "--beam 0 is out of range"),
-    ("fairseq-generate", lambda d, t, c: generate_flags(d, c.parent), "is a folder: give a file"),
-    ("fairseq-validate", lambda d, t, c: generate_flags(d, c.parent)[:9] + ["--cpu", "--batch-size", "8"],
+    ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--beam", "0"],
+     "--beam 0 is out of range"),
+    ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c.parent), "is a folder: give a file"),
+    ("hybrid-vae-validate", lambda d, t, c: generate_flags(d, c.parent)[:9] + ["--cpu", "--batch-size", "8"],
      "is a folder: give a file"),
     ("hybrid-vae-eval", lambda d, t, c: [d, "--path", c, "--iw-samples", "0"],
      "argument --iw-samples: 0 is out of range: it must be at least 1"),

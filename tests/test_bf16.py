@@ -10,8 +10,9 @@ import torch
 from conftest import run_train
 from fairseq import checkpoint_utils
 
-from fairseq_hybrid_vae import TextVAEHubInterface, compat
-from fairseq_hybrid_vae.evaluate import cli_main as evaluate_cli
+from fairseq_hybrid_vae import TextVAEHubInterface
+from fairseq_hybrid_vae.cli.evaluate import cli_main as evaluate_cli
+from fairseq_hybrid_vae.common import compat
 from fairseq_hybrid_vae.tasks import text_vae
 
 pytestmark = pytest.mark.float_sensitive  # scripts/test.sh runs these again one instruction set down

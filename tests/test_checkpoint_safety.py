@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import PACKAGE_DIR, run_generate
 
-from fairseq_hybrid_vae.checkpoint_safety import CheckpointError, load_checkpoint_to_cpu
+from fairseq_hybrid_vae.fairseq_fixes.checkpoint_safety import CheckpointError, load_checkpoint_to_cpu
 
 
 class Payload:

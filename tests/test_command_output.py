@@ -23,11 +23,12 @@ def noise(output: str) -> list:
 
 
 def test_a_refused_start_prints_its_error_and_fairseqs_log_lines_only(tiny_data, tmp_path):
-    output = command("hybrid-vae-validate", tiny_data, "--task", "text_vae", "--path",
+    output = command("hybrid-vae-validate", tiny_data, "--task", "text_vae", "--batch-size", "2", "--path",
                      str(tmp_path / "missing.pt"), cwd=str(tmp_path), status=1)
     lines = output.splitlines()
     missing = tmp_path / "missing.pt"
-    assert lines[-1] == f"hybrid-vae-validate: error: --path {missing} is missing: give a file"
+    assert lines[-1] == (f"hybrid-vae-validate: error: Model file not found: {missing}: check --path (a "
+                         "checkpoint file, e.g. checkpoints/checkpoint_best.pt)")
     assert all(LOG_LINE.match(line) for line in lines[:-1]), lines
 
 

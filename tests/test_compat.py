@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fairseq_hybrid_vae import compat
+from fairseq_hybrid_vae.common import compat
 
 
 @pytest.mark.parametrize("fairseq, torch, says", [

@@ -7,7 +7,13 @@ import pytest
 import torch
 from conftest import run_train
 
-from fairseq_hybrid_vae.evaluate import active_units, cli_main, evaluate, mutual_information, positional_hits
+from fairseq_hybrid_vae.cli.evaluate import (
+    active_units,
+    cli_main,
+    evaluate,
+    mutual_information,
+    positional_hits,
+)
 
 pytestmark = pytest.mark.float_sensitive  # scripts/test.sh runs these again one instruction set down
 

@@ -72,7 +72,7 @@ def test_parallel_pass_equals_fairseq_greedy_search(tiny_data, tmp_path):
     from fairseq.dataclass.configs import GenerationConfig
     from fairseq.tasks import FairseqTask
 
-    from fairseq_hybrid_vae.parallel_generator import ParallelGenerator
+    from fairseq_hybrid_vae.tasks.parallel_generator import ParallelGenerator
 
     run_train(tiny_data, str(tmp_path), "hybrid_vae_feedforward", ["--max-update", "30"])
     checkpoint = str(tmp_path / "checkpoint_last.pt")

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from grid import Convergence, converged, dedupe, final_valid, parse_stats  # noqa: E402
+from grid import Convergence, converged, dedupe, final_valid, parse_stats, read_results, write_rows  # noqa: E402
 
 LOG = [
     '2026-11-25 00:37:01 | INFO | train_inner | {"epoch": 1, "update": 0.5, "loss": "5.1"}',
@@ -41,3 +41,14 @@ def test_dedupe_keeps_the_last_row_of_a_repeated_point():
     rows = valid_rows([(500, 2.0), (1000, 1.9), (1000, 1.8)]) + [{"split": "train", "num_updates": "500"}]
     assert [(r["split"], r["num_updates"], r.get("elbo")) for r in dedupe(rows)] == [
         ("train", "500", None), ("valid", "500", "2.0"), ("valid", "1000", "1.8")]
+
+
+def test_one_curves_file_per_grid_keeps_other_runs_and_replaces_a_rerun(tmp_path):
+    row = {"split": "valid", "epoch": "1", "num_updates": "20", "seconds": "3.0"}
+    write_rows(str(tmp_path), [{**row, "run": "a", "elbo": "2.0", "L": "12"}])
+    write_rows(str(tmp_path), [{**row, "run": "b", "elbo": "1.5"}])
+    write_rows(str(tmp_path), [{**row, "run": "a", "elbo": "1.9", "L": "12"}])  # a rerun of a
+    rows = read_results(str(tmp_path))
+    assert sorted((r["run"], r["elbo"], r["L"]) for r in rows) == [("a", "1.9", "12"), ("b", "1.5", "")]
+    assert [r["run"] for r in read_results(str(tmp_path), ["b"])] == ["b"]
+    assert read_results(str(tmp_path / "missing"), ["a"]) == []

@@ -121,7 +121,7 @@ def test_the_readme_commands_run_from_any_folder(installed):
 
 
 def test_each_command_passes_the_installed_folder_once():
-    from fairseq_hybrid_vae.commands import CONFIG_DIR, PLUGIN_DIR, with_plugin
+    from fairseq_hybrid_vae.cli.commands import CONFIG_DIR, PLUGIN_DIR, with_plugin
 
     assert with_plugin("train", ["data", "--cpu"]) == ["--user-dir", PLUGIN_DIR, "data", "--cpu"]
     same = ["data", "--user-dir", os.path.join(PLUGIN_DIR, "..", "fairseq_hybrid_vae")]

@@ -12,8 +12,8 @@ import torch
 from conftest import PACKAGE_DIR, run_generate, run_train, synthetic_lines
 
 from fairseq_hybrid_vae import TextVAEHubInterface
-from fairseq_hybrid_vae.errors import InputError
-from fairseq_hybrid_vae.latent_cli import cli_main as latent_cli
+from fairseq_hybrid_vae.cli.latent import cli_main as latent_cli
+from fairseq_hybrid_vae.common.errors import InputError
 
 pytestmark = pytest.mark.float_sensitive  # scripts/test.sh runs these again one instruction set down
 
@@ -28,7 +28,7 @@ def toy_lines(n: int, seed: int):
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     """(data dir, checkpoint, valid lines) of a historyless hybrid trained 200 updates on the toy."""
-    from fairseq_hybrid_vae.prepare import cli_main as prepare
+    from fairseq_hybrid_vae.cli.prepare import cli_main as prepare
 
     root = tmp_path_factory.mktemp("toy")
     for split, n, seed in [("train", 800, 0), ("valid", 100, 1)]:
@@ -170,7 +170,7 @@ def test_texts_become_the_units_the_data_path_gives(vae, toy, line_padding):
 def test_reconstruction_accuracy_counts_characters_at_their_position(vae, toy):
     """hybrid-vae-eval's accuracy against a count over the decoded strings (one unit per character,
     plus the end of line, which matches when the lengths agree)."""
-    from fairseq_hybrid_vae.evaluate import evaluate
+    from fairseq_hybrid_vae.cli.evaluate import evaluate
 
     lines = toy[2]
     result = evaluate(vae.model, vae.task, vae.cfg, "valid", iw_samples=2, iw_chunk=2, batch_size=16,
@@ -186,7 +186,7 @@ def test_reconstruction_accuracy_counts_characters_at_their_position(vae, toy):
 def test_a_record_is_one_line_whatever_its_text_holds():
     """A window's decoded text holds line breaks (its EOS units); its record escapes them, and tabs,
     and the escapes undo to the text."""
-    from fairseq_hybrid_vae.latent_cli import one_line
+    from fairseq_hybrid_vae.cli.latent import one_line
 
     text = "the end\nof a line\tand a \\n that was typed"
     record = f"D-0\t1\t{one_line(text)}"

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 from fairseq.dataclass.configs import DistributedTrainingConfig
 
-from fairseq_hybrid_vae.errors import InputError
-from fairseq_hybrid_vae.launchers import check_launch
+from fairseq_hybrid_vae.common.errors import InputError
+from fairseq_hybrid_vae.fairseq_fixes.launchers import check_launch
 
 TORCHRUN_NODE_1 = {"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500", "WORLD_SIZE": "2", "RANK": "1",
                    "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "1"}

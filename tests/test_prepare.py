@@ -7,7 +7,7 @@ import pytest
 import sentencepiece as spm
 from fairseq.data import Dictionary, data_utils
 
-from fairseq_hybrid_vae.prepare import cli_main, normalize_tweet
+from fairseq_hybrid_vae.cli.prepare import cli_main, normalize_tweet
 
 TEXT = [
     " the <unk> company said N shares rose $ N ",
@@ -114,7 +114,7 @@ def test_streaming_writer_writes_what_fairseqs_builder_writes(tmp_path, vocab_si
     import torch
     from fairseq.data import indexed_dataset
 
-    from fairseq_hybrid_vae.prepare import IndexedDatasetWriter
+    from fairseq_hybrid_vae.cli.prepare import IndexedDatasetWriter
 
     rng = np.random.default_rng(0)
     items = [rng.integers(0, vocab_size, size=rng.integers(1, 40)) for _ in range(500)]

@@ -12,7 +12,7 @@ from conftest import IN_PROCESS_PATCHES, logged_updates, train_flags
 from fairseq import checkpoint_utils
 from fairseq.file_io import PathManager
 
-from fairseq_hybrid_vae.patches import command_line_patches
+from fairseq_hybrid_vae.fairseq_fixes.patches import command_line_patches
 
 pytestmark = pytest.mark.float_sensitive  # scripts/test.sh runs these again one instruction set down
 
@@ -20,7 +20,8 @@ UPDATES, SAVE_EVERY, EPOCH = 24, 4, 10  # 10 updates per epoch: the run crosses 
 
 
 def command(data: str, save_dir: str):
-    return [sys.executable, "-m", "fairseq_cli.train"] + train_flags(data, save_dir, "hybrid_vae_lstm", [
+    train = os.path.join(os.path.dirname(sys.executable), "hybrid-vae-train")
+    return [train] + train_flags(data, save_dir, "hybrid_vae_lstm", [
         "--max-update", str(UPDATES), "--save-interval-updates", str(SAVE_EVERY),
         "--kl-anneal-start", "5", "--kl-anneal-updates", "10", "--disable-validation"])
 

@@ -1,5 +1,6 @@
 """fairseq-train end to end, in-process, for every arch: the loss falls and the logs are complete."""
 
+import os
 import subprocess
 import sys
 
@@ -85,8 +86,8 @@ def test_paper_size_parameter_count():
 
 def test_help_lists_every_option():
     result = subprocess.run(
-        [sys.executable, "-m", "fairseq_cli.train", "--user-dir", PACKAGE_DIR, "--task", "text_vae",
-         "--arch", "hybrid_vae_bytenet", "--criterion", "hybrid_vae_elbo", "--help"],
+        [os.path.join(os.path.dirname(sys.executable), "hybrid-vae-train"), "--user-dir", PACKAGE_DIR,
+         "--task", "text_vae", "--arch", "hybrid_vae_bytenet", "--criterion", "hybrid_vae_elbo", "--help"],
         capture_output=True, text=True, check=True,
     )
     text = " ".join(result.stdout.split())
@@ -122,7 +123,7 @@ def test_model_runs_in_bfloat16(head):
 
 
 def test_history_and_head_dropout_reach_the_model_from_the_command_line(tiny_data, tmp_path, caplog):
-    from fairseq_hybrid_vae.checkpoint_safety import load_checkpoint_to_cpu
+    from fairseq_hybrid_vae.fairseq_fixes.checkpoint_safety import load_checkpoint_to_cpu
 
     run_train(tiny_data, str(tmp_path), "hybrid_vae_bytenet",
               ["--max-update", "3", "--windows-per-epoch", "800", "--input-dropout", "0.3",

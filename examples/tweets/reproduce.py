@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from grid import REPO, Run, evaluate, read_results, run_grid  # noqa: E402
 
-from fairseq_hybrid_vae.atomic import atomic_open  # noqa: E402
+from fairseq_hybrid_vae.common.atomic import atomic_open  # noqa: E402
 from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS  # noqa: E402
 
 BIN = os.path.join(REPO, ".venv", "bin")

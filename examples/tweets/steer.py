@@ -16,6 +16,7 @@ their plain reconstructions (amount 0). Output: results/steer-<scale>-<cell>.md.
 import argparse
 import difflib
 import glob
+import math
 import os
 import sys
 
@@ -26,9 +27,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 from grid import REPO  # noqa: E402
 
 from fairseq_hybrid_vae import TextVAEHubInterface  # noqa: E402
-from fairseq_hybrid_vae.atomic import atomic_open  # noqa: E402
+from fairseq_hybrid_vae.cli.prepare import normalize_tweet  # noqa: E402
+from fairseq_hybrid_vae.common.atomic import atomic_open  # noqa: E402
 from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL  # noqa: E402
-from fairseq_hybrid_vae.prepare import normalize_tweet  # noqa: E402
 
 AMOUNTS = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0]
 
@@ -66,6 +67,45 @@ def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
+def has_question(text: str) -> bool:
+    return "?" in text
+
+
+def shift_error(p: float, q: float, n: int) -> float:
+    """Standard error of the difference of two shares measured on n texts each (binomial)."""
+    return math.sqrt((p * (1 - p) + q * (1 - q)) / n)
+
+
+def steer_rows(vae, inputs: list, direction, has_attribute) -> tuple:
+    """Per amount: the share of outputs with the attribute, its shift over the reconstruction, the
+    shift's standard error and how much of the input survives; and the outputs themselves."""
+    outputs = {amount: vae.steer(inputs, direction, amount) for amount in AMOUNTS}
+    share = lambda texts: float(np.mean([has_attribute(t) for t in texts]))  # noqa: E731
+    baseline = share(outputs[0.0])
+    rows = [("the inputs themselves", share(inputs), None, 1.0)]
+    for amount in AMOUNTS:
+        kept = float(np.mean([similarity(a, b) for a, b in zip(inputs, outputs[amount])]))
+        what = "reconstruction (amount 0)" if amount == 0 else f"steered, amount {amount:g}"
+        p = share(outputs[amount])
+        rows.append((what, p, None if amount == 0 else (p - baseline, shift_error(p, baseline, len(inputs))),
+                     kept))
+    return rows, outputs
+
+
+def table(title: str, attribute: str, rows: list, inputs: list, outputs: dict) -> list:
+    lines = [f"### {title}\n", f"| decoded from | {attribute} | shift over the reconstruction (+- 1 s.e.) "
+             "| content kept (similarity to the input) |", "|---|---|---|---|"]
+    for what, share, shift, kept in rows:
+        shown = "" if shift is None else f"{shift[0] * 100:+.1f} +- {shift[1] * 100:.1f} points"
+        lines.append(f"| {what} | {share:.1%} | {shown} | {kept:.3f} |")
+    lines += ["", "Examples: S the input, then the outputs at amounts 0, 1 and 2:", "", "```"]
+    for i in range(5):
+        lines.append(f"S  {inputs[i]}")
+        lines += [f"{amount:<3g}{outputs[amount][i]}" for amount in (0.0, 1.0, 2.0)]
+        lines.append("")
+    return lines + ["```", ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tweets", required=True, help="the tweet folder reproduce.py was given")
@@ -73,56 +113,68 @@ def main() -> None:
     parser.add_argument("--scale", default="cpu")
     parser.add_argument("--lstm-cell", default=DEFAULT_LSTM_CELL)
     parser.add_argument("--run", default="hybrid-alpha0.2")
+    parser.add_argument("--save-dir", help="the model's folder (default: WORK/SCALE-CELL/RUN)")
     parser.add_argument("--per-class", type=int, default=3000,
-                        help="training tweets per class for the direction")
-    parser.add_argument("--steered", type=int, default=300, help="negative test tweets to steer")
+                        help="training tweets per class for each direction")
+    parser.add_argument("--steered", type=int, default=300, help="test tweets to steer per direction")
     args = parser.parse_args()
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     name = f"{args.scale}-{args.lstm_cell}"
-    save_dir = os.path.join(args.work, name, args.run)
+    save_dir = args.save_dir or os.path.join(args.work, name, args.run)
     vae = TextVAEHubInterface.from_pretrained(save_dir, "checkpoint_last.pt",
                                               data_name_or_path=os.path.join(args.work, "data-bin"))
     labels = sentiment_labels(args.tweets)
-    train_texts, train_labels = labelled(split_texts(vae, "train"), labels)
+    train_all = split_texts(vae, "train")
+    train_texts, train_labels = labelled(train_all, labels)
     positive = [t for t, y in zip(train_texts, train_labels) if y == 1][: args.per_class]
     negative = [t for t, y in zip(train_texts, train_labels) if y == 0][: args.per_class]
-    direction = vae.attribute_vector(positive, negative)
+    sentiment = vae.attribute_vector(positive, negative)
+    asking = vae.attribute_vector([t for t in train_all if has_question(t)][: args.per_class],
+                                  [t for t in train_all if not has_question(t)][: args.per_class])
 
     valid_texts, valid_labels = labelled(split_texts(vae, "valid"), labels)
-    test_texts, test_labels = labelled(split_texts(vae, "test"), labels)
+    test_all = split_texts(vae, "test")
+    test_texts, test_labels = labelled(test_all, labels)
     features = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)
     classifier = LogisticRegression(max_iter=2000, C=2.0)
     classifier.fit(features.fit_transform(valid_texts), valid_labels)
-    accuracy = float((classifier.predict(features.transform(test_texts)) == test_labels).mean())
-    share_positive = lambda texts: float(classifier.predict(features.transform(texts)).mean())  # noqa: E731
+    judge = lambda texts: classifier.predict(features.transform(texts))  # noqa: E731
+    accuracy = float((judge(test_texts) == test_labels).mean())
+    judged = test_texts[: 2 * args.steered]  # the judge on the decoder's own text: labelled reconstructions
+    accuracy_reconstructed = float((judge(vae.reconstruct(judged)) == test_labels[: len(judged)]).mean())
 
-    inputs = [t for t, y in zip(test_texts, test_labels) if y == 0][: args.steered]
-    outputs = {amount: vae.steer(inputs, direction, amount) for amount in AMOUNTS}
-    rows = [("the inputs themselves", share_positive(inputs), 1.0)]
-    for amount in AMOUNTS:
-        kept = float(np.mean([similarity(a, b) for a, b in zip(inputs, outputs[amount])]))
-        what = "reconstruction (amount 0)" if amount == 0 else f"steered, amount {amount:g}"
-        rows.append((what, share_positive(outputs[amount]), kept))
-
+    first = lambda texts: texts[: args.steered]  # noqa: E731
+    negative_tests = first([t for t, y in zip(test_texts, test_labels) if y == 0])
+    positive_tests = first([t for t, y in zip(test_texts, test_labels) if y == 1])
+    is_positive = lambda t: judge([t])[0] == 1  # noqa: E731
+    experiments = [  # title, what is counted, direction, inputs, whether a text has what is counted
+        ("Negative tweets steered toward positive", "labelled positive", sentiment, negative_tests,
+         is_positive),
+        ("Positive tweets steered toward negative", "labelled negative", -sentiment, positive_tests,
+         lambda t: not is_positive(t)),
+        ("Tweets without a question mark steered toward one", "with a question mark", asking,
+         first([t for t in test_all if not has_question(t)]), has_question),
+        ("Tweets with a question mark steered away from it", "without a question mark", -asking,
+         first([t for t in test_all if has_question(t)]), lambda t: not has_question(t)),
+    ]
     lines = [
-        f"# Steering negative tweets toward positive ({args.run}, {name})\n",
-        f"Direction: mean posterior of {len(positive)} positive minus {len(negative)} negative training "
-        f"tweets (norm {float(direction.norm()):.2f}, latent size {len(direction)}). Classifier: "
-        f"{len(valid_texts)} labelled valid tweets, accuracy {accuracy:.3f} on {len(test_texts)} labelled "
-        f"test tweets. Steered: the first {len(inputs)} negative test tweets, greedy decoding.\n",
-        "| decoded from | labelled positive | content kept (similarity to the input) |",
-        "|---|---|---|",
-    ] + [f"| {what} | {share:.1%} | {kept:.3f} |" for what, share, kept in rows]
-    lines += ["", "Examples: S the input, then the outputs at amounts 0, 1 and 2:", "", "```"]
-    for i in range(5):
-        lines.append(f"S  {inputs[i]}")
-        lines += [f"{amount:<3g}{outputs[amount][i]}" for amount in (0.0, 1.0, 2.0)]
-        lines.append("")
-    lines.append("```")
-    text = "\n".join(lines) + "\n"
-    with atomic_open(os.path.join(HERE, "results", f"steer-{name}.md"), encoding="utf-8") as f:
+        f"# Steering tweets through z ({os.path.basename(os.path.normpath(save_dir))}, {name})\n",
+        f"Sentiment: mean posterior of {len(positive)} positive minus {len(negative)} negative training "
+        f"tweets (norm {float(sentiment.norm()):.2f}); question mark: of training tweets with one minus "
+        f"without (norm {float(asking.norm()):.2f}); latent size {len(sentiment)}. Judge of sentiment: "
+        f"{len(valid_texts)} labelled valid tweets; accuracy {accuracy:.3f} on {len(test_texts)} labelled "
+        f"test tweets, {accuracy_reconstructed:.3f} on the greedy reconstructions of {len(judged)} of them "
+        f"(scored against the inputs' labels). Steered: the first {args.steered} test tweets of each kind, "
+        "greedy decoding.\n",
+    ]
+    for title, attribute, direction, inputs, has_attribute in experiments:
+        rows, outputs = steer_rows(vae, inputs, direction, has_attribute)
+        lines += table(title, attribute, rows, inputs, outputs)
+    text = "\n".join(lines)
+    out = os.path.join(HERE, "results", f"steer-{os.path.basename(os.path.normpath(save_dir))}-{name}.md")
+    with atomic_open(out, encoding="utf-8") as f:
         f.write(text)
     print(text)
 

@@ -11,8 +11,8 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 from torch import Tensor
 
+from ..common.option_ranges import AT_LEAST_1, NON_NEGATIVE, PROBABILITY, Range, check_options
 from ..modules import gaussian_kl
-from ..option_ranges import AT_LEAST_1, NON_NEGATIVE, PROBABILITY, Range, check_options
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from fairseq.data import Dictionary, indexed_dataset
 from google.protobuf.message import DecodeError
 from sentencepiece import sentencepiece_model_pb2
 
-from ..errors import InputError
+from ..common.errors import InputError
 
 FIX = "prepare the data again with hybrid-vae-prepare, or copy the folder again"
 # fairseq's mmap index: magic (9 bytes), version (<Q), dtype code (<B), number of items (<Q), then

@@ -18,9 +18,9 @@ from fairseq.models import register_model, register_model_architecture
 from omegaconf import II
 from torch import Tensor
 
-from ..errors import InputError
+from ..common.errors import InputError
+from ..common.option_ranges import AT_LEAST_1
 from ..modules import ConvEncoder, DeconvDecoder
-from ..option_ranges import AT_LEAST_1
 from .text_vae_model import (
     HEADS,
     TWEET_HEAD_SIZES,

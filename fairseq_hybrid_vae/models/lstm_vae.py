@@ -14,8 +14,8 @@ from fairseq.models import register_model, register_model_architecture
 from omegaconf import II
 from torch import Tensor
 
+from ..common.option_ranges import AT_LEAST_1
 from ..modules import LSTMHead, LSTMPosteriorEncoder
-from ..option_ranges import AT_LEAST_1
 from .text_vae_model import (
     LatentEncoder,
     RecurrentModelConfig,

@@ -13,9 +13,9 @@ from fairseq.utils import safe_getattr
 from omegaconf import open_dict
 from torch import Tensor
 
+from ..common.option_ranges import AT_LEAST_1, NON_NEGATIVE, POSITIVE, PROBABILITY
 from ..modules import DEFAULT_LSTM_CELL, LSTM_CELLS, ByteNetHead, HistorylessHead, LSTMHead, reparameterize
 from ..modules.lstm_cells import CELL_OF_OLD_CHECKPOINTS, PerGateLayerNorm
-from ..option_ranges import AT_LEAST_1, NON_NEGATIVE, POSITIVE, PROBABILITY
 
 AUTHORS_INIT_SCALE = 0.1  # the authors' U(-0.1, 0.1) for every weight and bias
 AUTHORS_EMBED_DIM = 0  # the authors feed one-hot tokens to their LSTMs

@@ -3,7 +3,7 @@
 from .causal_conv import CausalConv1d
 from .conv_encoder import ConvEncoder
 from .deconv_decoder import DeconvDecoder
-from .gaussian import gaussian_kl, reparameterize
+from .gaussian import gaussian_kl, log_normal, reparameterize
 from .heads import ByteNetHead, GatedResidualBlock, HistorylessHead, LSTMHead
 from .interpolation import interpolate_latents
 from .layer_norm_lstm import LayerNormLSTM
@@ -28,5 +28,6 @@ __all__ = [
     "build_token_embedding",
     "gaussian_kl",
     "interpolate_latents",
+    "log_normal",
     "reparameterize",
 ]

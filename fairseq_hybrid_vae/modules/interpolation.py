@@ -3,7 +3,7 @@
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ..common.errors import InputError
 
 
 def interpolate_latents(a: Tensor, b: Tensor, weight: Tensor, method: str = "lerp") -> Tensor:

@@ -17,7 +17,7 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.optim import FairseqOptimizer, register_optimizer
 from omegaconf import II, OmegaConf
 
-from ..option_ranges import NON_NEGATIVE, POSITIVE, Range, check_options
+from ..common.option_ranges import NON_NEGATIVE, POSITIVE, Range, check_options
 
 
 @dataclass

@@ -16,26 +16,49 @@ from fairseq.models import ARCH_MODEL_REGISTRY
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, OmegaConf, open_dict
 
-from ..compat import why_not_bf16
-from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
-from ..data.prepared_files import load_dictionary, load_split
-from ..data.text_units import SentencePieceDecoder, dictionary_checksum
-from ..distributed import average_batch_norm_statistics
-from ..errors import InputError, MissingInputError
-from ..fairseq_options import check_generation_options
-from ..models.text_vae_model import fill_in_old_options
-from ..modules import interpolate_latents, reparameterize
-from ..option_ranges import (
+from ..common.compat import why_not_bf16
+from ..common.errors import InputError, MissingInputError
+from ..common.option_ranges import (
     AT_LEAST_1,
     AT_LEAST_2,
     FINITE,
     NON_NEGATIVE,
+    POSITIVE,
+    Range,
     check_options,
     option_name,
+    out_of_range,
 )
-from ..parallel_generator import ParallelGenerator
+from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
+from ..data.prepared_files import load_dictionary, load_split
+from ..data.text_units import SentencePieceDecoder, dictionary_checksum
+from ..models.text_vae_model import fill_in_old_options
+from ..modules import interpolate_latents, reparameterize
+from .distributed import average_batch_norm_statistics
+from .parallel_generator import ParallelGenerator
 
 logger = logging.getLogger(__name__)
+
+# fairseq-generate's options that the task's generators (and the Python API's keyword arguments) read.
+GENERATION_RANGES = {
+    "beam": AT_LEAST_1,
+    "nbest": AT_LEAST_1,
+    "temperature": POSITIVE,  # divides the logits
+    "sampling_topk": Range(low=1, off=-1),
+    "sampling_topp": Range(low=0, high=1, low_open=True, off=-1),
+}
+
+
+def check_generation_options(args) -> None:
+    """Each of GENERATION_RANGES in its range, and no more hypotheses asked for than the beam keeps."""
+    for name, range_ in GENERATION_RANGES.items():
+        value = getattr(args, name, None)
+        complaint = None if value is None else out_of_range(name, value, range_)
+        if complaint:
+            raise InputError(complaint)
+    if getattr(args, "nbest", 1) > getattr(args, "beam", 1):
+        raise InputError(f"--nbest {args.nbest} is more than --beam {args.beam}: the beam keeps "
+                         f"{args.beam} hypotheses; raise --beam or lower --nbest")
 
 
 @dataclass

@@ -61,7 +61,7 @@ if os.environ.get("TEST_NAN_FROM_UPDATE"):  # the loss becomes NaN from this upd
 if __name__ == "__main__":
     # This script imports the plugin before fairseq's parser does, so it applies what fairseq-train
     # would get from loading the plugin through --user-dir.
-    from fairseq_hybrid_vae.patches import patch_for_the_command_line
+    from fairseq_hybrid_vae.fairseq_fixes.patches import patch_for_the_command_line
 
     patch_for_the_command_line()
     train.cli_main()

@@ -1,0 +1,126 @@
+"""Train tweets hybrids whose z carries the tweet, and compare them by bound and reconstruction together.
+
+    python examples/tweets/latent.py --tweets TWEETS_DIR            # train what is missing, then the table
+    python examples/tweets/latent.py --runs fb1.5                   # one candidate
+    python examples/tweets/latent.py --table-only
+
+Every candidate is the CPU-scale hybrid of reproduce.py (z = 32, LSTM 256, conv encoder 64-128-256)
+with what the quickstart's rounds found keeps information in z: free bits (nats per latent dimension
+below which the KL is not penalised), alpha falling from 1 (the historyless term pushes the tweet
+into z first), Adam's learning rate falling linearly to 0, bf16 autocast where the processor has it.
+Per candidate: the valid bound and KL (hybrid-vae-eval, first 500 valid tweets, K = 50, as Table 2),
+how much of a tweet its greedy reconstruction keeps (difflib's ratio, first 500 test tweets, 1 =
+identical), and the training time. Output: results/latent-candidates.md beside the baseline (the
+CPU-scale hybrid of Table 2, 2,500 updates).
+"""
+
+import argparse
+import difflib
+import json
+import math
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from grid import Run, evaluate, read_results, run_grid  # noqa: E402
+from reproduce import SCALES, mean_units, prepare  # noqa: E402
+
+from fairseq_hybrid_vae.common.atomic import atomic_open  # noqa: E402
+from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL  # noqa: E402
+
+UPDATES = 3000  # about 6 minutes per candidate on 2 cores in bf16
+SCHEDULE = ["--max-update", str(UPDATES), "--lr", "2e-3", "--lr-scheduler", "polynomial_decay",
+            "--end-learning-rate", "0", "--power", "1", "--total-num-update", str(UPDATES),
+            "--validate-interval-updates", "1000", "--save-interval-updates", "1000", "--bf16-autocast"]
+ALPHA_FALLS = ["--alpha", "1", "--alpha-anneal-start", "1000", "--alpha-anneal-updates", "1000"]
+HYBRID = SCALES["cpu"]["hybrid"][1]  # z = 32, LSTM 256, encoder 64-128-256, KL weight 0.001 -> 1
+BYTENET = ["--head-layers", "3", "--head-channels", "128", "--head-dropout", "0.1"]  # the quickstart's head
+CANDIDATES = [  # the baseline first: Table 2's CPU-scale hybrid, retrained here for its reconstructions
+    Run("baseline", "hybrid_vae_lstm", HYBRID + ["--alpha", "0.2"],
+        {"model": "Table 2's hybrid (LSTM head), alpha 0.2, 2,500 updates, fp32 (baseline)"}),
+    Run("fb1.5", "hybrid_vae_lstm", HYBRID + SCHEDULE + ALPHA_FALLS + ["--alpha-final", "0.2",
+                                                                      "--free-bits", "1.5"],
+        {"model": "LSTM head, free bits 1.5, alpha 1 -> 0.2"}),
+    Run("fb2-a0.5", "hybrid_vae_lstm", HYBRID + SCHEDULE + ALPHA_FALLS + ["--alpha-final", "0.5",
+                                                                         "--free-bits", "2"],
+        {"model": "LSTM head, free bits 2, alpha 1 -> 0.5"}),
+    Run("bytenet-fb1.5", "hybrid_vae_bytenet", HYBRID + BYTENET + SCHEDULE + ALPHA_FALLS + [
+        "--alpha-final", "0", "--free-bits", "1.5"],
+        {"model": "ByteNet head (3 layers of 128), free bits 1.5, alpha 1 -> 0"}),
+]
+TEST_TWEETS = 500
+
+
+def similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+def reconstruction_kept(save_dir: str, data: str, report: str) -> float:
+    """Mean difflib ratio of the first TEST_TWEETS test tweets and their greedy reconstructions."""
+    if not os.path.exists(report):
+        from fairseq_hybrid_vae import TextVAEHubInterface
+
+        vae = TextVAEHubInterface.from_pretrained(save_dir, "checkpoint_last.pt", data_name_or_path=data)
+        texts = [vae.to_text(tokens) for tokens in vae.split_codes("test")[1][:TEST_TWEETS]]
+        outputs = [out for i in range(0, len(texts), 100) for out in vae.reconstruct(texts[i:i + 100])]
+        kept = sum(similarity(a, b) for a, b in zip(texts, outputs)) / len(texts)
+        with atomic_open(report, encoding="utf-8") as f:
+            json.dump({"kept": kept, "examples": list(zip(texts[:10], outputs[:10]))}, f, indent=1)
+    with open(report, encoding="utf-8") as f:
+        return json.load(f)["kept"]
+
+
+def row(name: str, label: str, results: str, work: str, data: str, units: float) -> str:
+    with open(os.path.join(results, f"{name}.json")) as f:
+        nats = json.load(f)["nats_per_sample"]
+    kept = reconstruction_kept(os.path.join(work, name), data, os.path.join(results, f"{name}.kept.json"))
+    curve = read_results(results, [name])
+    seconds = float(curve[-1]["seconds"]) if curve else float("nan")
+    updates = max(int(r["num_updates"] or 0) for r in curve) if curve else 0
+    elbo, iw_nll = (nats[key] / units / math.log(2) for key in ["elbo", "iw_nll"])
+    return (f"| {label} | {updates:,} | {seconds / 60:.0f} | {elbo:.3f} | {iw_nll:.3f} | {nats['kl']:.1f} "
+            f"| {kept:.3f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tweets", help="folder of tweet .txt files (for the first run)")
+    parser.add_argument("--work", default=os.path.join(os.path.dirname(os.path.dirname(HERE)), "runs",
+                                                       "reproduce-tweets"))
+    parser.add_argument("--runs", help="comma-separated candidate names: train only these")
+    parser.add_argument("--table-only", action="store_true")
+    args = parser.parse_args()
+    data, results = os.path.join(args.work, "data-bin"), os.path.join(HERE, "results", "latent")
+    work = os.path.join(args.work, f"latent-{DEFAULT_LSTM_CELL}")
+    chosen = [r for r in CANDIDATES if not args.runs or r.name in args.runs.split(",")]
+    if not args.table_only:
+        if not os.path.exists(os.path.join(data, "dict.txt")):
+            if not args.tweets:
+                sys.exit("no prepared data yet: pass --tweets FOLDER (.txt files, one tweet per line)")
+            prepare(args.tweets, data, args.work)
+        common = SCALES["cpu"]["common"]
+        for run in chosen:
+            start = time.time()
+            run_grid([run], data, results, work, common)
+            evaluate(data, os.path.join(work, run.name), os.path.join(results, f"{run.name}.json"),
+                     SCALES["cpu"]["eval"])
+            reconstruction_kept(os.path.join(work, run.name), data,
+                                os.path.join(results, f"{run.name}.kept.json"))
+            print(f"{run.name}: done in {time.time() - start:.0f} s", flush=True)
+    units = mean_units(data)
+    lines = ["| candidate | updates | training (min) | ELBO bits/char | IW-NLL bits/char | KL (nats/tweet) "
+             "| reconstruction kept |", "|---|---|---|---|---|---|---|"]
+    for run in CANDIDATES:
+        if os.path.exists(os.path.join(results, f"{run.name}.json")):
+            lines.append(row(run.name, run.labels["model"], results, work, data, units))
+    text = "\n".join(lines) + "\n"
+    with atomic_open(os.path.join(HERE, "results", "latent-candidates.md"), encoding="utf-8") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

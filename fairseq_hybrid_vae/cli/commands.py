@@ -1,0 +1,113 @@
+"""fairseq's commands with this plugin loaded from wherever it is installed, so they run from any folder.
+
+fairseq finds a plugin by the folder passed as --user-dir: a path relative to the current folder, or
+a folder beside fairseq's own package (fairseq/utils.py, import_user_module). From a user's project
+folder, or with an editable install, `--user-dir fairseq_hybrid_vae` finds neither. So, as other fairseq
+extensions do, each command here is fairseq's own with the installed package's absolute folder as
+--user-dir (spawned workers of a multi-GPU run read it from the config and import the same folder):
+
+    hybrid-vae-train ...        = fairseq-train --user-dir "$(hybrid-vae-user-dir)" ...
+    hybrid-vae-generate, hybrid-vae-validate: the same for fairseq-generate and fairseq-validate
+    hybrid-vae-hydra-train ...  = fairseq-hydra-train common.user_dir=... with the plugin's configs
+                                  (fairseq_hybrid_vae/config) as the default --config-dir
+    hybrid-vae-user-dir         prints the folder, for fairseq's own commands and scripts
+"""
+
+import importlib
+import logging
+import os
+import sys
+import warnings
+from functools import partial
+from typing import List, Optional
+
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package folder
+CONFIG_DIR = os.path.join(PLUGIN_DIR, "config")  # the hydra configs that ship with the plugin
+
+# hybrid-vae-<name> -> the fairseq_cli module whose cli_main it runs (each reads sys.argv).
+FAIRSEQ_COMMANDS = {
+    "train": "fairseq_cli.train",
+    "generate": "fairseq_cli.generate",
+    "validate": "fairseq_cli.validate",
+    "hydra-train": "fairseq_cli.hydra_train",
+}
+
+
+def given_user_dir(argv: List[str]) -> Optional[str]:
+    """The value of --user-dir (or hydra's common.user_dir=) in argv, if any."""
+    for i, arg in enumerate(argv):
+        if arg == "--user-dir" and i + 1 < len(argv):
+            return argv[i + 1]
+        for prefix in ("--user-dir=", "common.user_dir="):
+            if arg.startswith(prefix):
+                return arg[len(prefix):]
+    return None
+
+
+def with_plugin(name: str, argv: List[str]) -> List[str]:
+    """argv with this plugin as the user dir (and, for hydra, its configs as the default config dir).
+    A user dir naming another folder is refused: these commands load this plugin, from one place."""
+    given = given_user_dir(argv)
+    if given is not None and os.path.realpath(given) != os.path.realpath(PLUGIN_DIR):
+        raise SystemExit(
+            f"hybrid-vae-{name}: error: this command loads the plugin itself, from {PLUGIN_DIR}; "
+            f"drop the user dir {given!r} (or run fairseq's own command with "
+            f"--user-dir \"$(hybrid-vae-user-dir)\")")
+    if name == "hydra-train":
+        has_config_dir = any(a in ("--config-dir", "-cd") or a.startswith("--config-dir=") for a in argv)
+        return ([] if has_config_dir else ["--config-dir", CONFIG_DIR]) + argv + (
+            [f"common.user_dir={PLUGIN_DIR}"] if given is None else [])
+    return argv if given is not None else ["--user-dir", PLUGIN_DIR] + argv
+
+
+LOG_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"  # fairseq_cli's
+# Warnings that fairseq 0.12 raises through its dependencies at every run, which a user can do nothing
+# about: its use of hydra 1.1's deprecated APIs (at start), torch's autocast under its old name and a
+# DataLoader's pin_memory=True on a machine without a GPU (at the first update). The messages' starts,
+# as warnings.filterwarnings matches them.
+UPSTREAM_WARNINGS = [
+    (UserWarning, r"hydra\.experimental\.(initialize|compose)\(\) is no longer experimental"),
+    (UserWarning, r"\s*The version_base parameter is not specified"),
+    (UserWarning, r"In 'config': Usage of deprecated keyword in package header"),
+    (UserWarning, r"\s*'config' is validated against ConfigStore schema"),
+    (UserWarning, r"\s*The strict flag in the compose API is deprecated"),
+    (UserWarning, r"'pin_memory' argument is set as true but no accelerator is found"),
+    (FutureWarning, r"`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated"),
+]
+
+
+def configure_output(stream=sys.stdout) -> None:
+    """fairseq_cli's logging (INFO, or $LOGLEVEL), set again where a command of the plugin starts, and
+    UPSTREAM_WARNINGS filtered. Importing fairseq's models runs
+    fairseq/models/wav2vec/wav2vec2_classification.py, whose logging.basicConfig(level=DEBUG) would
+    otherwise make every later basicConfig a no-op: fairseq's log lines lose their format and
+    hydra's and matplotlib's DEBUG lines get through."""
+    logging.basicConfig(format=LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S", stream=stream, force=True,
+                        level=os.environ.get("LOGLEVEL", "INFO").upper())
+    for category, message in UPSTREAM_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
+def run(name: str) -> None:
+    """Run fairseq's command `name` on sys.argv with this plugin and its command-line patches."""
+    configure_output()
+    argv = with_plugin(name, sys.argv[1:])
+    from ..fairseq_fixes import (
+        patches,  # the package itself was imported (stack checked, plugin registered) before
+    )
+
+    patches.patch_for_the_command_line()
+    sys.argv = [sys.argv[0], *argv]
+    importlib.import_module(FAIRSEQ_COMMANDS[name]).cli_main()
+
+
+# The console scripts of pyproject.toml.
+train = partial(run, "train")
+generate = partial(run, "generate")
+validate = partial(run, "validate")
+hydra_train = partial(run, "hydra-train")
+
+
+def user_dir() -> None:
+    """hybrid-vae-user-dir: the folder to pass to fairseq's commands as --user-dir."""
+    print(PLUGIN_DIR)

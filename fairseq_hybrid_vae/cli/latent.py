@@ -1,0 +1,191 @@
+"""hybrid-vae-latent: use z to change what the model writes, and look at the latent space.
+
+    hybrid-vae-latent vector     DATA --path CKPT --with pos.txt --without neg.txt --out pos.pt
+    hybrid-vae-latent steer      DATA --path CKPT --vector pos.pt --amounts 0,1,2 --input neg.txt
+    hybrid-vae-latent analogy    DATA --path CKPT A B C             # a : b :: c : ?
+    hybrid-vae-latent neighbours DATA --path CKPT --split train --k 5 TEXT [TEXT ...]
+    hybrid-vae-latent map        DATA --path CKPT --split valid --labels labels.txt --out map.png
+
+Texts are read one per line. Output lines follow fairseq-generate's habit: S-i the input, D-i the
+decoded text (steer: D-i<TAB>amount<TAB>text; neighbours: N-i<TAB>distance<TAB>text).
+"""
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+from ..common.atomic import atomic_path
+from ..common.errors import InputError
+from ..common.option_ranges import AT_LEAST_1, FINITE, Checked, OneLineArgumentParser, PathKind, Validated
+from ..fairseq_fixes.patches import patch_for_the_command_line
+from ..hub_interface import TextVAEHubInterface
+from ..tasks.text_vae import load_latent_vector
+from .commands import configure_output
+
+
+def read_texts(path: str) -> List[str]:
+    with open(path, encoding="utf-8") as f:
+        texts = [line.rstrip("\r\n") for line in f]
+    if not texts:
+        raise InputError(f"{path} holds no lines: give one text per line")
+    return texts
+
+
+def amounts_text(text: str) -> str:
+    """--amounts: comma-separated finite numbers."""
+    try:
+        values = [float(value) for value in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(value in FINITE for value in values):
+        raise argparse.ArgumentTypeError(f"{text}: give comma-separated numbers, e.g. 0,1,2")
+    return text
+
+
+def load(args) -> TextVAEHubInterface:
+    model_dir, checkpoint = os.path.split(os.path.abspath(args.path))
+    vae = TextVAEHubInterface.from_pretrained(model_dir, checkpoint,
+                                              data_name_or_path=os.path.abspath(args.data))
+    if torch.cuda.is_available() and not args.cpu:
+        vae.cuda()
+    return vae
+
+
+def vector(args) -> None:
+    vae = load(args)
+    direction = vae.attribute_vector(read_texts(args.with_attribute), read_texts(args.without_attribute))
+    with atomic_path(args.out) as partial:
+        torch.save(direction.cpu(), partial)
+    print(f"wrote {args.out}: a direction of norm {float(direction.norm()):.3f} in the "
+          f"{len(direction)}-d latent space")
+
+
+def one_line(text: str) -> str:
+    """A text as one field of one record: its line breaks (a window's EOS units) and tabs escaped, so
+    that each S-/D-/N- record stays on one line for grep and cut."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def steer(args) -> None:
+    vae = load(args)
+    direction = load_latent_vector(args.vector, vae.model.encoder.latent_dim, "--vector")
+    texts = read_texts(args.input)
+    amounts = [float(value) for value in args.amounts.split(",")]
+    outputs = {amount: vae.steer(texts, direction, amount, beam=args.beam) for amount in amounts}
+    for i, text in enumerate(texts):
+        print(f"S-{i}\t{one_line(text)}")
+        for amount in amounts:
+            print(f"D-{i}\t{amount:g}\t{one_line(outputs[amount][i])}")
+
+
+def analogy(args) -> None:
+    vae = load(args)
+    print("S-0\t" + "\t".join(one_line(text) for text in (args.a, args.b, args.c)))
+    print(f"D-0\t{one_line(vae.analogy(args.a, args.b, args.c, beam=args.beam))}")
+
+
+def neighbours(args) -> None:
+    vae = load(args)
+    for i, text in enumerate(args.texts):
+        print(f"S-{i}\t{one_line(text)}")
+        for neighbour, distance in vae.neighbours(text, args.k, args.split):
+            print(f"N-{i}\t{distance:.3f}\t{one_line(neighbour)}")
+
+
+def latent_map(args) -> None:
+    """PCA of the posterior means of a split to 2-D, one point per sample, coloured by label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+
+    vae = load(args)
+    codes = vae.split_codes(args.split)[0].cpu().numpy()  # (N, Z)
+    labels = read_texts(args.labels) if args.labels else ["all"] * len(codes)
+    if len(labels) != len(codes):
+        raise InputError(f"{args.labels} has {len(labels)} labels for the {len(codes)} samples of split "
+                         f"'{args.split}': give one label per sample, in order")
+    points = PCA(n_components=2).fit_transform(codes)  # (N, 2)
+    figure, axes = plt.subplots(figsize=(6, 6))
+    for label in sorted(set(labels)):
+        chosen = np.array([item == label for item in labels])
+        axes.scatter(points[chosen, 0], points[chosen, 1], s=4, alpha=0.6, label=label)
+    axes.set_xlabel("principal component 1")
+    axes.set_ylabel("principal component 2")
+    axes.set_title(f"posterior means of '{args.split}' ({len(codes)} samples)")
+    if len(set(labels)) > 1:
+        axes.legend(markerscale=4)
+    with atomic_path(args.out) as partial:
+        figure.savefig(partial, format="png", dpi=100)
+    if args.coords:
+        with atomic_path(args.coords) as partial, open(partial, "w") as f:
+            f.writelines(f"{x:.6f}\t{y:.6f}\t{label}\n" for (x, y), label in zip(points, labels))
+    print(f"wrote {args.out}: {len(codes)} points")
+
+
+def get_parser() -> OneLineArgumentParser:
+    parser = OneLineArgumentParser(prog="hybrid-vae-latent", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineArgumentParser)
+
+    def command(name: str, run, help: str) -> OneLineArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument("data", type=PathKind("folder"), help="the data directory the model was trained on")
+        sub.add_argument("--path", type=PathKind("file"), required=True, help="checkpoint file")
+        sub.add_argument("--cpu", action="store_true", help="do not use a GPU")
+        sub.set_defaults(run=run)
+        return sub
+
+    sub = command("vector", vector, "mean posterior of texts with an attribute minus that of those without")
+    sub.add_argument("--with", dest="with_attribute", type=PathKind("file"), required=True,
+                     help="texts with the attribute, one per line")
+    sub.add_argument("--without", dest="without_attribute", type=PathKind("file"), required=True,
+                     help="texts without it, one per line")
+    sub.add_argument("--out", type=PathKind("output file"), required=True, help="the direction (.pt)")
+    sub = command("steer", steer, "decode texts moved along a direction, at several amounts")
+    sub.add_argument("--vector", type=PathKind("file"), required=True, help="a direction from `vector`")
+    sub.add_argument("--input", type=PathKind("file"), required=True, help="texts, one per line")
+    sub.add_argument("--amounts", type=Validated(amounts_text, bad="1,x"), default="0,1",
+                     help="comma-separated amounts (0: plain reconstruction)")
+    sub.add_argument("--beam", type=Checked(int, AT_LEAST_1), default=1, help="beam size (1: greedy)")
+    sub = command("analogy", analogy, "a : b :: c : ?, decoded from z(c) + z(b) - z(a)")
+    for name in "abc":
+        sub.add_argument(name, help=f"text {name}")
+    sub.add_argument("--beam", type=Checked(int, AT_LEAST_1), default=1, help="beam size (1: greedy)")
+    sub = command("neighbours", neighbours, "the samples of a split nearest to each text in latent space")
+    sub.add_argument("texts", nargs="+", help="texts to look up")
+    sub.add_argument("--split", default="train", help="split to search (every window or line once)")
+    sub.add_argument("--k", type=Checked(int, AT_LEAST_1), default=5, help="neighbours per text")
+    sub = command("map", latent_map, "a 2-D PCA map of a split's posterior means, as a PNG")
+    sub.add_argument("--split", default="valid", help="split to map")
+    sub.add_argument("--labels", type=PathKind("file"), help="one label per sample of the split, in order")
+    sub.add_argument("--out", type=PathKind("output file"), required=True, help="the PNG to write")
+    sub.add_argument("--coords", type=PathKind("output file"), help="also write x, y, label per sample (TSV)")
+    return parser
+
+
+def subcommand_parsers(parser: Optional[OneLineArgumentParser] = None) -> dict:
+    """name -> parser of each subcommand, for the tests that walk every option."""
+    parser = parser or get_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return dict(action.choices)
+
+
+def cli_main(argv: Optional[List[str]] = None) -> None:
+    configure_output(sys.stderr)  # stdout holds the records
+    args = get_parser().parse_args(argv)
+    args.run(args)
+
+
+def main() -> None:
+    """hybrid-vae-latent: cli_main with the command-line patches (one-line errors)."""
+    patch_for_the_command_line()
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""hybrid-vae-prepare: raw UTF-8 text -> sentencepiece units -> fairseq binarized data.
+
+Writes DATA/{train,valid,test}.{bin,idx}, DATA/dict.txt and DATA/spm.model. Each line becomes its
+units followed by EOS, which stands for the newline: in window mode the task reads the corpus as one
+stream, as the authors did. `--unit char` round-trips the text exactly, spaces included.
+"""
+
+import argparse
+import hashlib
+import html
+import itertools
+import logging
+import os
+import struct
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Set
+
+import numpy as np
+import sentencepiece as spm
+from fairseq.data import Dictionary, indexed_dataset
+from sentencepiece import sentencepiece_model_pb2
+from tqdm import tqdm
+
+from ..common.errors import InputError
+from ..common.option_ranges import AT_LEAST_2, Checked, OneLineArgumentParser, PathKind, Range, Validated
+from .commands import configure_output
+
+logger = logging.getLogger("fairseq_hybrid_vae.cli.prepare")
+
+# A piece that cannot be a character: the default "<unk>" would swallow PTB's literal "<unk>".
+UNK_PIECE = "<UNK_>"
+# Lines encoded and written at a time: memory stays bounded whatever the corpus size.
+CHUNK_LINES = 10_000
+# sentencepiece trains on at most this many lines, sampled from the whole training text.
+SENTENCEPIECE_SAMPLE_LINES = 500_000
+# Inputs at least this large show a progress bar.
+PROGRESS_BAR_BYTES = 10 << 20
+
+
+def normalize_tweet(line: str) -> str:
+    """The paper's tweet preprocessing plus HTML unescape and collapsed whitespace."""
+    tokens = []
+    for token in html.unescape(line).split():
+        if token.startswith(("http://", "https://")):
+            token = "url"
+        elif token.startswith("@"):
+            token = "@userid"
+        tokens.append(token)
+    return " ".join(tokens)
+
+
+@dataclass
+class Source:
+    """One text file, read line by line (each pass reads it again, so nothing grows with its size);
+    lines `start` to `stop` of its normalised lines."""
+
+    path: str
+    encoding_errors: str
+    normalization: str
+    start: int = 0
+    stop: Optional[int] = None
+
+    def lines(self, progress: str = "") -> Iterator[str]:
+        lines = normalized(read_lines(self.path, self.encoding_errors, progress), self.normalization)
+        return itertools.islice(lines, self.start, self.stop)
+
+
+def read_lines(path: str, errors: str, progress: str = "") -> Iterator[str]:
+    """Lines without their line breaks; undecodable bytes are an error naming the line. A progress
+    bar over the file's bytes when `progress` names the pass and the file is large."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f, tqdm(total=size, unit="B", unit_scale=True, desc=progress,
+                                     disable=not progress or size < PROGRESS_BAR_BYTES) as bar:
+        for number, raw in enumerate(f, start=1):
+            bar.update(len(raw))
+            try:
+                yield raw.decode("utf-8", errors=errors).rstrip("\r\n")
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"{path}: line {number} is not valid UTF-8 ({err.reason} at byte {err.start}): "
+                    "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8) or pass "
+                    "--encoding-errors replace"
+                ) from None
+
+
+def normalized(lines: Iterator[str], mode: str) -> Iterator[str]:
+    """--normalize tweets: normalise each line, drop blank and repeated lines (a 64-bit digest per
+    distinct line is kept to find repeats: the one thing that grows with the corpus)."""
+    if mode == "none":
+        yield from lines
+        return
+    seen: Set[bytes] = set()
+    for line in map(normalize_tweet, lines):
+        digest = hashlib.blake2b(line.encode(), digest_size=8).digest()
+        if line and digest not in seen:
+            seen.add(digest)
+            yield line
+
+
+def split_ratios(text: str) -> List[float]:
+    """--split-ratio: three non-negative fractions summing to 1."""
+    try:
+        ratios = [float(r) for r in text.split(",")]
+    except ValueError:
+        ratios = []
+    if len(ratios) != 3 or any(not r >= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        raise InputError(f"{text}: give three non-negative numbers summing to 1, "
+                           "e.g. 0.9,0.05,0.05")
+    return ratios
+
+
+def split_ratio_text(text: str) -> str:
+    """--split-ratio as an argparse type: checked when the command line is read."""
+    try:
+        split_ratios(text)
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def split_sizes(num_lines: int, ratios: Sequence[float]) -> Dict[str, int]:
+    """Lines per split: contiguous train/valid/test blocks, so no valid line sits between train lines."""
+    n_valid, n_test = int(num_lines * ratios[1]), int(num_lines * ratios[2])
+    return {"train": num_lines - n_valid - n_test, "valid": n_valid, "test": n_test}
+
+
+@dataclass
+class TrainingTextStats:
+    """One pass over the training text: what sentencepiece and the checks need before training."""
+
+    has_text: bool = False
+    characters: Set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, lines: Iterator[str]) -> "TrainingTextStats":
+        stats = cls()
+        for line in lines:
+            if UNK_PIECE in line:
+                raise InputError(f"the corpus contains the reserved string {UNK_PIECE!r}; remove it")
+            stats.has_text = stats.has_text or bool(line)
+            stats.characters.update(line)
+        return stats
+
+
+def train_sentencepiece(lines: Iterator[str], stats: TrainingTextStats, model_prefix: str, unit: str,
+                        vocab_size: int, character_coverage: float) -> spm.SentencePieceProcessor:
+    if unit == "char":
+        vocab_size = len(stats.characters) + 1  # every character, plus the unknown piece
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=lines,
+            model_prefix=model_prefix,
+            model_type="char" if unit == "char" else "unigram",
+            vocab_size=vocab_size,
+            hard_vocab_limit=unit != "char",
+            character_coverage=character_coverage,
+            normalization_rule_name="identity",  # exact round trip: no NFKC, no whitespace edits
+            remove_extra_whitespaces=False,
+            add_dummy_prefix=False,
+            unk_id=0,
+            unk_piece=UNK_PIECE,
+            bos_id=-1,
+            eos_id=-1,
+            pad_id=-1,
+            max_sentence_length=1 << 16,
+            input_sentence_size=SENTENCEPIECE_SAMPLE_LINES,  # a bounded sample of a large corpus
+            shuffle_input_sentence=True,
+            num_threads=os.cpu_count() or 1,
+            minloglevel=2,
+        )
+    except RuntimeError as err:  # e.g. a --vocab-size larger than the corpus supports
+        raise InputError(f"sentencepiece: {str(err).splitlines()[0]}") from None
+    forget_scratch_path(model_prefix + ".model")
+    return spm.SentencePieceProcessor(model_file=model_prefix + ".model")
+
+
+def forget_scratch_path(model_file: str) -> None:
+    """sentencepiece records the path it wrote to (a random scratch folder) in the model: keep the
+    file name alone, so the same text always gives the same spm.model, byte for byte."""
+    model = sentencepiece_model_pb2.ModelProto()
+    with open(model_file, "rb") as f:
+        model.ParseFromString(f.read())
+    model.trainer_spec.model_prefix = os.path.basename(model.trainer_spec.model_prefix)
+    with open(model_file, "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def encoded_chunks(sp: spm.SentencePieceProcessor, lines: Iterator[str]) -> Iterator[List[List[int]]]:
+    """Sentencepiece ids of CHUNK_LINES lines at a time, encoded on every core."""
+    while chunk := list(itertools.islice(lines, CHUNK_LINES)):
+        yield sp.encode(chunk, out_type=int, num_threads=os.cpu_count() or 1)
+
+
+def flat(chunk: List[List[int]]) -> np.ndarray:
+    """The ids of a chunk's lines, one after another: (sum of line lengths,)."""
+    return np.fromiter(itertools.chain.from_iterable(chunk), dtype=np.int64,
+                       count=sum(map(len, chunk)))
+
+
+def build_dictionary(sp: spm.SentencePieceProcessor, train: Iterator[str]) -> Dictionary:
+    """fairseq's dictionary over the sentencepiece pieces, most frequent first, with train counts."""
+    counts = np.zeros(sp.get_piece_size(), dtype=np.int64)
+    for chunk in encoded_chunks(sp, train):
+        counts += np.bincount(flat(chunk), minlength=len(counts))
+    dictionary = Dictionary()
+    for sp_id in range(sp.get_piece_size()):
+        if sp_id != sp.unk_id():
+            dictionary.add_symbol(sp.id_to_piece(sp_id), n=int(counts[sp_id]))
+    dictionary.finalize(padding_factor=1)
+    return dictionary
+
+
+class IndexedDatasetWriter:
+    """fairseq's mmap indexed dataset, byte for byte as MMapIndexedDatasetBuilder writes it, but with
+    the item sizes spooled to a scratch file instead of a Python list, so memory stays flat."""
+
+    sizes_per_read = 1 << 20  # int32 sizes read back at a time when the index is written
+
+    def __init__(self, prefix: str, vocab_size: int):
+        self.prefix, self.dtype = prefix, indexed_dataset.best_fitting_int_dtype(vocab_size)
+        self.data = open(indexed_dataset.data_file_path(prefix), "wb")
+        self.sizes = tempfile.TemporaryFile(dir=os.path.dirname(prefix) or ".")
+        self.items = 0
+
+    def add_items(self, units: np.ndarray, sizes: np.ndarray) -> None:
+        """units: the items one after another, (sum of sizes,); sizes: (items,)."""
+        self.data.write(units.astype(self.dtype).tobytes())
+        self.sizes.write(sizes.astype(np.int32).tobytes())
+        self.items += len(sizes)
+
+    def finalize(self) -> None:
+        """The index: header, sizes (int32), then each item's byte offset in the data file (int64)."""
+        self.data.close()
+        with open(indexed_dataset.index_file_path(self.prefix), "wb") as index:
+            index.write(indexed_dataset.MMapIndexedDataset.Index._HDR_MAGIC)
+            index.write(struct.pack("<Q", 1))
+            index.write(struct.pack("<B", indexed_dataset._dtype_header_code(self.dtype)))
+            index.write(struct.pack("<Q", self.items))
+            for sizes in self.spooled_sizes():
+                index.write(sizes.tobytes())
+            offset = 0
+            for sizes in self.spooled_sizes():
+                ends = offset + np.cumsum(sizes, dtype=np.int64) * np.dtype(self.dtype).itemsize
+                index.write(np.concatenate([[offset], ends[:-1]]).astype(np.int64).tobytes())
+                offset = int(ends[-1])
+        self.sizes.close()
+
+    def spooled_sizes(self) -> Iterator[np.ndarray]:
+        self.sizes.seek(0)
+        while block := self.sizes.read(4 * self.sizes_per_read):
+            yield np.frombuffer(block, dtype=np.int32)
+
+
+def binarize(sp: spm.SentencePieceProcessor, lines: Iterator[str], to_fairseq: np.ndarray, eos: int,
+             prefix: str) -> Dict[str, int]:
+    """One item per line, its units then EOS, written chunk by chunk. Returns line, unit and unknown
+    counts."""
+    writer = IndexedDatasetWriter(prefix, vocab_size=len(to_fairseq) + 4)
+    counts = {"lines": 0, "units": 0, "unknown": 0}
+    for chunk in encoded_chunks(sp, lines):
+        ids = flat(chunk)  # (N,)
+        sizes = np.array([len(line) + 1 for line in chunk], dtype=np.int64)  # (lines,): units and EOS
+        units = np.full(int(sizes.sum()), eos, dtype=np.int64)  # (N + lines,)
+        is_unit = np.ones(len(units), dtype=bool)
+        is_unit[np.cumsum(sizes) - 1] = False  # each line's last position keeps its EOS
+        units[is_unit] = to_fairseq[ids]
+        writer.add_items(units, sizes)
+        counts["lines"] += len(sizes)
+        counts["units"] += len(units)
+        counts["unknown"] += int((ids == sp.unk_id()).sum())
+    writer.finalize()
+    return counts
+
+
+def prepare(args: argparse.Namespace) -> None:
+    source = lambda path, **rows: Source(path, args.encoding_errors, args.normalize, **rows)  # noqa: E731
+    if args.valid or args.test:
+        splits = {split: source(getattr(args, split)) for split in ("train", "valid", "test")
+                  if getattr(args, split)}
+    else:
+        ratios = split_ratios(args.split_ratio)
+        sizes = split_sizes(sum(1 for _ in source(args.train).lines("counting lines")), ratios)
+        splits = {"train": source(args.train, stop=sizes["train"]),
+                  "valid": source(args.train, start=sizes["train"], stop=sizes["train"] + sizes["valid"]),
+                  "test": source(args.train, start=sizes["train"] + sizes["valid"])}
+    stats = TrainingTextStats.of(splits["train"].lines("reading --train"))
+    if not stats.has_text:
+        raise InputError(f"{args.train}: no text left for training (empty after --normalize?)")
+
+    os.makedirs(args.destdir, exist_ok=True)
+    # Build everything in a scratch folder beside the destination, then move it in: an interrupted
+    # run never leaves files that look complete.
+    with tempfile.TemporaryDirectory(dir=args.destdir, prefix=".prepare-") as scratch:
+        sp = train_sentencepiece(splits["train"].lines("sentencepiece"), stats, os.path.join(scratch, "spm"),
+                                 args.unit, args.vocab_size, args.character_coverage)
+        check_round_trip(sp, itertools.islice(splits["train"].lines(), 2000), args.unit)
+        dictionary = build_dictionary(sp, splits["train"].lines("counting units"))
+        dictionary.save(os.path.join(scratch, "dict.txt"))
+        to_fairseq = np.array(
+            [dictionary.index(sp.id_to_piece(i)) for i in range(sp.get_piece_size())]
+        )
+        to_fairseq[sp.unk_id()] = dictionary.unk()
+        for split, lines in splits.items():
+            counts = binarize(sp, lines.lines(f"binarizing {split}"), to_fairseq, dictionary.eos(),
+                              os.path.join(scratch, split))
+            logger.info(f"{split}: {counts['lines']} lines, {counts['units']} units "
+                        f"(EOS included), {counts['unknown']} unknown")
+        os.remove(os.path.join(scratch, "spm.vocab"))
+        for name in os.listdir(scratch):
+            os.replace(os.path.join(scratch, name), os.path.join(args.destdir, name))
+    logger.info(f"wrote {args.destdir}: {len(dictionary)} types in dict.txt ({args.unit} units)")
+
+
+def check_round_trip(sp: spm.SentencePieceProcessor, lines: Iterator[str], unit: str) -> None:
+    """Character units must give back the text, except characters left out by --character-coverage."""
+    for line in lines:
+        ids = sp.encode(line, out_type=int)
+        decoded = sp.decode(ids)
+        if decoded != line and unit == "char" and sp.unk_id() not in ids:
+            same = [a == b for a, b in zip(line, decoded)]
+            at = same.index(False) if False in same else len(same)
+            raise InputError(f"sentencepiece does not round-trip {line!r}: it differs from character "
+                               f"{at} on, {line[at:at + 20]!r} -> {decoded[at:at + 20]!r}")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = OneLineArgumentParser(
+        prog="hybrid-vae-prepare",
+        description="Train a sentencepiece model on raw UTF-8 text and binarize the text for the "
+        "text_vae task (fairseq's mmap format).",
+    )
+    parser.add_argument("--train", type=PathKind("file"), required=True,
+                        help="training text, one line per sample/line")
+    parser.add_argument("--valid", type=PathKind("file"), help="validation text (default: split off --train)")
+    parser.add_argument("--test", type=PathKind("file"), help="test text (default: split off --train)")
+    parser.add_argument("--split-ratio", type=Validated(split_ratio_text, bad="0.9,0.2,0.05"),
+                        default="0.9,0.05,0.05",
+                        help="train,valid,test fractions when only --train is given; contiguous "
+                        "blocks in file order (default: 0.9,0.05,0.05)")
+    parser.add_argument("--destdir", type=PathKind("output folder"), required=True,
+                        help="output data directory")
+    parser.add_argument("--unit", choices=["char", "subword"], default="char",
+                        help="char: one unit per character, exact round trip (the paper); "
+                        "subword: sentencepiece unigram pieces (needs --vocab-size)")
+    parser.add_argument("--vocab-size", type=Checked(int, AT_LEAST_2), default=8000,
+                        help="subword vocabulary size (ignored for --unit char)")
+    parser.add_argument("--character-coverage", type=Checked(float, Range(low=0, high=1, low_open=True)),
+                        default=1.0,
+                        help="share of characters kept; rarer ones become <unk> (e.g. 0.9995 "
+                        "for tweets with emoji and mojibake)")
+    parser.add_argument("--normalize", choices=["none", "tweets"], default="none",
+                        help="tweets: @mentions -> @userid, URLs -> url (the paper), HTML unescape, "
+                        "collapsed spaces, no blank or duplicate lines")
+    parser.add_argument("--encoding-errors", choices=["strict", "replace"], default="strict",
+                        help="undecodable bytes: stop with the line number, or replace with U+FFFD")
+    return parser
+
+
+def cli_main(argv: List[str] | None = None) -> None:
+    configure_output()
+    args = get_parser().parse_args(argv)
+    try:
+        prepare(args)
+    except (InputError, OSError) as err:
+        sys.exit(f"hybrid-vae-prepare: error: {err}")
+
+
+if __name__ == "__main__":
+    cli_main()
