@@ -18,6 +18,7 @@ import difflib
 import glob
 import math
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -172,8 +173,23 @@ def main() -> None:
     for title, attribute, direction, inputs, has_attribute in experiments:
         rows, outputs = steer_rows(vae, inputs, direction, has_attribute)
         lines += table(title, attribute, rows, inputs, outputs)
+    lines += ["### Interpolations between a negative and a positive test tweet (posterior means, greedy)\n",
+              "```"]
+    for start, end in zip(negative_tests[:3], positive_tests[:3]):
+        lines += [f"{i}  {text}" for i, text in enumerate(vae.interpolate(start, end, steps=5))] + [""]
+    lines += ["```", ""]
+    stem = os.path.join(HERE, "results", f"steer-{os.path.basename(os.path.normpath(save_dir))}-{name}")
+    sentiment_of = {1: "positive", 0: "negative"}
+    labels_file = os.path.join(save_dir, "test-labels.txt")
+    with open(labels_file, "w", encoding="utf-8") as f:
+        f.writelines(f"{sentiment_of.get(labels.get(text), 'no sentiment label')}\n" for text in test_all)
+    latent = os.path.join(REPO, ".venv", "bin", "hybrid-vae-latent")
+    subprocess.run([latent, "map", os.path.join(args.work, "data-bin"), "--path",
+                    os.path.join(save_dir, "checkpoint_last.pt"), "--split", "test", "--labels", labels_file,
+                    "--out", stem + "-map.png"], check=True)
+    lines += [f"The test split's posterior means, PCA to 2-D, by label: {os.path.basename(stem)}-map.png", ""]
     text = "\n".join(lines)
-    out = os.path.join(HERE, "results", f"steer-{os.path.basename(os.path.normpath(save_dir))}-{name}.md")
+    out = stem + ".md"
     with atomic_open(out, encoding="utf-8") as f:
         f.write(text)
     print(text)

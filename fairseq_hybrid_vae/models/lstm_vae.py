@@ -17,6 +17,7 @@ from torch import Tensor
 from ..common.option_ranges import AT_LEAST_1
 from ..modules import LSTMHead, LSTMPosteriorEncoder
 from .text_vae_model import (
+    TWEET_HEAD_SIZES,
     LatentEncoder,
     RecurrentModelConfig,
     TextVAEModel,
@@ -86,8 +87,9 @@ class LSTMVAEModel(TextVAEModel):
 
 
 # Sizes whose parameter counts match the hybrid presets' within 5% with the paper's cell
-# (tests/test_baselines.py): the config's defaults for PTB, and what the tweet preset changes.
-TWEET_SIZES = {"lstm_hidden_size": 1000}
+# (tests/test_baselines.py): the config's defaults for PTB, and what the tweet preset changes (the
+# hybrid tweet head's LSTM width, for encoder and decoder alike).
+TWEET_SIZES = {"lstm_hidden_size": TWEET_HEAD_SIZES["lstm_hidden_size"]}
 
 
 @register_model_architecture("lstm_vae", "lstm_vae_ptb")
