@@ -16,9 +16,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 from fairseq_hybrid_vae.common.atomic import atomic_open
 
@@ -136,14 +137,35 @@ def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common
         print(f"[{i + 1}/{len(runs)}] {run.name}: {len(rows)} rows in {seconds:.1f} s", flush=True)
 
 
-def evaluate(data: str, save_dir: str, report: str, flags: List[str], split: str = "valid") -> Dict:
-    """hybrid-vae-eval on a run's last checkpoint; the JSON report is kept, so a rerun skips it."""
-    if not os.path.exists(report):
-        subprocess.run([os.path.join(REPO, ".venv", "bin", "hybrid-vae-eval"), data, "--path",
-                        os.path.join(save_dir, "checkpoint_last.pt"), "--split", split, "--json", report]
-                       + flags, check=True)
-    with open(report) as f:
-        return json.load(f)
+EVALUATIONS = "evaluations.json"  # a grid's hybrid-vae-eval reports, by run
+
+
+def kept(results_dir: str, file: str, name: str, compute: Callable[[], object] | None = None):
+    """The result stored under `name` in RESULTS/<file> (a JSON object, one entry per run); if there is
+    none and `compute` is given, compute() is stored there first. A rerun reuses what is stored."""
+    path = os.path.join(results_dir, file)
+    stored = json.load(open(path, encoding="utf-8")) if os.path.exists(path) else {}
+    if name not in stored and compute is not None:
+        stored[name] = compute()
+        os.makedirs(results_dir, exist_ok=True)
+        with atomic_open(path, encoding="utf-8") as f:
+            json.dump(stored, f, indent=1, ensure_ascii=False)
+    return stored.get(name)
+
+
+def evaluate(data: str, save_dir: str, results_dir: str, name: str, flags: List[str],
+             split: str = "valid") -> Dict:
+    """hybrid-vae-eval on a run's last checkpoint, kept in RESULTS/evaluations.json under the run."""
+    def report() -> Dict:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = os.path.join(scratch, "report.json")
+            subprocess.run([os.path.join(REPO, ".venv", "bin", "hybrid-vae-eval"), data, "--path",
+                            os.path.join(save_dir, "checkpoint_last.pt"), "--split", split, "--json", path]
+                           + flags, check=True)
+            with open(path) as f:
+                return json.load(f)
+
+    return kept(results_dir, EVALUATIONS, name, report)
 
 
 def read_results(results_dir: str, names: List[str] | None = None) -> List[Dict]:

@@ -2,7 +2,7 @@
 
     python examples/ptb/evaluate_archs.py            # after the Figure 3, 4 and 6 grids (--scale cpu)
 
-Writes results/eval-archs-cpu/<arch>.json and prints a table; checks IW-NLL <= ELBO on each.
+Writes results/eval-archs-cpu/evaluations.json (a report per arch), prints a table; checks IW-NLL <= ELBO.
 """
 
 import os
@@ -35,8 +35,7 @@ def main() -> None:
         if not os.path.exists(os.path.join(save_dir, "checkpoint_last.pt")):
             print(f"| {arch} | {what}: not trained yet | | | | | |")
             continue
-        r = evaluate(os.path.join(WORK, "data-bin"), save_dir, os.path.join(results, f"{arch}.json"), FLAGS,
-                     split="test")
+        r = evaluate(os.path.join(WORK, "data-bin"), save_dir, results, arch, FLAGS, split="test")
         bits, nats = r["bits_per_unit"], r["nats_per_sample"]
         bound_holds = "yes" if bits["iw_nll"] <= bits["elbo"] else "NO"
         print(f"| {arch} | {what} | {bits['elbo']:.4f} | {bits['iw_nll']:.4f} | {nats['kl']:.2f} "

@@ -5,7 +5,7 @@
     python examples/ptb/reproduce.py --figure target --scale cpu --until-converged   # hybrid vs LM, L = 128
     python examples/ptb/reproduce.py --figure 4 --lstm-cell authors  # the paper's LSTM cell
 
-Raw results: examples/ptb/results/<name>/<run>.csv (one row per run and validation point), figure:
+Raw results: examples/ptb/results/<name>/curves.csv (one row per run and validation point), figure:
 examples/ptb/results/<name>.png, where <name> is fig<N>-<scale>[-<N>updates][-converged]-<cell> and
 <cell> the --lstm-cell every LSTM ran on. A rerun skips the runs already in results/.
 `--figure target` (the project's target beyond the paper) trains hybrids and the no-latent LM with the
@@ -15,14 +15,23 @@ same LSTM head at L = 128, then runs hybrid-vae-eval on the test windows: result
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from grid import REPO, Convergence, Run, evaluate, final_valid, read_results, run_grid  # noqa: E402
+from grid import (  # noqa: E402
+    EVALUATIONS,
+    REPO,
+    Convergence,
+    Run,
+    evaluate,
+    final_valid,
+    kept,
+    read_results,
+    run_grid,
+)
 from paper_setting import paper_flags  # noqa: E402
 
 from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS  # noqa: E402
@@ -180,10 +189,8 @@ def target_table(runs, results: str) -> str:
              "| active units |", "|---|---|---|---|---|---|---|"]
     count, iw_samples = 0, 0
     for run in runs:
-        path = os.path.join(results, f"{run.name}.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                r = json.load(f)
+        r = kept(results, EVALUATIONS, run.name)
+        if r is not None:
             nats, bits = r["nats_per_sample"], r["bits_per_unit"]
             count, iw_samples = r["samples"], r["iw_samples"]
             lines.append(f"| {run.labels['model']} | {nats['rec']:.2f} | {nats['kl']:.2f} "
@@ -235,9 +242,8 @@ def main() -> None:
         run_grid(train, data, results, os.path.join(args.work, name), common, convergence)
         if figure == "target":
             for run in train:
-                report = os.path.join(results, f"{run.name}.json")
-                evaluate(data, os.path.join(args.work, name, run.name), report, SCALES[args.scale]["eval"],
-                         split="test")
+                evaluate(data, os.path.join(args.work, name, run.name), results, run.name,
+                         SCALES[args.scale]["eval"], split="test")
     if figure == "target":
         text = target_table(runs, results)
         with open(results + ".md", "w") as f:

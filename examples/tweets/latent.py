@@ -16,7 +16,6 @@ CPU-scale hybrid of Table 2, 2,500 updates).
 
 import argparse
 import difflib
-import json
 import math
 import os
 import sys
@@ -25,7 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from grid import Run, evaluate, read_results, run_grid  # noqa: E402
+from grid import EVALUATIONS, Run, evaluate, kept, read_results, run_grid  # noqa: E402
 from reproduce import SCALES, mean_units, prepare  # noqa: E402
 
 from fairseq_hybrid_vae.common.atomic import atomic_open  # noqa: E402
@@ -67,31 +66,30 @@ def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
-def reconstruction_kept(save_dir: str, data: str, report: str) -> float:
+RECONSTRUCTIONS = "reconstructions.json"  # per candidate: the share kept and 10 examples
+
+
+def reconstructions(save_dir: str, data: str) -> dict:
     """Mean difflib ratio of the first TEST_TWEETS test tweets and their greedy reconstructions."""
-    if not os.path.exists(report):
-        from fairseq_hybrid_vae import TextVAEHubInterface
+    from fairseq_hybrid_vae import TextVAEHubInterface
 
-        vae = TextVAEHubInterface.from_pretrained(save_dir, "checkpoint_last.pt", data_name_or_path=data)
-        texts = [vae.to_text(tokens) for tokens in vae.split_codes("test")[1][:TEST_TWEETS]]
-        outputs = [out for i in range(0, len(texts), 100) for out in vae.reconstruct(texts[i:i + 100])]
-        kept = sum(similarity(a, b) for a, b in zip(texts, outputs)) / len(texts)
-        with atomic_open(report, encoding="utf-8") as f:
-            json.dump({"kept": kept, "examples": list(zip(texts[:10], outputs[:10]))}, f, indent=1)
-    with open(report, encoding="utf-8") as f:
-        return json.load(f)["kept"]
+    vae = TextVAEHubInterface.from_pretrained(save_dir, "checkpoint_last.pt", data_name_or_path=data)
+    texts = [vae.to_text(tokens) for tokens in vae.split_codes("test")[1][:TEST_TWEETS]]
+    outputs = [out for i in range(0, len(texts), 100) for out in vae.reconstruct(texts[i:i + 100])]
+    share = sum(similarity(a, b) for a, b in zip(texts, outputs)) / len(texts)
+    return {"kept": share, "examples": list(zip(texts[:10], outputs[:10]))}
 
 
-def row(name: str, label: str, results: str, work: str, data: str, units: float) -> str:
-    with open(os.path.join(results, f"{name}.json")) as f:
-        nats = json.load(f)["nats_per_sample"]
-    kept = reconstruction_kept(os.path.join(work, name), data, os.path.join(results, f"{name}.kept.json"))
-    curve = read_results(results, [name])
+def row(run: Run, results: str, work: str, data: str, units: float) -> str:
+    nats = kept(results, EVALUATIONS, run.name)["nats_per_sample"]
+    save_dir = os.path.join(work, run.name)
+    share = kept(results, RECONSTRUCTIONS, run.name, lambda: reconstructions(save_dir, data))
+    curve = read_results(results, [run.name])
     seconds = float(curve[-1]["seconds"]) if curve else float("nan")
     updates = max(int(r["num_updates"] or 0) for r in curve) if curve else 0
     elbo, iw_nll = (nats[key] / units / math.log(2) for key in ["elbo", "iw_nll"])
-    return (f"| {label} | {updates:,} | {seconds / 60:.0f} | {elbo:.3f} | {iw_nll:.3f} | {nats['kl']:.1f} "
-            f"| {kept:.3f} |")
+    return (f"| {run.labels['model']} | {updates:,} | {seconds / 60:.0f} | {elbo:.3f} | {iw_nll:.3f} "
+            f"| {nats['kl']:.1f} | {share['kept']:.3f} |")
 
 
 def main() -> None:
@@ -114,17 +112,13 @@ def main() -> None:
         for run in chosen:
             start = time.time()
             run_grid([run], data, results, work, common)
-            evaluate(data, os.path.join(work, run.name), os.path.join(results, f"{run.name}.json"),
-                     SCALES["cpu"]["eval"])
-            reconstruction_kept(os.path.join(work, run.name), data,
-                                os.path.join(results, f"{run.name}.kept.json"))
+            evaluate(data, os.path.join(work, run.name), results, run.name, SCALES["cpu"]["eval"])
             print(f"{run.name}: done in {time.time() - start:.0f} s", flush=True)
     units = mean_units(data)
     lines = ["| candidate | updates | training (min) | ELBO bits/char | IW-NLL bits/char | KL (nats/tweet) "
              "| reconstruction kept |", "|---|---|---|---|---|---|---|"]
-    for run in CANDIDATES:
-        if os.path.exists(os.path.join(results, f"{run.name}.json")):
-            lines.append(row(run.name, run.labels["model"], results, work, data, units))
+    lines += [row(run, results, work, data, units) for run in CANDIDATES
+              if kept(results, EVALUATIONS, run.name) is not None]
     text = "\n".join(lines) + "\n"
     with atomic_open(os.path.join(HERE, "results", "latent-candidates.md"), encoding="utf-8") as f:
         f.write(text)

@@ -7,15 +7,15 @@ Data: every tweet file under --tweets (Sentiment140 and TweetEval), shuffled wit
 normalised as the paper (@userid, url) plus HTML unescape, duplicates dropped; 10,000 valid and
 10,000 test tweets. Line mode, L = 128: tweets of at most 127 characters plus their end symbol,
 padded with more end symbols (--line-padding eos), so rec and KL are nats per tweet summed over all
-128 positions, as the paper's Table 2. Per run: results/<scale>-<cell>/<run>.csv (training curve),
-then <run>.json (hybrid-vae-eval on valid: rec, KL, IW-NLL, MI, AU) and <run>.samples.txt (10 greedy
-prior samples, Table 1); results/table2-<scale>-<cell>.md gathers them. <cell> is --lstm-cell: the
+128 positions, as the paper's Table 2. Per grid, in results/<scale>-<cell>/: curves.csv (training
+curves), evaluations.json (hybrid-vae-eval on valid per run: rec, KL, IW-NLL, MI, AU) and
+prior_samples.json (10 greedy prior samples per run, Table 1); results/table2-<scale>-<cell>.md
+gathers them. <cell> is --lstm-cell: the
 plugin's default, or `authors` for the paper's cell.
 """
 
 import argparse
 import glob
-import json
 import math
 import os
 import random
@@ -24,9 +24,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from grid import REPO, Run, evaluate, read_results, run_grid  # noqa: E402
+from grid import EVALUATIONS, REPO, Run, evaluate, kept, read_results, run_grid  # noqa: E402
 
-from fairseq_hybrid_vae.common.atomic import atomic_open  # noqa: E402
 from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS  # noqa: E402
 
 BIN = os.path.join(REPO, ".venv", "bin")
@@ -94,11 +93,14 @@ def prepare(tweets: str, data: str, work: str) -> None:
                     "--split-ratio", f"{1 - 2 * share:.6f},{share:.6f},{share:.6f}"], check=True)
 
 
+PRIOR_SAMPLES = "prior_samples.json"  # Table 1: 10 greedy prior samples per run
+
+
 def evaluate_and_sample(run: Run, data: str, save_dir: str, results: str, eval_flags) -> None:
-    evaluate(data, save_dir, os.path.join(results, f"{run.name}.json"), eval_flags)
+    evaluate(data, save_dir, results, run.name, eval_flags)
     checkpoint = os.path.join(save_dir, "checkpoint_last.pt")
-    samples = os.path.join(results, f"{run.name}.samples.txt")
-    if not os.path.exists(samples):
+
+    def samples() -> list:
         out = subprocess.run([os.path.join(BIN, "fairseq-generate"), data, "--user-dir", USER_DIR,
                               "--task", "text_vae", *TASK[:4], "--path", checkpoint, "--gen-mode", "prior",
                               "--gen-subset", "prior",
@@ -106,8 +108,9 @@ def evaluate_and_sample(run: Run, data: str, save_dir: str, results: str, eval_f
                               "--seed", "1"], capture_output=True, text=True, check=True)
         rows = sorted((int(line.split("\t")[0][2:]), line.split("\t")[-1])
                       for line in out.stdout.splitlines() if line.startswith("D-"))
-        with atomic_open(samples, encoding="utf-8") as f:
-            f.write("".join(text + "\n" for _, text in rows))
+        return [text for _, text in rows]
+
+    kept(results, PRIOR_SAMPLES, run.name, samples)
 
 
 def mean_units(data: str, split: str = "valid") -> float:
@@ -116,8 +119,7 @@ def mean_units(data: str, split: str = "valid") -> float:
 
     dataset = data_utils.load_indexed_dataset(os.path.join(data, split), None)
     sizes = dataset.sizes.copy()  # a view of the index's mmap, closed with the dataset
-    kept = sizes[sizes <= 128]
-    return float(kept.mean())
+    return float(sizes[sizes <= 128].mean())
 
 
 def table(runs, results: str, data: str) -> str:
@@ -126,11 +128,9 @@ def table(runs, results: str, data: str) -> str:
              "| active units | paper rec / KL |", "|---|---|---|---|---|---|---|---|"]
     count = 0
     for run in runs:
-        path = os.path.join(results, f"{run.name}.json")
-        if not os.path.exists(path):
+        result = kept(results, EVALUATIONS, run.name)
+        if result is None:
             continue
-        with open(path) as f:
-            result = json.load(f)
         nats, count = result["nats_per_sample"], result["samples"]
         elbo, iw_nll = (nats[key] / units / math.log(2) for key in ["elbo", "iw_nll"])
         paper_rec, paper_kl = PAPER_TABLE2[run.labels["model"]]
