@@ -4,7 +4,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from grid import Convergence, converged, dedupe, final_valid, parse_stats, read_results, write_rows  # noqa: E402
+from grid import (  # noqa: E402
+    Convergence,
+    converged,
+    dedupe,
+    final_valid,
+    kept,
+    parse_stats,
+    read_results,
+    write_rows,
+)
 
 LOG = [
     '2026-11-25 00:37:01 | INFO | train_inner | {"epoch": 1, "update": 0.5, "loss": "5.1"}',
@@ -52,3 +61,13 @@ def test_one_curves_file_per_grid_keeps_other_runs_and_replaces_a_rerun(tmp_path
     assert sorted((r["run"], r["elbo"], r["L"]) for r in rows) == [("a", "1.9", "12"), ("b", "1.5", "")]
     assert [r["run"] for r in read_results(str(tmp_path), ["b"])] == ["b"]
     assert read_results(str(tmp_path / "missing"), ["a"]) == []
+
+
+def test_kept_computes_a_result_once_and_keeps_the_others(tmp_path):
+    calls = []
+    first = kept(str(tmp_path), "evaluations.json", "a", lambda: calls.append("a") or {"elbo": 1.5})
+    again = kept(str(tmp_path), "evaluations.json", "a", lambda: calls.append("a again") or {"elbo": 9})
+    kept(str(tmp_path), "evaluations.json", "b", lambda: {"elbo": 2.0})
+    assert first == again == {"elbo": 1.5} and calls == ["a"]
+    assert kept(str(tmp_path), "evaluations.json", "b") == {"elbo": 2.0}
+    assert kept(str(tmp_path), "evaluations.json", "missing") is None
