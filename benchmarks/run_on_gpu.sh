@@ -23,7 +23,7 @@ if ! python3 -c 'import fairseq' 2>/dev/null; then
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv  # the card, for the docs
 
 run() {  # run NAME ARGS...: the table to $OUT/NAME.md, stderr to $OUT/NAME.log
   local name=$1; shift
