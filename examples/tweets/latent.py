@@ -15,7 +15,6 @@ CPU-scale hybrid of Table 2, 2,500 updates).
 """
 
 import argparse
-import difflib
 import math
 import os
 import sys
@@ -26,6 +25,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from grid import EVALUATIONS, Run, evaluate, kept, read_results, run_grid  # noqa: E402
 from reproduce import SCALES, mean_units, prepare  # noqa: E402
+from steer import similarity  # noqa: E402
 
 from fairseq_hybrid_vae.common.atomic import atomic_open  # noqa: E402
 from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL  # noqa: E402
@@ -33,10 +33,10 @@ from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL  # noqa: E402
 
 def schedule(updates: int) -> list:
     """Adam from 2e-3 falling linearly to 0 at the last update, bf16 autocast, 4 validations."""
+    every = str(updates // 4 if updates > 3000 else 1000)  # validate and save
     return ["--max-update", str(updates), "--lr", "2e-3", "--lr-scheduler", "polynomial_decay",
             "--end-learning-rate", "0", "--power", "1", "--total-num-update", str(updates),
-            "--validate-interval-updates", str(updates // 4 if updates > 3000 else 1000),
-            "--save-interval-updates", str(updates // 4 if updates > 3000 else 1000), "--bf16-autocast"]
+            "--validate-interval-updates", every, "--save-interval-updates", every, "--bf16-autocast"]
 
 
 SCHEDULE = schedule(3000)  # about 6 minutes per candidate on 2 cores in bf16
@@ -69,10 +69,6 @@ CANDIDATES = [  # the baseline first: Table 2's CPU-scale hybrid, retrained here
         {"model": "ByteNet head (3 layers of 128), free bits 1.5, alpha 1 -> 0"}),
 ]
 TEST_TWEETS = 500
-
-
-def similarity(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 RECONSTRUCTIONS = "reconstructions.json"  # per candidate: the share kept and 10 examples

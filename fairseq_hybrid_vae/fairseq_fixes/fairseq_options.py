@@ -35,10 +35,9 @@ def check_fairseq_options(cfg: Any) -> None:
     for name, value in fairseq_values(cfg):
         if name not in FAIRSEQ_RANGES or isinstance(value, str):  # str: an interpolation
             continue
-        for item in value if isinstance(value, (list, tuple)) else [value]:  # --lr is a list in fairseq
-            complaint = out_of_range(name, item, FAIRSEQ_RANGES[name])
-            if complaint:
-                raise InputError(complaint)
+        complaint = out_of_range(name, value, FAIRSEQ_RANGES[name])  # --lr is a list: item by item
+        if complaint:
+            raise InputError(complaint)
 
 
 def check_paths(cfg: DictConfig) -> None:
