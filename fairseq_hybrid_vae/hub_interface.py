@@ -1,12 +1,7 @@
-"""Python API for every model of the plugin: `TextVAEHubInterface.from_pretrained(...)`, then sample /
-encode / decode / reconstruct / interpolate, strings in and strings out, on fairseq's own generators
-(as fairseq's hub interfaces). `HybridVAE` is the same class under its earlier name.
+"""Python API for every model of the plugin, strings in and strings out, on fairseq's generators.
 
-    vae = TextVAEHubInterface.from_pretrained("checkpoints", "checkpoint_best.pt",
-                                              data_name_or_path="data-bin/ptb")
-    vae.sample(5)                                  # greedy decoding of z ~ N(0, I)
-    mu, logvar = vae.encode(["the company said"])  # q(z|x)
-    vae.interpolate("a first text", "a second one", steps=5, method="slerp")
+    vae = TextVAEHubInterface.from_pretrained("checkpoints", data_name_or_path="data-bin/ptb")
+    vae.sample(5); mu, logvar = vae.encode(["the company said"]); vae.interpolate("a", "b", steps=5)
 """
 
 import copy

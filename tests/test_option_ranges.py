@@ -28,7 +28,6 @@ from fairseq_hybrid_vae.common.option_ranges import (
     PathKind,
     Range,
     Validated,
-    checked_actions,
     option_name,
 )
 from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboConfig
@@ -49,6 +48,24 @@ CONFIGS = [(TextVAEConfig, "hybrid_vae_lstm"), (HybridVAEElboConfig, "hybrid_vae
 ] + [(config, "hybrid_vae_lstm") for config in OPTIMIZER_DATACLASS_REGISTRY.values()
      if config.__module__.startswith(PLUGIN)]
 NUMBERS = (int, float)
+
+
+def just_outside(range_: Range) -> float:
+    """A value just out of `range_` (and not its `off` value)."""
+    if range_.low is None and range_.high is None:
+        return float("nan")
+    value = range_.low - (0 if range_.low_open else 1) if range_.low is not None else range_.high + 1
+    return value - 1 if value == range_.off else value
+
+
+def checked_actions(parser: argparse.ArgumentParser):
+    """The options of an argparse command, --help aside."""
+    return [action for action in parser._actions if not isinstance(action, argparse._HelpAction)]
+
+
+def subcommand_parsers(parser: argparse.ArgumentParser) -> dict:
+    """name -> parser of each subcommand of `parser`."""
+    return dict(next(a for a in parser._actions if a.dest == "command").choices)
 
 
 def is_numeric(field: dataclasses.Field) -> bool:
@@ -85,7 +102,7 @@ def value_text(field: dataclasses.Field, value) -> str:
 def test_a_value_out_of_range_is_refused_by_name(tiny_data, tmp_path, config, arch, field):
     """Through the objects fairseq-train builds (task, model, criterion, optimizer) from the parsed
     command line, in this process."""
-    bad = field.metadata["range"].outside()
+    bad = just_outside(field.metadata["range"])
     optimizer = "torch_adam" if config in OPTIMIZER_DATACLASS_REGISTRY.values() else "adam"
     flags = train_flags(tiny_data, str(tmp_path), arch, ["--optimizer", optimizer])
     flags += [option_name(field.name), value_text(field, bad)]
@@ -103,7 +120,7 @@ def test_a_value_out_of_range_is_refused_by_name(tiny_data, tmp_path, config, ar
 def test_a_misleading_fairseq_value_is_refused_when_parsed_and_in_a_config(tmp_path, name):
     """The fairseq options whose bad values fairseq accepts and then misleads with (fairseq_options.py):
     refused as fairseq-train parses them (full_help.parse_args_and_arch) and in a hydra config."""
-    flag, bad = option_name(name), FAIRSEQ_RANGES[name].outside()
+    flag, bad = option_name(name), just_outside(FAIRSEQ_RANGES[name])
     argv = [str(tmp_path), "--user-dir", PACKAGE_DIR, "--task", "text_vae", "--criterion", "hybrid_vae_elbo",
             "--arch", "hybrid_vae_lstm", flag, str(bad)]
     with command_line_patches(["parse_args_and_arch"]), pytest.raises(
@@ -118,14 +135,14 @@ def test_a_misleading_fairseq_value_is_refused_when_parsed_and_in_a_config(tmp_p
 def test_generation_options_out_of_range_are_refused(name):
     """The generators' own check (fairseq-generate and the Python API's keyword arguments)."""
     args = argparse.Namespace(beam=1, nbest=1, temperature=1.0, sampling_topk=-1, sampling_topp=-1.0)
-    setattr(args, name, GENERATION_RANGES[name].outside())
+    setattr(args, name, just_outside(GENERATION_RANGES[name]))
     with pytest.raises(InputError, match=f"{option_name(name)} .*out of range"):
         check_generation_options(args)
 
 
 PARSERS = {"hybrid-vae-prepare": prepare.get_parser, "hybrid-vae-eval": evaluate.get_parser}
 PARSERS.update({f"hybrid-vae-latent {name}": lambda sub=sub: sub
-                for name, sub in latent_cli.subcommand_parsers().items()})
+                for name, sub in subcommand_parsers(latent_cli.get_parser()).items()})
 # Options of the argparse commands that take free text, each checked where it is used.
 FREE_TEXT = {"--split": "a split name: a missing split is one line from the task (test_bad_input)",
              "a": "texts", "b": "texts", "c": "texts", "texts": "texts"}
@@ -157,7 +174,7 @@ def wrong_value(action, tmp_path) -> str:
     """A value the option's type refuses."""
     (tmp_path / "a_file").write_text("x\n")
     if isinstance(action.type, Checked):
-        return f"{action.type.range.outside():g}"
+        return f"{just_outside(action.type.range):g}"
     if isinstance(action.type, Validated):
         return action.type.bad
     return str(tmp_path if action.type.kind in ("file", "output file") else tmp_path / "a_file")

@@ -107,25 +107,3 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, content, flag
     assert not os.path.exists(tmp_path / "d" / "dict.txt")
 
 
-@pytest.mark.parametrize("vocab_size", [30, 70_000])  # uint16 and uint32 units
-def test_streaming_writer_writes_what_fairseqs_builder_writes(tmp_path, vocab_size):
-    """IndexedDatasetWriter (sizes spooled to disk) against fairseq's MMapIndexedDatasetBuilder, byte
-    for byte, with items added over several chunks."""
-    import torch
-    from fairseq.data import indexed_dataset
-
-    from fairseq_hybrid_vae.cli.prepare import IndexedDatasetWriter
-
-    rng = np.random.default_rng(0)
-    items = [rng.integers(0, vocab_size, size=rng.integers(1, 40)) for _ in range(500)]
-    reference = indexed_dataset.make_builder(str(tmp_path / "ref.bin"), impl="mmap", vocab_size=vocab_size)
-    for item in items:
-        reference.add_item(torch.from_numpy(item))
-    reference.finalize(str(tmp_path / "ref.idx"))
-    writer = IndexedDatasetWriter(str(tmp_path / "new"), vocab_size)
-    for chunk in (items[:1], items[1:200], items[200:]):
-        writer.add_items(np.concatenate(chunk), np.array([len(item) for item in chunk]))
-    writer.sizes_per_read = 64  # several reads of the spooled sizes
-    writer.finalize()
-    for ext in ("bin", "idx"):
-        assert (tmp_path / f"new.{ext}").read_bytes() == (tmp_path / f"ref.{ext}").read_bytes(), ext

@@ -1,16 +1,9 @@
-"""fairseq's commands with this plugin loaded from wherever it is installed, so they run from any folder.
+"""fairseq's commands with the plugin loaded from wherever it is installed, so they run from any folder.
 
-fairseq finds a plugin by the folder passed as --user-dir: a path relative to the current folder, or
-a folder beside fairseq's own package (fairseq/utils.py, import_user_module). From a user's project
-folder, or with an editable install, `--user-dir fairseq_hybrid_vae` finds neither. So, as other fairseq
-extensions do, each command here is fairseq's own with the installed package's absolute folder as
---user-dir (spawned workers of a multi-GPU run read it from the config and import the same folder):
-
-    hybrid-vae-train ...        = fairseq-train --user-dir "$(hybrid-vae-user-dir)" ...
-    hybrid-vae-generate, hybrid-vae-validate: the same for fairseq-generate and fairseq-validate
-    hybrid-vae-hydra-train ...  = fairseq-hydra-train common.user_dir=... with the plugin's configs
-                                  (fairseq_hybrid_vae/config) as the default --config-dir
-    hybrid-vae-user-dir         prints the folder, for fairseq's own commands and scripts
+fairseq finds a plugin by --user-dir, relative to the current folder or beside fairseq's package;
+neither works from a user's own folder or with an editable install. So each command is fairseq's own
+with the package's absolute folder as --user-dir (hydra-train: as common.user_dir, with the plugin's
+configs as the default --config-dir); hybrid-vae-user-dir prints that folder.
 """
 
 import importlib
@@ -77,11 +70,10 @@ UPSTREAM_WARNINGS = [
 
 
 def configure_output(stream=sys.stdout) -> None:
-    """fairseq_cli's logging (INFO, or $LOGLEVEL), set again where a command of the plugin starts, and
-    UPSTREAM_WARNINGS filtered. Importing fairseq's models runs
-    fairseq/models/wav2vec/wav2vec2_classification.py, whose logging.basicConfig(level=DEBUG) would
-    otherwise make every later basicConfig a no-op: fairseq's log lines lose their format and
-    hydra's and matplotlib's DEBUG lines get through."""
+    """fairseq_cli's logging (INFO, or $LOGLEVEL) set again, forcibly: importing fairseq's wav2vec models runs
+    a logging.basicConfig(level=DEBUG) that lets hydra's and matplotlib's DEBUG lines through. Filters
+    UPSTREAM_WARNINGS.
+    """
     logging.basicConfig(format=LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S", stream=stream, force=True,
                         level=os.environ.get("LOGLEVEL", "INFO").upper())
     for category, message in UPSTREAM_WARNINGS:

@@ -1,16 +1,6 @@
-"""hybrid-vae-eval: how the field measures a text VAE (docs/evaluation.md), on one split.
+"""hybrid-vae-eval: how the field measures a text VAE, on one split (docs/evaluation.md defines each number).
 
     hybrid-vae-eval DATA --path CKPT --split test [--iw-samples 500] [--json results.json]
-
-Per sample, in nats and in bits per unit: rec (one posterior sample), KL (closed form), ELBO = rec +
-KL, and IW-NLL = -log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x), an upper bound on -log p(x)
-tighter than the ELBO. Over the split: MI I(x; z) with the aggregate posterior of the whole split
-as q(z) (bohanli/Optimus "v3"; one z per x), active units (Var_x E[z_d|x] >= 0.01), and diversity:
-distinct texts among greedy decodings of prior samples; reconstruction accuracy: the share of units
-that the greedy decoding of each sample's posterior mean gets right at their position, beside the
-same for a decoding of z ~ N(0, I) against the same sample (what no information about the input
-gets), and how many reconstructions of non-blank samples come out blank. No-latent models have
-KL = MI = 0 and IW-NLL = NLL.
 """
 
 import argparse

@@ -1,13 +1,9 @@
 """hybrid-vae-latent: use z to change what the model writes, and look at the latent space.
 
-    hybrid-vae-latent vector     DATA --path CKPT --with pos.txt --without neg.txt --out pos.pt
-    hybrid-vae-latent steer      DATA --path CKPT --vector pos.pt --amounts 0,1,2 --input neg.txt
-    hybrid-vae-latent analogy    DATA --path CKPT A B C             # a : b :: c : ?
-    hybrid-vae-latent neighbours DATA --path CKPT --split train --k 5 TEXT [TEXT ...]
-    hybrid-vae-latent map        DATA --path CKPT --split valid --labels labels.txt --out map.png
+    hybrid-vae-latent vector|steer|analogy|neighbours|map DATA --path CKPT ...   (--help on each)
 
-Texts are read one per line. Output lines follow fairseq-generate's habit: S-i the input, D-i the
-decoded text (steer: D-i<TAB>amount<TAB>text; neighbours: N-i<TAB>distance<TAB>text).
+Texts are read one per line; output lines as fairseq-generate's: S-i input, D-i decoded (steer:
+D-i<TAB>amount<TAB>text; neighbours: N-i<TAB>distance<TAB>text).
 """
 
 import argparse
@@ -166,13 +162,6 @@ def get_parser() -> OneLineArgumentParser:
     sub.add_argument("--out", type=PathKind("output file"), required=True, help="the PNG to write")
     sub.add_argument("--coords", type=PathKind("output file"), help="also write x, y, label per sample (TSV)")
     return parser
-
-
-def subcommand_parsers(parser: Optional[OneLineArgumentParser] = None) -> dict:
-    """name -> parser of each subcommand, for the tests that walk every option."""
-    parser = parser or get_parser()
-    action = next(a for a in parser._actions if a.dest == "command")
-    return dict(action.choices)
 
 
 def cli_main(argv: Optional[List[str]] = None) -> None:

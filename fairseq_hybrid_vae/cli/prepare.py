@@ -1,8 +1,6 @@
-"""hybrid-vae-prepare: raw UTF-8 text -> sentencepiece units -> fairseq binarized data.
-
-Writes DATA/{train,valid,test}.{bin,idx}, DATA/dict.txt and DATA/spm.model. Each line becomes its
-units followed by EOS, which stands for the newline: in window mode the task reads the corpus as one
-stream, as the authors did. `--unit char` round-trips the text exactly, spaces included.
+"""hybrid-vae-prepare: raw UTF-8 text -> sentencepiece units -> fairseq binarized data (DATA/{train,valid,
+test}.{bin,idx}, dict.txt, spm.model). Each line's units end in EOS, the newline; `--unit char`
+round-trips the text exactly.
 """
 
 import argparse
@@ -11,7 +9,6 @@ import html
 import itertools
 import logging
 import os
-import struct
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -19,6 +16,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Set
 
 import numpy as np
 import sentencepiece as spm
+import torch
 from fairseq.data import Dictionary, indexed_dataset
 from sentencepiece import sentencepiece_model_pb2
 from tqdm import tqdm
@@ -212,57 +210,12 @@ def build_dictionary(sp: spm.SentencePieceProcessor, train: Iterator[str]) -> Di
     return dictionary
 
 
-class IndexedDatasetWriter:
-    """fairseq's mmap indexed dataset, byte for byte as MMapIndexedDatasetBuilder writes it, but with
-    the item sizes spooled to a scratch file instead of a Python list, so memory stays flat.
-
-    Why not the builder: it keeps every line's size in a Python list until it writes the index, so its
-    memory grows with the corpus; with this writer a 1 GB corpus (8.3M lines) peaks at 616 MB, about
-    what 102 MB does (benchmarks/prepare_memory.py; the builder itself was not measured). The bytes
-    are checked against the builder's in tests/test_prepare.py."""
-
-    sizes_per_read = 1 << 20  # int32 sizes read back at a time when the index is written
-
-    def __init__(self, prefix: str, vocab_size: int):
-        self.prefix, self.dtype = prefix, indexed_dataset.best_fitting_int_dtype(vocab_size)
-        self.data = open(indexed_dataset.data_file_path(prefix), "wb")
-        self.sizes = tempfile.TemporaryFile(dir=os.path.dirname(prefix) or ".")
-        self.items = 0
-
-    def add_items(self, units: np.ndarray, sizes: np.ndarray) -> None:
-        """units: the items one after another, (sum of sizes,); sizes: (items,)."""
-        self.data.write(units.astype(self.dtype).tobytes())
-        self.sizes.write(sizes.astype(np.int32).tobytes())
-        self.items += len(sizes)
-
-    def finalize(self) -> None:
-        """The index: header, sizes (int32), then each item's byte offset in the data file (int64)."""
-        self.data.close()
-        with open(indexed_dataset.index_file_path(self.prefix), "wb") as index:
-            index.write(indexed_dataset.MMapIndexedDataset.Index._HDR_MAGIC)
-            index.write(struct.pack("<Q", 1))
-            index.write(struct.pack("<B", indexed_dataset._dtype_header_code(self.dtype)))
-            index.write(struct.pack("<Q", self.items))
-            for sizes in self.spooled_sizes():
-                index.write(sizes.tobytes())
-            offset = 0
-            for sizes in self.spooled_sizes():
-                ends = offset + np.cumsum(sizes, dtype=np.int64) * np.dtype(self.dtype).itemsize
-                index.write(np.concatenate([[offset], ends[:-1]]).astype(np.int64).tobytes())
-                offset = int(ends[-1])
-        self.sizes.close()
-
-    def spooled_sizes(self) -> Iterator[np.ndarray]:
-        self.sizes.seek(0)
-        while block := self.sizes.read(4 * self.sizes_per_read):
-            yield np.frombuffer(block, dtype=np.int32)
-
-
 def binarize(sp: spm.SentencePieceProcessor, lines: Iterator[str], to_fairseq: np.ndarray, eos: int,
              prefix: str) -> Dict[str, int]:
-    """One item per line, its units then EOS, written chunk by chunk. Returns line, unit and unknown
+    """One item per line, its units then EOS, in fairseq's mmap format. Returns line, unit and unknown
     counts."""
-    writer = IndexedDatasetWriter(prefix, vocab_size=len(to_fairseq) + 4)
+    dtype = indexed_dataset.best_fitting_int_dtype(len(to_fairseq) + 4)
+    builder = indexed_dataset.MMapIndexedDatasetBuilder(indexed_dataset.data_file_path(prefix), dtype)
     counts = {"lines": 0, "units": 0, "unknown": 0}
     for chunk in encoded_chunks(sp, lines):
         ids = flat(chunk)  # (N,)
@@ -271,11 +224,12 @@ def binarize(sp: spm.SentencePieceProcessor, lines: Iterator[str], to_fairseq: n
         is_unit = np.ones(len(units), dtype=bool)
         is_unit[np.cumsum(sizes) - 1] = False  # each line's last position keeps its EOS
         units[is_unit] = to_fairseq[ids]
-        writer.add_items(units, sizes)
+        for line in np.split(units, np.cumsum(sizes)[:-1]):  # lines x (units + 1,)
+            builder.add_item(torch.from_numpy(line))
         counts["lines"] += len(sizes)
         counts["units"] += len(units)
         counts["unknown"] += int((ids == sp.unk_id()).sum())
-    writer.finalize()
+    builder.finalize(indexed_dataset.index_file_path(prefix))
     return counts
 
 

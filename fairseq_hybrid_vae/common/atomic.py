@@ -1,8 +1,4 @@
-"""Files that appear complete or not at all: write beside the destination, then rename over it.
-
-os.replace is atomic on one filesystem, so a reader (or a rerun that skips finished work) never sees
-a half-written file under the final name, whatever stops the writer.
-"""
+"""Files that appear complete or not at all: written beside the destination, then renamed over it."""
 
 import os
 from contextlib import contextmanager

@@ -1,10 +1,7 @@
-"""Which fairseq and torch the plugin runs with, checked before anything imports them.
+"""Which fairseq and torch the plugin runs with, checked before anything imports them; bf16 support.
 
-fairseq 0.12 comes as the official `fairseq` distribution (Python <= 3.10), as `fairseq-fixed`
-(builds for Python 3.11 and 3.12) or from a source checkout; all of them install the import package
-`fairseq`, so the plugin asks for that package, not for one distribution (which would install a
-second copy over a source checkout, and through fairseq-fixed's torchaudio requirement
-replace the user's torch). docs/install.md lists the versions each end was tested with.
+The plugin asks for the import package `fairseq`, not a distribution: fairseq 0.12 comes as `fairseq`,
+`fairseq-fixed` (Python 3.11/3.12) or a source checkout (docs/install.md).
 """
 
 import importlib.util

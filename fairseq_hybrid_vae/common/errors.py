@@ -1,8 +1,5 @@
-"""Errors a user can fix (bad data, options or checkpoint) end a fairseq CLI with one clear line.
-
-The commands install `one_line_excepthook` (patches.py): an uncaught InputError, fairseq's "gradients
-are Nan/Inf" and its "Cannot load model parameters" become `PROG: error: MESSAGE` on stderr and exit
-status 1, without a traceback. HYBRID_VAE_TRACEBACK=1 shows the full traceback instead, for debugging.
+"""Errors a user can fix end a command with one line, `PROG: error: MESSAGE`, and exit status 1
+(`one_line_excepthook`, installed by the commands); HYBRID_VAE_TRACEBACK=1 shows the traceback.
 """
 
 import os

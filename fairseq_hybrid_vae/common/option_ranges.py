@@ -1,10 +1,5 @@
-"""The valid range of every numeric option of the plugin, declared beside its default, checked at start.
-
-A config field declares its range in its metadata (`"range": AT_LEAST_1`); `check_options` walks a
-config's fields and raises InputError naming the first option out of range and what it must be.
-The argparse commands (hybrid-vae-prepare, hybrid-vae-eval) use `Checked` as the option's type, and
-`OneLineArgumentParser`, so a bad value is one line and exit status 1 there too.
-tests/test_option_ranges.py walks every option of every entry point: one without a range fails it.
+"""The valid range of every numeric option of the plugin, declared beside its default ("range" in a
+config field's metadata; `Checked` for argparse), checked at start: out of range is one line.
 """
 
 import argparse
@@ -14,7 +9,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 from .errors import InputError
 
@@ -50,13 +45,6 @@ class Range:
             return f"{'below' if self.high_open else 'at most'} {shown(self.high)}"
         left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
         return f"in {left}{shown(self.low)}, {shown(self.high)}{right}"
-
-    def outside(self) -> float:
-        """A value just out of range, for tests."""
-        if self.low is None and self.high is None:
-            return math.nan
-        value = self.low - (0 if self.low_open else 1) if self.low is not None else self.high + 1
-        return value - 1 if value == self.off else value
 
 
 FINITE = Range()  # any number but inf and nan
@@ -176,8 +164,3 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         sys.exit(f"{self.prog}: error: {message}")
-
-
-def checked_actions(parser: argparse.ArgumentParser) -> Sequence[argparse.Action]:
-    """The options of an argparse command, for the tests that walk them."""
-    return [action for action in parser._actions if not isinstance(action, argparse._HelpAction)]

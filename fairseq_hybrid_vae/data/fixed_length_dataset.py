@@ -65,11 +65,8 @@ class FixedLengthDataset(FairseqDataset):
 
     def batch_by_size(self, indices, max_tokens=None, max_sentences=None,
                       required_batch_size_multiple=1):
-        """Consecutive batches of equal size, the last one possibly smaller.
-
-        fairseq's batcher drops a last batch whose size is not a multiple of
-        --required-batch-size-multiple (343 windows -> 336 at batch 64), which would leave units of
-        valid/test unscored. With all samples L units long, batching needs no bucketing at all.
+        """Consecutive batches of equal size, the last possibly smaller: fairseq's batcher drops a last batch
+        that is not a multiple of --required-batch-size-multiple, leaving units of valid/test unscored.
         """
         size = max_sentences or len(indices)
         if max_tokens:
@@ -88,12 +85,9 @@ class FixedLengthDataset(FairseqDataset):
 
 
 class WindowDataset(FixedLengthDataset):
-    """Windows of a token stream (the corpus as one sequence; each line ends in EOS, i.e. newline).
-
-    Training (`num_windows` given): windows at uniformly random offsets, redrawn for every epoch from
-    (seed, epoch), so a run is deterministic and a resumed epoch sees the same windows.
-    Evaluation (`num_windows` None): consecutive windows covering the stream, the last one padded, so
-    each token is scored exactly once.
+    """Windows of the corpus as one token stream (each line ends in EOS, i.e. newline). Training
+    (`num_windows`): random offsets redrawn each epoch from (seed, epoch), so a resume sees the same
+    windows. Evaluation: consecutive windows, the last padded, each token scored once.
     """
 
     def __init__(

@@ -1,11 +1,7 @@
-"""The files of a prepared data folder (hybrid-vae-prepare), read only when they arrived whole.
+"""The files of a prepared data folder, read only when they arrived whole.
 
-A folder copied from another machine can arrive truncated or damaged. fairseq's readers then stop
-with a traceback from numpy ("buffer is smaller than requested size"), or read less than the split
-holds, or (a dict.txt cut at the end of a line) read a smaller dictionary whose ids the data exceeds.
-Each reader here first checks what the file's own structure tells: the index's header and length,
-the data file's length against the index's sizes and offsets, every id against the dictionary, and
-ends with one line that names the file and the fix.
+fairseq's readers meet a damaged file with a numpy traceback or read less than the split holds; these
+first check the index's header and length, the data's length and every id against the dictionary.
 """
 
 import os

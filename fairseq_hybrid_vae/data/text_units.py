@@ -15,11 +15,9 @@ def dictionary_checksum(dictionary: Dictionary) -> str:
 
 
 class SentencePieceDecoder:
-    """fairseq's bpe interface: space-separated pieces (as Dictionary.string writes them) -> text.
-
-    Why not fairseq's SentencepieceBPE: its decode strips the text, so a window that starts or ends
-    in spaces loses them, and it leaves fairseq's <unk> as five characters; windows of text (not
-    sentences) need both kept apart."""
+    """fairseq's bpe interface: space-separated pieces -> text. Not fairseq's SentencepieceBPE: it strips a
+    window's edge spaces and leaves <unk> as five characters.
+    """
 
     def __init__(self, model_file: str, dictionary: Dictionary):
         self.sp = load_sentencepiece(model_file, dictionary)

@@ -1,20 +1,8 @@
-"""Checkpoints read safely and written whole; patches.py puts these in fairseq's place.
+"""Checkpoints read with torch's safe loader and written whole (docs/reliability.md).
 
-Reading: torch's safe loader (weights_only=True) refuses any type off its allowlist
-(`allowlist_checkpoint_types` puts fairseq's on it when the package is imported),
-so a checkpoint cannot run code when it is loaded. fairseq-train (resume),
-fairseq-generate, fairseq-validate and the Python API all load through
-`checkpoint_utils.load_checkpoint_to_cpu`; `load_checkpoint_to_cpu` here calls it and turns a refused
-or unreadable checkpoint into one clear error naming the file, instead of torch's long message.
-
-Resuming on several ranks: rank 0 loads the checkpoint and fairseq sends its state to the others with
-torch.save / torch.load, whose safe loader refuses the OmegaConf config in it, so every rank but 0
-failed to resume. `broadcast_object` sends configs as plain containers and rebuilds them on arrival.
-
-Writing: fairseq saves the first checkpoint of an update atomically (a .tmp file, then a rename) but
-copies it to checkpoint_last.pt / checkpoint_best.pt with a plain file copy, so a job killed during
-the copy would leave a truncated checkpoint_last.pt. Local copies here go through a temporary file
-and an atomic rename too: a file under a checkpoint's name is always complete.
+Reading: a refused or unreadable checkpoint is one error naming the file. Resuming on several ranks:
+configs travel as plain containers, which the safe loader accepts. Writing: fairseq's copies to
+checkpoint_last.pt / _best.pt go through a temporary file and a rename, so they are never partial.
 """
 
 import argparse

@@ -1,11 +1,6 @@
-"""The few values of fairseq's own options that fairseq accepts and then misleads or loses work with.
-
-fairseq checks its own options; most bad values end its commands with a traceback before any work
-(`--update-freq 0`, `--seed -1`, `--batch-size` of text). These are the exceptions, checked before a
-command starts (full_help.parse_args_and_arch, launchers.call_main); docs/reliability.md lists them:
-- `--lr 0`: every update is computed and nothing is learned, for the whole run;
-- `--clip-norm` below 0: fairseq clips only above 0, so a negative norm turns clipping off silently;
-- `--save-dir` naming a file: fairseq fails at its first checkpoint, after the training before it.
+"""The few values of fairseq's own options that fairseq accepts and then misleads or loses work with:
+`--lr 0` (nothing learned, the whole run), `--clip-norm` below 0 (clipping silently off), and a
+`--save-dir` that is a file (fails at the first checkpoint). docs/reliability.md says why only these.
 """
 
 from typing import Any, Iterator, Tuple

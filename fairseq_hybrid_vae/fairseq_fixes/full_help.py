@@ -1,10 +1,5 @@
-"""`fairseq-train ... --help` that lists the task, model and criterion options.
-
-fairseq's `parse_args_and_arch` parses twice: first to learn --task/--arch/--criterion, then again
-after adding their options. argparse answers --help in the first pass, before those options exist,
-so upstream help never shows them. When --help is asked for, this runs fairseq's own two passes
-without it, then prints the complete parser's help. Without --help, the parsed values of fairseq's
-own options are checked (fairseq_options.py). patches.py puts it in fairseq's place for the commands.
+"""`--help` that lists the task, model and criterion options: fairseq's parser answers --help in its first
+pass, before it adds them. Without --help, fairseq's own misleading values are refused.
 """
 
 import sys

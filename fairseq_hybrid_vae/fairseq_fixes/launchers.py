@@ -1,13 +1,8 @@
 """Multi-process launches that really distribute, or stop at start; and a lost rank named at the end.
 
-fairseq 0.12 reads a launcher's environment only when `--distributed-world-size` is above 1, and
-that option defaults to the number of GPUs on the node. So under torchrun or srun on CPU nodes, or on
-nodes with one GPU each, every process trained alone on the whole data, with nothing said; with
-`--distributed-world-size 2` on CPU it divided by the GPU count (0) instead. `call_main` (installed by
-patches.py over fairseq's) takes the world from the launcher, or refuses with one line that says what
-to add. `lost_rank_message` turns the collective error a surviving rank sees when another dies into
-one line that names the lost ranks and how to resume. docs/distributed.md lists each launcher with
-the flags it needs and what it was tested on.
+fairseq 0.12 reads torchrun's or srun's environment only when --distributed-world-size (default: the
+GPU count) is above 1, so on CPU or one-GPU nodes every process trained alone. `call_main` adopts the
+launcher's world or refuses with the flag to add (docs/distributed.md).
 """
 
 import contextlib

@@ -1,9 +1,7 @@
-"""Every change the hybrid-vae-* commands make to fairseq, torch and Python, in one place, each with its
-reason. A command applies them where it starts (`patch_for_the_command_line`, cli/commands.py and the
-plugin's own commands); importing the package applies none of them, so fairseq's own commands with
---user-dir behave as fairseq does. The Python API uses the checkpoint errors for the length of a load
-only (`command_line_patches`). Checked against torch 2.13.0 and fairseq 0.12.3.1 (fairseq-fixed, the
-0.12.2 code for Python 3.11).
+"""Every change the hybrid-vae-* commands make to fairseq, torch and Python, each with its reason.
+
+Applied where a command starts (`patch_for_the_command_line`); importing the package applies none, so
+fairseq's own commands with --user-dir behave as fairseq does. Checked against fairseq 0.12.3.1.
 """
 
 import sys
@@ -19,31 +17,19 @@ from . import checkpoint_safety, full_help, launchers
 
 
 def command_line_replacements() -> List[Tuple[object, str, object]]:
-    """(owner, attribute, replacement): what a user of the commands sees.
-
-    - sys.excepthook: an error the user can fix (bad data, options or checkpoint) ends the command
-      with one line and exit status 1, not a traceback (errors.py);
-    - checkpoint_utils.load_checkpoint_to_cpu: a checkpoint refused by the safe loader, missing,
-      truncated or corrupt is one line naming the file (checkpoint_safety.py);
-    - PathManager.copy: fairseq copies the update's checkpoint to checkpoint_last.pt / _best.pt with a
-      plain copy, so a job killed mid-copy left a truncated checkpoint_last.pt; the copy now appears
-      complete or not at all (checkpoint_safety.atomic_copy);
-    - options.parse_args_and_arch: `--help` lists the task, model and criterion options, which
-      fairseq's first parsing pass never adds, and fairseq's own numeric options out of range are one
-      line before anything starts (full_help.py, fairseq_options.py);
-    - distributed_utils.broadcast_object: a resume on several ranks sends rank 0's checkpoint state to
-      the others through torch.load, whose safe loader refused its OmegaConf config on every other rank
-      (checkpoint_safety.broadcast_object);
-    - distributed_utils.call_main: under torchrun or srun, fairseq 0.12 trained every process alone when
-      --distributed-world-size was 1 (its default on CPUs and one-GPU nodes) and crashed on CPU with
-      more; the launcher's world is now adopted, or the run refused with the flag to add (launchers.py).
-    """
+    """(owner, attribute, replacement), each with the upstream behaviour it changes (docs/reliability.md)."""
     return [
+        # An error the user can fix is one line and exit status 1, not a traceback.
         (sys, "excepthook", errors.one_line_excepthook),
+        # A refused, missing, truncated or corrupt checkpoint is one line naming the file.
         (checkpoint_utils, "load_checkpoint_to_cpu", checkpoint_safety.load_checkpoint_to_cpu),
+        # fairseq copies checkpoint_last.pt with a plain copy: a kill mid-copy truncated it.
         (PathManager, "copy", staticmethod(checkpoint_safety.atomic_copy)),
+        # --help lists the task's, model's and criterion's options; misleading fairseq values refused.
         (options, "parse_args_and_arch", full_help.parse_args_and_arch),
+        # A multi-rank resume sent an OmegaConf config that the safe loader refused on every other rank.
         (distributed_utils, "broadcast_object", checkpoint_safety.broadcast_object),
+        # Under torchrun or srun fairseq 0.12 trained each process alone: the launcher's world adopted.
         (distributed_utils, "call_main", launchers.call_main),
     ]
 

@@ -1,7 +1,5 @@
-"""No-latent language models on the same fixed-length samples: the heads with no encoder and no z.
-
-Their NLL is what a VAE's ELBO approaches on the same samples; trained with the same task and
-criterion, KL is 0 and the ELBO is their NLL.
+"""No-latent language models on the same fixed-length samples: the heads with no z. Trained with the same
+task and criterion, KL is 0 and the ELBO is their NLL, what a VAE's ELBO approaches.
 """
 
 from dataclasses import dataclass, field

@@ -11,11 +11,9 @@ from torch import Tensor
 
 @with_incremental_state
 class CausalConv1d(nn.Conv1d):
-    """Conv1d whose output at t sees inputs t-(k-1)·d ... t only (left zero padding).
-
-    With kernel 2 this is the authors' masked kernel-3 convolution.
-    Incrementally it keeps the last (k-1)·d inputs in a zero-initialised buffer, which is exactly the
-    zero padding of the full pass, so both paths give the same numbers.
+    """Conv1d whose output at t sees inputs t-(k-1)·d ... t only (left zero padding); kernel 2 is the
+    authors' masked kernel-3 convolution. Incrementally a zero-initialised buffer of the last (k-1)·d
+    inputs plays the padding, so both paths give the same numbers.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 2, dilation: int = 1):

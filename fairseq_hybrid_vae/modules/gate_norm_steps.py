@@ -1,13 +1,9 @@
-"""The default cell's step (`gate_norm_step`), and its training pass fused: a sequence-level autograd
-Function whose per-step work runs as two compiled kernels, one forward and one backward.
+"""The default cell's step (`gate_norm_step`) and its training pass fused into two compiled kernels.
 
-Under autograd a step of the default cell is about ten small ops forward and as many backward, each
-an autograd node, so on a CPU the ops and the engine cost more than the step's matmul. The fused pass
-computes the same function (`gate_norm_step`) with a hand-derived backward
-(`gate_norm_step_backward`), both compiled by `torch.compile` (inductor writes one C++ loop nest per
-kernel on a CPU, Triton on a GPU); the recurrent weight's gradient is one matmul over all steps.
-docs/lstm_cells.md measures it. Where compiling is unavailable (no C++ compiler,
-`HYBRID_VAE_COMPILE=0`, `TORCHDYNAMO_DISABLE=1`) the cell runs the same step under autograd.
+Under autograd a step is about ten small ops each way, which cost more than its matmul on a CPU; here
+forward and a hand-derived backward are each one `torch.compile`d kernel, and the recurrent weight's
+gradient one matmul over all steps (docs/lstm_cells.md). Where compiling is unavailable
+(`HYBRID_VAE_COMPILE=0`, `TORCHDYNAMO_DISABLE=1`, no C++ compiler) the step runs under autograd.
 """
 
 import logging

@@ -1,8 +1,6 @@
-"""Decoder heads: what turns the per-position deconv features into p(x_t | z, x_<t).
+"""Decoder heads: fairseq decoders from the deconv features (B, L, F) and x_<t to p(x_t | z, x_<t).
 
-Each head is a fairseq decoder reading `encoder_out["features"]` (B, L, F) and the previous tokens;
-its input at position t is [feature_t ; embed(x_{t-1})] (paper Fig. 2). In incremental mode (fairseq's
-SequenceGenerator) it receives the whole prefix and uses only the newest token and feature.
+The input at position t is [feature_t ; embed(x_{t-1})] (paper Fig. 2); incrementally, only the newest.
 """
 
 from typing import Dict, List, Optional, Tuple

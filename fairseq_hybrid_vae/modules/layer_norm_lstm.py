@@ -8,12 +8,9 @@ from torch import Tensor
 
 
 class LayerNormLSTM(nn.Module):
-    """LN(W_x x_t + W_h h_{t-1} + b) -> gates i, f, o, g (sigmoid, sigmoid, sigmoid, tanh).
-
-    c_t = f * c_{t-1} + i * g and h_t = o * tanh(c_t), as the authors' LNLSTM.
-    The input projection of the whole sequence is one matmul; only the recurrent part loops. The steps
-    read it through one unbind: indexing `gates_x[:, t]` per step made backward add T full-size zero
-    tensors (quadratic in T; 70% of a training step at L=128, benchmarks/profile_step.py).
+    """The authors' LNLSTM: LN(W_x x_t + W_h h_{t-1} + b) -> i, f, o, g; c_t = f c + i g, h_t = o tanh(c_t).
+    The steps read the input projection through one unbind: indexing `gates_x[:, t]` made backward add
+    T full-size zero tensors (70% of a training step at L=128).
     """
 
     def __init__(self, input_size: int, hidden_size: int):

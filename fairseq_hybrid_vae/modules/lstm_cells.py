@@ -1,10 +1,6 @@
-"""The recurrent cells every LSTM of the plugin can run on (`--lstm-cell`), by name.
-
-Each cell maps x (B, T, I) and an optional state (h, c), each (B, H), to the outputs (B, T, H) and
-the last state, so the heads and the LSTM encoder use any of them alike, incremental decoding
-included. Each cell brings its own initialisation (`uses_authors_init`): the authors' cell is
-trained with U(-0.1, 0.1) on every weight of the model, the others keep PyTorch's per-layer
-defaults. docs/lstm_cells.md measures what each learns per update and per second.
+"""The recurrent cells every LSTM of the plugin can run on (`--lstm-cell`), by name: each maps x (B, T, I)
+and an optional state (h, c) to outputs (B, T, H) and the last state, and brings its own init
+(`uses_authors_init`). docs/lstm_cells.md measures what each learns per update and per second.
 """
 
 from typing import Dict, List, NamedTuple, Sequence, Tuple, Type
@@ -77,13 +73,9 @@ class PerGateLayerNorm(nn.Module):
 
 
 class RecurrentWeightGradient(torch.autograd.Function):
-    """Identity on the input projections; its backward adds the recurrent weight's gradient for all T
-    steps at once: one (4H, T·B) x (T·B, H) matmul, where autograd would run a small one per step and
-    sum T full-size (4H, H) gradients (docs/lstm_cells.md, "The default").
-
-    The gradient reaching gates_x[:, t] is the gradient of step t's pre-activation, since the step adds
-    h_{t-1} W^T to it. The steps run with W detached; after its loop the cell fills `entering_states`
-    with every step's h_{t-1}.
+    """Identity on the input projections whose backward adds the recurrent weight's gradient for all T
+    steps as one (4H, T·B) x (T·B, H) matmul, instead of T small ones summed (docs/lstm_cells.md). The
+    steps run with W detached; the cell fills `entering_states` with every step's h_{t-1}.
     """
 
     @staticmethod
@@ -100,12 +92,8 @@ class RecurrentWeightGradient(torch.autograd.Function):
 
 
 class GateNormLSTM(nn.Module):
-    """A layer-normalised LSTM (Ba et al. 2016, section 3.1): it learns more per update than
-    torch.nn.LSTM, and the most per second of the three cells on a CPU (docs/lstm_cells.md).
-
-    Each gate's pre-activation is normalised on its own, c_t is normalised before the output tanh,
-    and the forget gate's bias starts at 1. The authors' cell normalises all four gates together
-    instead: one mean and one spread for all 4H pre-activations.
+    """A layer-normalised LSTM (Ba et al. 2016, section 3.1): each gate normalised on its own, c_t before the
+    output tanh, forget bias 1. The authors' cell normalises all four gates together.
     """
 
     uses_authors_init = False
@@ -125,12 +113,10 @@ class GateNormLSTM(nn.Module):
             self.gate_norm.bias[1].fill_(1.0)  # the forget gate starts open: memory lasts
 
     def input_gates(self, x: Tensor | TokenInput) -> Tensor:
-        """x's part of every step's pre-activations, (B, T, 4H). An input that is a token's embedding
-        alone projects every type's once, a (V, 4H) table, and gathers a row per position: the same
-        sums, without a (B·T, E) x (E, 4H) matmul forward and two backward. Only where there are
-        fewer types than positions (a large vocabulary, or one step of sampling, would make the
-        table the larger matmul) and no features: beside the embedding, splitting the projection in
-        two cost more than it saved (the hybrid's head)."""
+        """x's part of every step's pre-activations, (B, T, 4H). A token's embedding alone (no features) is
+        projected once per type, a (V, 4H) table, and gathered per position: the same sums without the
+        (B·T, E) x (E, 4H) matmuls, where there are fewer types than positions.
+        """
         if (not isinstance(x, TokenInput) or x.features.size(-1) > 0
                 or x.embed.num_embeddings >= x.tokens.numel()):
             return self.input_proj(joined(x))  # (B, T, I) -> (B, T, 4H)

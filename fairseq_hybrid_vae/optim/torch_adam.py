@@ -1,11 +1,7 @@
 """`--optimizer torch_adam`: fairseq's Adam (AdamW weight decay) computed by torch.optim.AdamW.
 
-fairseq's own `adam` falls back, without apex, to a Python loop over the parameters, several kernel
-launches each. On a GPU, where these models' updates are bound by launches, the loop took 4.4-7.8 ms of
-host time per hybrid_vae_lstm update; torch's multi-tensor (foreach) or fused kernels do the same
-update in 1.9-2.8 ms, and made --amp updates 9% faster (docs/benchmarks.md). Same options and update
-rule as `adam`; its checkpoints resume with `torch_adam` (fairseq refuses to load another optimizer's
-state without --reset-optimizer).
+Without apex fairseq's `adam` loops over the parameters in Python; torch's foreach or fused kernels
+take less than half its host time per update on a GPU (docs/benchmarks.md). Same options and rule.
 """
 
 from collections.abc import Collection

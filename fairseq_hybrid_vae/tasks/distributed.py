@@ -5,12 +5,8 @@ from fairseq.distributed import utils as distributed_utils
 
 
 def average_batch_norm_statistics(model: torch.nn.Module) -> None:
-    """Make the BatchNorm running statistics the mean over data-parallel ranks, after every update.
-
-    Neither DDP backend keeps buffers in sync by default, so each rank's running mean and variance
-    would follow its own shard and the checkpoint (written by rank 0) would hold rank 0's alone.
-    Training still normalises with each rank's own batch statistics (SyncBatchNorm is GPU-only);
-    averaging keeps every rank, and so every checkpoint, on statistics of the global batch.
+    """BatchNorm running statistics averaged over data-parallel ranks after every update: neither DDP
+    backend syncs buffers, so the checkpoint (rank 0's) would hold rank 0's statistics alone.
     """
     if not torch.distributed.is_initialized() or distributed_utils.get_data_parallel_world_size() == 1:
         return

@@ -1,8 +1,5 @@
-"""One parallel pass for historyless decoders: every position is predicted from z alone.
-
-A drop-in for fairseq's SequenceGenerator (same `generate` interface and hypothesis dicts), chosen by
-the task for `hybrid_vae_feedforward`: with no dependence on earlier outputs, step-by-step decoding
-would only repeat the same argmax L times.
+"""One parallel pass for historyless decoders (`hybrid_vae_feedforward`): every position from z alone,
+with SequenceGenerator's interface; step-by-step decoding would repeat the same argmax L times.
 """
 
 import math
