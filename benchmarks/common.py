@@ -76,3 +76,23 @@ def machine(device: str) -> str:
         where = f"{model or platform.processor()} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
     return (f"{where}; Python {platform.python_version()}, torch {torch.__version__}, "
             f"fairseq {fairseq.__version__}")
+
+
+def check_lstm_flop_formulas() -> None:
+    """The counts for torch.nn.LSTM's fused kernels, against 2·T·B·4H·(E+H) per pass: oneDNN's (CPU)
+    and cuDNN's (GPU, counted here from the shapes alone) agree, time-major or batch-first."""
+    T, B, E, H = 7, 3, 5, 11  # steps, batch, input size, hidden size
+    expected = 2 * T * B * 4 * H * (E + H)
+    cudnn_weights = [(4 * H, E), (4 * H, H), (4 * H,), (4 * H,)]  # w_ih, w_hh, b_ih, b_hh
+    assert _lstm_layer_flop((T, B, E), (4 * H, E), (4 * H, H)) == expected
+    for input_shape in [(T, B, E), (B, T, E)]:
+        assert _cudnn_lstm_flop(input_shape, cudnn_weights) == expected
+        assert _cudnn_lstm_backward_flop(input_shape, cudnn_weights) == 2 * expected
+    with flop_counter() as counter:  # what the counter records for a real layer on this CPU
+        torch.nn.LSTM(E, H)(torch.randn(T, B, E))
+    assert counter.get_total_flops() == expected, counter.get_total_flops()
+
+
+if __name__ == "__main__":
+    check_lstm_flop_formulas()
+    print("LSTM FLOP formulas: oneDNN's and cuDNN's counts agree")
