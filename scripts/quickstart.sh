@@ -8,7 +8,8 @@
 # Environment: WORK (output folder, default runs/quickstart), MAX_UPDATE (default 3600), BF16=1 (train
 # under bf16 autocast, --bf16-autocast: faster on a processor with AMX or AVX512-BF16; elsewhere one
 # warning line and fp32; evaluation stays fp32).
-# The model: the setting two rounds of measurement chose (docs/benchmarks.md, "Quickstart settings";
+# The model: the setting two rounds of measurement chose (docs/benchmarks.md, "Which quickstart
+# settings use z best in 10 minutes?";
 # benchmarks/results/quickstart_settings_round2.md, the row marked quickstart): a 3-layer
 # ByteNet head of 128 channels reading 100 deconv features per position; alpha 1 (the historyless
 # term pushes the window into z) falling to 0 over updates 1,000-2,000 (the head takes over); free

@@ -33,7 +33,7 @@ class LayerNormLSTM(nn.Module):
         H, outputs = self.hidden_size, []
         for gates_x_t in gates_x.unbind(dim=1):  # T x (B, 4H)
             # 8 ops per step, was 13 (addmm, one sigmoid for i/f/o, addcmul): 5% faster training on CPU,
-            # and a GPU step is bound by launches (docs/benchmarks.md, change 4).
+            # and a GPU step is bound by launches (docs/benchmarks.md, "What did profiling change?").
             gates = self.norm(torch.addmm(gates_x_t, h, hidden_weight))  # (B, 4H)
             i, f, o = torch.sigmoid(gates[:, : 3 * H]).chunk(3, dim=-1)  # 3 x (B, H)
             c = torch.addcmul(f * c, i, torch.tanh(gates[:, 3 * H :]))  # (B, H)
