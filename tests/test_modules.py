@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from fairseq.data import Dictionary
 
 from fairseq_hybrid_vae.modules import (
@@ -240,6 +241,17 @@ def test_causal_conv_receptive_field(dilation, kernel):
         # Only outputs that have t at one of their taps s, s-d, ..., s-history change.
         assert affected == {t + k * dilation for k in range(kernel) if t + k * dilation < 12}
         assert max(affected) - t <= history
+
+
+@pytest.mark.parametrize("dilation,kernel", [(1, 2), (3, 2), (2, 3)])
+def test_causal_conv_equals_torchs_conv1d_on_the_left_padded_input(dilation, kernel):
+    """The module computes its taps as one matmul; torch's conv1d with its weights is the reference."""
+    torch.manual_seed(0)
+    conv = CausalConv1d(4, 5, kernel_size=kernel, dilation=dilation)
+    x = torch.randn(3, 12, 4)  # (B, T, C_in)
+    padded = F.pad(x.transpose(1, 2), ((kernel - 1) * dilation, 0))  # (B, C_in, history + T)
+    reference = F.conv1d(padded, conv.weight, conv.bias, dilation=dilation).transpose(1, 2)  # (B, T, C_out)
+    torch.testing.assert_close(conv(x), reference, atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("dilation,kernel", [(1, 2), (3, 2), (2, 3)])

@@ -25,22 +25,21 @@ class CausalConv1d(nn.Conv1d):
         x: Tensor,
         incremental_state: Dict[str, Dict[str, Tensor | None]] | None = None,
     ) -> Tensor:
-        """x: (B, T, C_in) -> (B, T, C_out); with `incremental_state`, T is the newest position only."""
+        """x: (B, T, C_in) -> (B, T, C_out); with `incremental_state`, T is the newest positions only."""
         if incremental_state is None:
-            x = F.pad(x.transpose(1, 2), (self.history, 0))  # (B, C_in, history + T)
-            return super().forward(x).transpose(1, 2)  # (B, C_out, T) -> (B, T, C_out)
-        buffer = self.get_incremental_state(incremental_state, "input_buffer")
-        if buffer is None:
-            buffer = x.new_zeros(x.size(0), self.history, x.size(2))  # (B, history, C_in)
-        window = torch.cat([buffer, x], dim=1)  # (B, history + T, C_in)
-        self.set_incremental_state(incremental_state, "input_buffer", window[:, -self.history :])
-        if x.size(1) == 1:  # one new position: a matmul over the k taps beats conv1d (docs/benchmarks.md)
-            taps = window[:, :: self.dilation[0]].transpose(1, 2)  # (B, C_in, k)
-            taps = taps.reshape(x.size(0), 1, -1)  # (B, 1, C_in * k), the weight's own layout
-            weight = self.weight.view(self.out_channels, -1)  # (C_out, C_in * k), no copy
-            return F.linear(taps, weight, self.bias)  # (B, 1, C_out)
-        out = F.conv1d(window.transpose(1, 2), self.weight, self.bias, dilation=self.dilation)
-        return out.transpose(1, 2)  # (B, C_out, T) -> (B, T, C_out)
+            window = F.pad(x, (0, 0, self.history, 0))  # (B, history + T, C_in)
+        else:
+            buffer = self.get_incremental_state(incremental_state, "input_buffer")
+            if buffer is None:
+                buffer = x.new_zeros(x.size(0), self.history, x.size(2))  # (B, history, C_in)
+            window = torch.cat([buffer, x], dim=1)  # (B, history + T, C_in)
+            self.set_incremental_state(incremental_state, "input_buffer", window[:, -self.history :])
+        # One matmul over the k taps of every position, in the (B, T, C) layout the heads use: no
+        # transposes around a conv1d, 20% less time forward + backward (docs/benchmarks.md).
+        T, d = x.size(1), self.dilation[0]
+        taps = torch.stack([window[:, j * d : j * d + T] for j in range(self.kernel_size[0])], dim=-1)
+        weight = self.weight.view(self.out_channels, -1)  # (C_out, C_in * k), no copy
+        return F.linear(taps.flatten(2), weight, self.bias)  # (B, T, C_in, k) -> (B, T, C_out)
 
     def reorder_incremental_state(
         self, incremental_state: Dict[str, Dict[str, Tensor | None]], new_order: Tensor

@@ -34,6 +34,15 @@ def gate_norm_step(
     return h, c
 
 
+def gate_norm_step_for_the_next_matmul(
+    pre: Tensor, c: Tensor, gain: Tensor, bias: Tensor, cell_gain: Tensor, cell_bias: Tensor, cell_eps: float
+) -> Tuple[Tensor, Tensor]:
+    """`gate_norm_step` whose h_t comes in pre's dtype (the matmuls' under autocast), cast in the same
+    kernel: what the next step's matmul, the weight's gradient and the layer's output read."""
+    h, c = gate_norm_step(pre, c, gain, bias, cell_gain, cell_bias, cell_eps)
+    return h.to(pre.dtype), c
+
+
 def state_dtype_of(gates_x: Tensor) -> torch.dtype:
     """The dtype of h, c and the step's elementwise work: fp32 under autocast (its matmuls alone run in
     bf16), else the model's."""
@@ -53,13 +62,15 @@ def _layer_norm_backward(grad: Tensor, normalised: Tensor, rstd: Tensor) -> Tens
 
 
 def gate_norm_step_backward(
-    grad_h: Tensor, grad_c: Tensor, pre: Tensor, c_prev: Tensor, gain: Tensor, bias: Tensor,
-    cell_gain: Tensor, cell_bias: Tensor, cell_eps: float,
+    grad_h: Tensor, grad_output: Tensor, grad_c: Tensor, pre: Tensor, c_prev: Tensor, gain: Tensor,
+    bias: Tensor, cell_gain: Tensor, cell_bias: Tensor, cell_eps: float,
     grad_gain: Tensor, grad_bias: Tensor, grad_cell_gain: Tensor, grad_cell_bias: Tensor,
 ) -> Tuple[Tensor, Tensor]:
     """`gate_norm_step`'s backward, by hand. It recomputes the step from (pre, c_prev), which cost
     less than saving its intermediates, adds the step's share to the four parameter gradients in
-    place, and returns dL/dpre (B, 4H) in pre's dtype and dL/dc_{t-1} (B, H)."""
+    place, and returns dL/dpre (B, 4H) in pre's dtype and dL/dc_{t-1} (B, H). dL/dh_t comes in two
+    parts, through the next step's matmul and through the output, added here in c's dtype."""
+    grad_h = grad_h.to(c_prev.dtype) + grad_output.to(c_prev.dtype)  # (B, H)
     grouped = pre.to(c_prev.dtype).view(pre.size(0), 4, -1)  # (B, 4, H)
     normalised, rstd = _normalised(grouped, GATE_NORM_EPS)  # (B, 4, H), (B, 4, 1)
     sigmoids = torch.sigmoid(torch.addcmul(bias, normalised, gain))  # (B, 4, H)
@@ -87,7 +98,8 @@ class GateNormLSTMSequence(torch.autograd.Function):
 
     forward(gates_x (B, T, 4H), h0, c0 (B, H), hidden_weight (4H, H), gain, bias (4, H), cell_gain,
     cell_bias (H,), cell_eps, steps) -> outputs (B, T, H), h_T, c_T. Under autocast the matmuls run
-    in its dtype and everything else in fp32, as autocast runs the step under autograd. Each step's
+    in its dtype and the steps' elementwise work in fp32, as autocast runs the step under autograd;
+    the outputs come in the matmuls' dtype, as a Linear's would. Each step's
     tensors are kept apart, not written into (T, ...) buffers: on a CPU a buffer of tens of MB is
     fresh memory at every update, and its page faults cost more than the kernels that fill it.
     """
@@ -98,38 +110,39 @@ class GateNormLSTMSequence(torch.autograd.Function):
         matmul_dtype = (torch.get_autocast_dtype(gates_x.device.type)
                         if torch.is_autocast_enabled(gates_x.device.type) else gates_x.dtype)
         weight = hidden_weight.to(matmul_dtype)  # (4H, H)
-        state_dtype = state_dtype_of(gates_x)
-        pres, states, cells = [], [h0.to(state_dtype)], [c0.to(state_dtype)]  # T x (B, 4H); T+1 x (B, H)
+        # h_t in the matmuls' dtype: what the next step, the weight's gradient and the consumer of the
+        # outputs (a Linear, under autocast) read; c_t in the state's dtype.
+        pres, states, cells = [], [h0.to(matmul_dtype)], [c0.to(state_dtype_of(gates_x))]  # T x (B, 4H)
         with torch.autocast(gates_x.device.type, enabled=False):
             for gates_x_t in gates_x.to(matmul_dtype).unbind(dim=1):  # T x (B, 4H)
-                pres.append(torch.addmm(gates_x_t, states[-1].to(matmul_dtype), weight.t()))  # (B, 4H)
+                pres.append(torch.addmm(gates_x_t, states[-1], weight.t()))  # (B, 4H)
                 h, c = step_forward(pres[-1], cells[-1], gain, bias, cell_gain, cell_bias, cell_eps)
                 states.append(h)
                 cells.append(c)
         ctx.save_for_backward(weight, gain, bias, cell_gain, cell_bias)
         ctx.pres, ctx.states, ctx.cells, ctx.cell_eps, ctx.steps = pres, states, cells, cell_eps, steps
         ctx.input_dtypes = (gates_x.dtype, h0.dtype, c0.dtype, hidden_weight.dtype)
-        return torch.stack(states[1:], dim=1), states[-1].clone(), cells[-1].clone()  # (B, T, H), (B, H) x 2
+        h_last = states[-1].to(cells[-1].dtype)  # the state leaves in c's dtype, as it came
+        return torch.stack(states[1:], dim=1), h_last, cells[-1].clone()  # (B, T, H), (B, H) x 2
 
     @staticmethod
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
         weight, gain, bias, cell_gain, cell_bias = ctx.saved_tensors
         pres, states, cells, (_, step_backward) = ctx.pres, ctx.states, ctx.cells, ctx.steps
         gates_dtype, h0_dtype, c0_dtype, weight_dtype = ctx.input_dtypes
-        state_dtype = cells[0].dtype
-        grad_h = grad_h_last.to(state_dtype) if grad_h_last is not None else torch.zeros_like(states[0])
-        grad_c = grad_c_last.to(state_dtype) if grad_c_last is not None else torch.zeros_like(cells[0])
+        zeros = torch.zeros_like(cells[0])  # (B, H)
+        grad_h = grad_h_last if grad_h_last is not None else zeros  # through the next step's matmul
+        grad_c = grad_c_last.to(zeros.dtype) if grad_c_last is not None else zeros
         grad_params = [torch.zeros_like(p) for p in (gain, bias, cell_gain, cell_bias)]
         grad_pres = []  # T x (B, 4H), last step first
         for t in reversed(range(len(pres))):
-            if grad_outputs is not None:
-                grad_h = grad_h + grad_outputs[:, t]  # (B, H)
-            grad_pre, grad_c = step_backward(grad_h, grad_c, pres[t], cells[t], gain, bias, cell_gain,
-                                             cell_bias, ctx.cell_eps, *grad_params)
+            grad_output = grad_outputs[:, t] if grad_outputs is not None else zeros  # (B, H)
+            grad_pre, grad_c = step_backward(grad_h, grad_output, grad_c, pres[t], cells[t], gain, bias,
+                                             cell_gain, cell_bias, ctx.cell_eps, *grad_params)
             grad_pres.append(grad_pre)
-            grad_h = (grad_pre @ weight).to(state_dtype)  # (B, 4H) @ (4H, H) = (B, H)
+            grad_h = grad_pre @ weight  # (B, 4H) @ (4H, H) = (B, H), in the matmuls' dtype
         grad_gates_x = torch.stack(grad_pres[::-1], dim=1)  # (B, T, 4H)
-        entering = torch.stack(states[:-1], dim=1).to(weight.dtype)  # h_0 .. h_{T-1}, (B, T, H)
+        entering = torch.stack(states[:-1], dim=1)  # h_0 .. h_{T-1}, (B, T, H)
         grad_weight = grad_gates_x.flatten(0, 1).t() @ entering.flatten(0, 1)  # (4H, B·T) @ (B·T, H)
         del ctx.pres, ctx.states, ctx.cells
         return (grad_gates_x.to(gates_dtype), grad_h.to(h0_dtype), grad_c.to(c0_dtype),
@@ -174,7 +187,7 @@ def compiled_steps(device_type: str) -> StepKernels | None:
     if not compile_wanted() or device_type in _FAILED:
         return None
     if device_type not in _KERNELS:
-        _KERNELS[device_type] = (CompiledOrEager(gate_norm_step, device_type),
+        _KERNELS[device_type] = (CompiledOrEager(gate_norm_step_for_the_next_matmul, device_type),
                                  CompiledOrEager(gate_norm_step_backward, device_type))
     return _KERNELS[device_type]
 
