@@ -35,7 +35,7 @@ class CausalConv1d(nn.Conv1d):
             window = torch.cat([buffer, x], dim=1)  # (B, history + T, C_in)
             self.set_incremental_state(incremental_state, "input_buffer", window[:, -self.history :])
         # One matmul over the k taps of every position, in the (B, T, C) layout the heads use: no
-        # transposes around a conv1d, 20% less time forward + backward (docs/benchmarks.md).
+        # transposes around a conv1d (benchmarks/results/train_throughput_cpu_matmul_conv.md).
         T, d = x.size(1), self.dilation[0]
         taps = torch.stack([window[:, j * d : j * d + T] for j in range(self.kernel_size[0])], dim=-1)
         weight = self.weight.view(self.out_channels, -1)  # (C_out, C_in * k), no copy
