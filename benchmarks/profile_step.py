@@ -3,6 +3,7 @@ model, or (--sampling HEAD) for greedy incremental sampling of one batch as gene
 
     python benchmarks/profile_step.py [--model "hybrid_vae_lstm (bare loop)"] [--lstm-cell layernorm]
                                       [--sample-size 128] [--batch-size 64] [--rows 15] [--device cpu|cuda]
+                                      [--dtype fp32|bf16]
     python benchmarks/profile_step.py --sampling bytenet
 """
 
@@ -16,7 +17,7 @@ import torch
 from common import dictionary_of
 from generate_throughput import greedy
 from torch.profiler import ProfilerActivity, profile
-from train_throughput import MODELS, build, step_function, timed
+from train_throughput import DTYPE_FLAGS, MODELS, build, step_function, timed
 
 from fairseq_hybrid_vae.models.hybrid_vae import HybridVAEConfig, HybridVAEModel
 from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL, LSTM_CELLS
@@ -44,6 +45,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rows", type=int, default=15)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--dtype", choices=list(DTYPE_FLAGS), default="fp32", help="the update's precision "
+                        "(bf16: the plugin's --bf16-autocast), as train_throughput.py")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     import fairseq_hybrid_vae  # noqa: F401  (registers the plugin for fairseq's parsers)
@@ -54,9 +57,9 @@ def main() -> None:
             what = f"greedy incremental sampling, {args.sampling} head"
             run = sampling_run(args.sampling, args)
         else:
-            trainer, sample = build(args.model, data, args.sample_size, args.batch_size, args.device, "fp32",
-                                    args.lstm_cell)
-            what = f"one update of {args.model}, --lstm-cell {args.lstm_cell}"
+            trainer, sample = build(args.model, data, args.sample_size, args.batch_size, args.device,
+                                    args.dtype, args.lstm_cell)
+            what = f"one {args.dtype} update of {args.model}, --lstm-cell {args.lstm_cell}"
             run = step_function(args.model, trainer, sample)
         run()  # warm-up
         seconds = timed(run, args.device)

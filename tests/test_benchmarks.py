@@ -54,11 +54,14 @@ def test_train_throughput_times_each_cell_in_the_same_rounds():
     assert rows["lstm_vae [layernorm]"][2] != rows["lstm_vae [authors]"][2]
 
 
-def test_profile_step_profiles_one_update_with_the_cell_asked_for():
+def test_profile_step_profiles_one_update_with_the_cell_and_precision_asked_for():
     out = run_benchmark("profile_step.py", "--model", "lstm_vae", "--lstm-cell", "authors",
                         "--sample-size", "16", "--batch-size", "4", "--rows", "5")
-    assert "one update of lstm_vae, --lstm-cell authors, L=16, batch 4" in out
+    assert "one fp32 update of lstm_vae, --lstm-cell authors, L=16, batch 4" in out
     assert "fairseq Trainer sections (ms, CPU total): forward" in out
+    out = run_benchmark("profile_step.py", "--model", "hybrid_vae_bytenet", "--dtype", "bf16",
+                        "--sample-size", "16", "--batch-size", "4", "--rows", "40")
+    assert "one bf16 update of hybrid_vae_bytenet" in out and "fairseq Trainer sections" in out
 
 
 def test_generate_throughput_prints_every_head_and_the_scaling():
