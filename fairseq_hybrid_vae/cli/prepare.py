@@ -219,15 +219,11 @@ def binarize(sp: spm.SentencePieceProcessor, lines: Iterator[str], to_fairseq: n
     counts = {"lines": 0, "units": 0, "unknown": 0}
     for chunk in encoded_chunks(sp, lines):
         ids = flat(chunk)  # (N,)
-        sizes = np.array([len(line) + 1 for line in chunk], dtype=np.int64)  # (lines,): units and EOS
-        units = np.full(int(sizes.sum()), eos, dtype=np.int64)  # (N + lines,)
-        is_unit = np.ones(len(units), dtype=bool)
-        is_unit[np.cumsum(sizes) - 1] = False  # each line's last position keeps its EOS
-        units[is_unit] = to_fairseq[ids]
-        for line in np.split(units, np.cumsum(sizes)[:-1]):  # lines x (units + 1,)
-            builder.add_item(torch.from_numpy(line))
-        counts["lines"] += len(sizes)
-        counts["units"] += len(units)
+        line_starts = np.cumsum([len(line) for line in chunk])[:-1]
+        for units in np.split(to_fairseq[ids], line_starts):  # lines x (units,)
+            builder.add_item(torch.from_numpy(np.append(units, eos)))  # the line's units, then EOS
+        counts["lines"] += len(chunk)
+        counts["units"] += len(ids) + len(chunk)
         counts["unknown"] += int((ids == sp.unk_id()).sum())
     builder.finalize(indexed_dataset.index_file_path(prefix))
     return counts
