@@ -11,6 +11,8 @@ import torch
 from fairseq.data import Dictionary
 from torch.utils.flop_counter import FlopCounterMode
 
+from fairseq_hybrid_vae.modules.gate_norm_steps import MatmulWeight  # registers packed_linear
+
 aten = torch.ops.aten
 
 
@@ -37,9 +39,16 @@ def _cudnn_lstm_backward_flop(input_shape, weight_shapes, *args, out_shape=None,
     return 2 * _cudnn_lstm_flop(input_shape, weight_shapes)  # input and weight gradients
 
 
+def _packed_linear_flop(x_shape, weight_shape, *args, out_shape=None, **kwargs) -> int:
+    """The plugin's x (B, I) W^T with W (O, I) packed for oneDNN (the default cell's steps in bf16)."""
+    return 2 * x_shape[0] * weight_shape[1] * weight_shape[0]
+
+
 def flop_counter() -> FlopCounterMode:
-    """torch's FLOP counter, taught the fused LSTM layers (oneDNN's, cuDNN's) it does not count."""
+    """torch's FLOP counter, taught the fused LSTM layers (oneDNN's, cuDNN's) and the plugin's packed
+    matmul, which it does not count."""
     return FlopCounterMode(display=False, custom_mapping={
+        torch.ops.fairseq_hybrid_vae.packed_linear: _packed_linear_flop,
         aten.mkldnn_rnn_layer: _lstm_layer_flop,
         aten.mkldnn_rnn_layer_backward: _lstm_layer_backward_flop,
         aten._cudnn_rnn: _cudnn_lstm_flop,
@@ -91,8 +100,13 @@ def check_lstm_flop_formulas() -> None:
     with flop_counter() as counter:  # what the counter records for a real layer on this CPU
         torch.nn.LSTM(E, H)(torch.randn(T, B, E))
     assert counter.get_total_flops() == expected, counter.get_total_flops()
+    weight = torch.randn(4 * H, H, dtype=torch.bfloat16)
+    packed = MatmulWeight.of(weight, B)
+    with flop_counter() as counter:  # the packed matmul (where this CPU packs), as the plain one counts
+        packed.times_t(torch.randn(B, H, dtype=torch.bfloat16))
+    assert counter.get_total_flops() == 2 * B * H * 4 * H, (packed.packed, counter.get_total_flops())
 
 
 if __name__ == "__main__":
     check_lstm_flop_formulas()
-    print("LSTM FLOP formulas: oneDNN's and cuDNN's counts agree")
+    print("LSTM FLOP formulas: oneDNN's and cuDNN's counts agree, and the packed matmul's")

@@ -99,7 +99,8 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference(training_pass, monkeypa
     assert torch.equal(gate_bias[1], torch.ones(H, dtype=torch.double)) and gate_bias[[0, 2, 3]].eq(0).all()
     for param in [lstm.gate_norm.weight, lstm.gate_norm.bias, lstm.cell_norm.weight, lstm.cell_norm.bias]:
         torch.nn.init.normal_(param)  # not the identity
-    x = torch.randn(2, 5, 3, dtype=torch.double, requires_grad=True)
+    T = gate_norm_steps.STEPS_PER_KERNEL + 3  # the fused pass's kernels: one whole call, one shorter
+    x = torch.randn(2, T, 3, dtype=torch.double, requires_grad=True)
     state = [torch.randn(2, H, dtype=torch.double, requires_grad=True) for _ in range(2)]
     out, (h, c) = lstm(x, state)
     fused = type(out.grad_fn).__name__ == "GateNormLSTMSequenceBackward"
@@ -110,7 +111,7 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference(training_pass, monkeypa
 
     h_ref, c_ref = state
     ref_outputs = []
-    for t in range(5):
+    for t in range(T):
         pre = x[:, t] @ lstm.input_proj.weight.T + h_ref @ lstm.hidden_proj.weight.T  # (B, 4H)
         gates = [normalise(g) * lstm.gate_norm.weight[k] + gate_bias[k]
                  for k, g in enumerate(pre.chunk(4, -1))]
@@ -201,7 +202,7 @@ def test_gate_norm_lstm_gradients_under_bfloat16_autocast(training_pass, monkeyp
     monkeypatch.setenv("HYBRID_VAE_COMPILE", "1" if training_pass == "fused" else "0")
     torch.manual_seed(0)
     lstm = GateNormLSTM(input_size=3, hidden_size=8)
-    x = torch.randn(4, 6, 3)
+    x = torch.randn(4, gate_norm_steps.STEPS_PER_KERNEL + 3, 3)
     grads = []
     for autocast in (False, True):
         lstm.zero_grad()
@@ -211,6 +212,21 @@ def test_gate_norm_lstm_gradients_under_bfloat16_autocast(training_pass, monkeyp
         grads.append(lstm.hidden_proj.weight.grad.clone())
     assert grads[1].dtype == torch.float32
     torch.testing.assert_close(grads[1], grads[0], rtol=0.05, atol=0.05 * grads[0].abs().max().item())
+
+
+def test_packed_recurrent_weight_multiplies_as_the_plain_one():
+    """On a CPU in bf16 the fused pass packs W for oneDNN once per pass: x W^T as the unpacked matmul
+    gives it, up to bf16 rounding of the output (the two kernels may sum in another order)."""
+    torch.manual_seed(0)
+    weight = torch.randn(40, 10).bfloat16()  # (4H, H)
+    packed = gate_norm_steps.MatmulWeight.of(weight, 6)
+    if not packed.packed:
+        pytest.skip("this torch build has no oneDNN weight packing")
+    x = torch.randn(6, 10).bfloat16()
+    exact = x.double() @ weight.double().t()
+    got = packed.times_t(x)
+    assert got.dtype == torch.bfloat16 and got.shape == (6, 40)
+    torch.testing.assert_close(got.double(), exact, rtol=2 ** -7, atol=1e-6)
 
 
 @pytest.mark.parametrize("cell", list(LSTM_CELLS))

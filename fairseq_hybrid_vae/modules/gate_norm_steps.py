@@ -8,7 +8,7 @@ gradient one matmul over all steps (docs/lstm_cells.md). Where compiling is unav
 
 import logging
 import os
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, NamedTuple, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -32,15 +32,6 @@ def gate_norm_step(
     c = torch.addcmul(f * c, i, s, value=2) - i  # f c + i g, (B, H)
     h = o * torch.tanh(F.layer_norm(c, c.shape[-1:], cell_gain, cell_bias, cell_eps))  # (B, H)
     return h, c
-
-
-def gate_norm_step_for_the_next_matmul(
-    pre: Tensor, c: Tensor, gain: Tensor, bias: Tensor, cell_gain: Tensor, cell_bias: Tensor, cell_eps: float
-) -> Tuple[Tensor, Tensor]:
-    """`gate_norm_step` whose h_t comes in pre's dtype (the matmuls' under autocast), cast in the same
-    kernel: what the next step's matmul, the weight's gradient and the layer's output read."""
-    h, c = gate_norm_step(pre, c, gain, bias, cell_gain, cell_bias, cell_eps)
-    return h.to(pre.dtype), c
 
 
 def state_dtype_of(gates_x: Tensor) -> torch.dtype:
@@ -93,6 +84,79 @@ def gate_norm_step_backward(
     return grad_pre.flatten(1).to(pre.dtype), grad_c * f  # (B, 4H), (B, H)
 
 
+STEPS_PER_KERNEL = 8  # steps per compiled call: fewer calls cost less overhead, more compile longer
+
+
+@torch.library.custom_op("fairseq_hybrid_vae::packed_linear", mutates_args=())
+def packed_linear(x: Tensor, packed_weight: Tensor) -> Tensor:
+    """x (B, I) W^T with W (O, I) packed by `MatmulWeight.of`: oneDNN's op, opaque to the compiler
+    (inductor lowers it only for weights that are graph constants)."""
+    return torch.ops.mkldnn._linear_pointwise(x, packed_weight, None, "none", [], "")
+
+
+@packed_linear.register_fake
+def _(x: Tensor, packed_weight: Tensor) -> Tensor:
+    return x.new_empty(x.size(0), packed_weight.size(0))  # (B, O)
+
+
+class MatmulWeight(NamedTuple):
+    """W (O, I) for the T matmuls x W^T of a pass: on a CPU in bf16 packed once into oneDNN's blocked
+    layout, which its AMX kernels otherwise rebuild at each call (docs/lstm_cells.md); else W itself."""
+
+    weight: Tensor
+    packed: bool
+
+    @classmethod
+    def of(cls, weight: Tensor, batch_size: int) -> "MatmulWeight":
+        if weight.device.type != "cpu" or weight.dtype != torch.bfloat16 or not PACKING[0]:
+            return cls(weight, False)
+        try:  # a private op of torch's CPU build (inductor's): absent or failing, plain matmuls
+            return cls(torch.ops.mkldnn._reorder_linear_weight(weight, batch_size), True)
+        except (AttributeError, RuntimeError) as error:
+            logger.info(f"oneDNN weight packing unavailable ({type(error).__name__}): plain matmuls")
+            PACKING[0] = False
+            return cls(weight, False)
+
+    def times_t(self, x: Tensor) -> Tensor:
+        """x (B, I) W^T -> (B, O)."""
+        return packed_linear(x, self.weight) if self.packed else F.linear(x, self.weight)
+
+
+PACKING = [torch.backends.mkldnn.is_available()]  # set False for the process when packing fails
+
+
+def steps_forward(
+    gates_x: Tuple[Tensor, ...], h: Tensor, c: Tensor, weight: "MatmulWeight", gain: Tensor, bias: Tensor,
+    cell_gain: Tensor, cell_bias: Tensor, cell_eps: float,
+) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...], Tuple[Tensor, ...]]:
+    """K consecutive steps (one compiled call): gates_x K x (B, 4H) = x_t W_x^T; weight: W_h (4H, H).
+    Returns the K pre-activations, h_t (in the matmuls' dtype) and c_t."""
+    pres, states, cells = [], [], []
+    for gates_x_t in gates_x:
+        pres.append(gates_x_t + weight.times_t(h))  # (B, 4H)
+        h, c = gate_norm_step(pres[-1], c, gain, bias, cell_gain, cell_bias, cell_eps)
+        h = h.to(pres[-1].dtype)  # what the next step's matmul, W's gradient and the output read
+        states.append(h)
+        cells.append(c)
+    return tuple(pres), tuple(states), tuple(cells)
+
+
+def steps_backward(
+    grad_h: Tensor, grad_outputs: Tuple[Tensor, ...], grad_c: Tensor, pres: Tuple[Tensor, ...],
+    cells_before: Tuple[Tensor, ...], weight_t: "MatmulWeight", gain: Tensor, bias: Tensor, cell_gain: Tensor,
+    cell_bias: Tensor, cell_eps: float, *grad_params: Tensor,
+) -> Tuple[Tuple[Tensor, ...], Tensor, Tensor]:
+    """`steps_forward`'s backward over its K steps, last first; weight_t: W_h^T (H, 4H).
+    Returns dL/dpre for each step (first step first), dL/dh and dL/dc before them."""
+    grad_pres = []
+    for t in reversed(range(len(pres))):
+        grad_pre, grad_c = gate_norm_step_backward(grad_h, grad_outputs[t], grad_c, pres[t], cells_before[t],
+                                                   gain, bias, cell_gain, cell_bias, cell_eps, *grad_params)
+        grad_pres.append(grad_pre)
+        grad_h = weight_t.times_t(grad_pre)  # (B, 4H) W_h = (B, H)
+    return tuple(grad_pres[::-1]), grad_h, grad_c
+
+
 class GateNormLSTMSequence(torch.autograd.Function):
     """The default cell's recurrence over a whole sequence, for training.
 
@@ -106,7 +170,7 @@ class GateNormLSTMSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gates_x, h0, c0, hidden_weight, gain, bias, cell_gain, cell_bias, cell_eps, steps):
-        step_forward, _ = steps
+        forward_kernel, _ = steps
         matmul_dtype = (torch.get_autocast_dtype(gates_x.device.type)
                         if torch.is_autocast_enabled(gates_x.device.type) else gates_x.dtype)
         weight = hidden_weight.to(matmul_dtype)  # (4H, H)
@@ -114,11 +178,15 @@ class GateNormLSTMSequence(torch.autograd.Function):
         # outputs (a Linear, under autocast) read; c_t in the state's dtype.
         pres, states, cells = [], [h0.to(matmul_dtype)], [c0.to(state_dtype_of(gates_x))]  # T x (B, 4H)
         with torch.autocast(gates_x.device.type, enabled=False):
-            for gates_x_t in gates_x.to(matmul_dtype).unbind(dim=1):  # T x (B, 4H)
-                pres.append(torch.addmm(gates_x_t, states[-1], weight.t()))  # (B, 4H)
-                h, c = step_forward(pres[-1], cells[-1], gain, bias, cell_gain, cell_bias, cell_eps)
-                states.append(h)
-                cells.append(c)
+            packed = MatmulWeight.of(weight, gates_x.size(0))  # (4H, H)
+            all_gates_x = gates_x.to(matmul_dtype).unbind(dim=1)  # T x (B, 4H)
+            for start in range(0, len(all_gates_x), STEPS_PER_KERNEL):
+                chunk = all_gates_x[start:start + STEPS_PER_KERNEL]
+                pres_k, states_k, cells_k = forward_kernel(chunk, states[-1], cells[-1], packed, gain, bias,
+                                                           cell_gain, cell_bias, cell_eps)
+                pres += pres_k
+                states += states_k
+                cells += cells_k
         ctx.save_for_backward(weight, gain, bias, cell_gain, cell_bias)
         ctx.pres, ctx.states, ctx.cells, ctx.cell_eps, ctx.steps = pres, states, cells, cell_eps, steps
         ctx.input_dtypes = (gates_x.dtype, h0.dtype, c0.dtype, hidden_weight.dtype)
@@ -128,20 +196,21 @@ class GateNormLSTMSequence(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
         weight, gain, bias, cell_gain, cell_bias = ctx.saved_tensors
-        pres, states, cells, (_, step_backward) = ctx.pres, ctx.states, ctx.cells, ctx.steps
+        pres, states, cells, (_, backward_kernel) = ctx.pres, ctx.states, ctx.cells, ctx.steps
         gates_dtype, h0_dtype, c0_dtype, weight_dtype = ctx.input_dtypes
         zeros = torch.zeros_like(cells[0])  # (B, H)
         grad_h = grad_h_last if grad_h_last is not None else zeros  # through the next step's matmul
         grad_c = grad_c_last.to(zeros.dtype) if grad_c_last is not None else zeros
         grad_params = [torch.zeros_like(p) for p in (gain, bias, cell_gain, cell_bias)]
-        grad_pres = []  # T x (B, 4H), last step first
-        for t in reversed(range(len(pres))):
-            grad_output = grad_outputs[:, t] if grad_outputs is not None else zeros  # (B, H)
-            grad_pre, grad_c = step_backward(grad_h, grad_output, grad_c, pres[t], cells[t], gain, bias,
-                                             cell_gain, cell_bias, ctx.cell_eps, *grad_params)
-            grad_pres.append(grad_pre)
-            grad_h = grad_pre @ weight  # (B, 4H) @ (4H, H) = (B, H), in the matmuls' dtype
-        grad_gates_x = torch.stack(grad_pres[::-1], dim=1)  # (B, T, 4H)
+        outputs = grad_outputs.unbind(dim=1) if grad_outputs is not None else (zeros,) * len(pres)
+        weight_t = MatmulWeight.of(weight.t().contiguous(), zeros.size(0))  # (H, 4H)
+        grad_pres = [None] * len(pres)  # T x (B, 4H)
+        for start in reversed(range(0, len(pres), STEPS_PER_KERNEL)):
+            chunk = slice(start, start + STEPS_PER_KERNEL)
+            grad_pres[chunk], grad_h, grad_c = backward_kernel(
+                grad_h, outputs[chunk], grad_c, tuple(pres[chunk]), tuple(cells[chunk]), weight_t, gain, bias,
+                cell_gain, cell_bias, ctx.cell_eps, *grad_params)
+        grad_gates_x = torch.stack(grad_pres, dim=1)  # (B, T, 4H)
         entering = torch.stack(states[:-1], dim=1)  # h_0 .. h_{T-1}, (B, T, H)
         grad_weight = grad_gates_x.flatten(0, 1).t() @ entering.flatten(0, 1)  # (4H, B·T) @ (B·T, H)
         del ctx.pres, ctx.states, ctx.cells
@@ -187,8 +256,8 @@ def compiled_steps(device_type: str) -> StepKernels | None:
     if not compile_wanted() or device_type in _FAILED:
         return None
     if device_type not in _KERNELS:
-        _KERNELS[device_type] = (CompiledOrEager(gate_norm_step_for_the_next_matmul, device_type),
-                                 CompiledOrEager(gate_norm_step_backward, device_type))
+        _KERNELS[device_type] = (CompiledOrEager(steps_forward, device_type),
+                                 CompiledOrEager(steps_backward, device_type))
     return _KERNELS[device_type]
 
 
