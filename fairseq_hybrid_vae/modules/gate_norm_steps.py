@@ -1,9 +1,10 @@
-"""The default cell's step (`gate_norm_step`) and its training pass fused into two compiled kernels.
+"""The default cell's step (`gate_norm_step`) and its training pass in compiled kernels.
 
 Under autograd a step is about ten small ops each way, which cost more than its matmul on a CPU; here
-forward and a hand-derived backward are each one `torch.compile`d kernel, and the recurrent weight's
-gradient one matmul over all steps (docs/lstm_cells.md). Where compiling is unavailable
-(`HYBRID_VAE_COMPILE=0`, `TORCHDYNAMO_DISABLE=1`, no C++ compiler) the step runs under autograd.
+8 steps forward, with their matmuls, are one `torch.compile`d call, 8 steps of a hand-derived backward
+another, and the recurrent weight's gradient one matmul over all steps (docs/lstm_cells.md). Where
+compiling is unavailable (`HYBRID_VAE_COMPILE=0`, `TORCHDYNAMO_DISABLE=1`, no C++ compiler) the step
+runs under autograd.
 """
 
 import logging
@@ -87,16 +88,23 @@ def gate_norm_step_backward(
 STEPS_PER_KERNEL = 8  # steps per compiled call: fewer calls cost less overhead, more compile longer
 
 
-@torch.library.custom_op("fairseq_hybrid_vae::packed_linear", mutates_args=())
-def packed_linear(x: Tensor, packed_weight: Tensor) -> Tensor:
-    """x (B, I) W^T with W (O, I) packed by `MatmulWeight.of`: oneDNN's op, opaque to the compiler
-    (inductor lowers it only for weights that are graph constants)."""
+def _packed_linear(x: Tensor, packed_weight: Tensor) -> Tensor:
     return torch.ops.mkldnn._linear_pointwise(x, packed_weight, None, "none", [], "")
 
 
-@packed_linear.register_fake
-def _(x: Tensor, packed_weight: Tensor) -> Tensor:
+def _packed_linear_shape(x: Tensor, packed_weight: Tensor) -> Tensor:
     return x.new_empty(x.size(0), packed_weight.size(0))  # (B, O)
+
+
+# x (B, I) W^T with W (O, I) packed by `MatmulWeight.of`: oneDNN's op under a name of the plugin's, which
+# inductor calls as it is (it lowers oneDNN's own only for weights that are graph constants). Defined
+# with torch.library's low-level API: torch.library.custom_op's wrapper cost 10 us more per call.
+_LIBRARY = torch.library.Library("fairseq_hybrid_vae", "DEF")
+_LIBRARY.define("packed_linear(Tensor x, Tensor packed_weight) -> Tensor")
+for _key in ("CPU", "MkldnnCPU"):
+    _LIBRARY.impl("packed_linear", _packed_linear, _key)
+torch.library.register_fake("fairseq_hybrid_vae::packed_linear", _packed_linear_shape, lib=_LIBRARY)
+packed_linear = torch.ops.fairseq_hybrid_vae.packed_linear
 
 
 class MatmulWeight(NamedTuple):
