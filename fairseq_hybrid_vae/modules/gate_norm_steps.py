@@ -98,7 +98,8 @@ def _packed_linear_shape(x: Tensor, packed_weight: Tensor) -> Tensor:
 
 # x (B, I) W^T with W (O, I) packed by `MatmulWeight.of`: oneDNN's op under a name of the plugin's, which
 # inductor calls as it is (it lowers oneDNN's own only for weights that are graph constants). Defined
-# with torch.library's low-level API: torch.library.custom_op's wrapper cost 10 us more per call.
+# with torch.library's low-level API: under torch.library.custom_op the op's own time per call was
+# 68 us, here 30 us (`benchmarks/profile_step.py --model hybrid_vae_lstm --dtype bf16`).
 _LIBRARY = torch.library.Library("fairseq_hybrid_vae", "DEF")
 _LIBRARY.define("packed_linear(Tensor x, Tensor packed_weight) -> Tensor")
 for _key in ("CPU", "MkldnnCPU"):
@@ -134,7 +135,7 @@ PACKING = [torch.backends.mkldnn.is_available()]  # set False for the process wh
 
 
 def steps_forward(
-    gates_x: Tuple[Tensor, ...], h: Tensor, c: Tensor, weight: "MatmulWeight", gain: Tensor, bias: Tensor,
+    gates_x: Tuple[Tensor, ...], h: Tensor, c: Tensor, weight: MatmulWeight, gain: Tensor, bias: Tensor,
     cell_gain: Tensor, cell_bias: Tensor, cell_eps: float,
 ) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...], Tuple[Tensor, ...]]:
     """K consecutive steps (one compiled call): gates_x K x (B, 4H) = x_t W_x^T; weight: W_h (4H, H).
@@ -151,7 +152,7 @@ def steps_forward(
 
 def steps_backward(
     grad_h: Tensor, grad_outputs: Tuple[Tensor, ...], grad_c: Tensor, pres: Tuple[Tensor, ...],
-    cells_before: Tuple[Tensor, ...], weight_t: "MatmulWeight", gain: Tensor, bias: Tensor, cell_gain: Tensor,
+    cells_before: Tuple[Tensor, ...], weight_t: MatmulWeight, gain: Tensor, bias: Tensor, cell_gain: Tensor,
     cell_bias: Tensor, cell_eps: float, *grad_params: Tensor,
 ) -> Tuple[Tuple[Tensor, ...], Tensor, Tensor]:
     """`steps_forward`'s backward over its K steps, last first; weight_t: W_h^T (H, 4H).
@@ -186,12 +187,12 @@ class GateNormLSTMSequence(torch.autograd.Function):
         # outputs (a Linear, under autocast) read; c_t in the state's dtype.
         pres, states, cells = [], [h0.to(matmul_dtype)], [c0.to(state_dtype_of(gates_x))]  # T x (B, 4H)
         with torch.autocast(gates_x.device.type, enabled=False):
-            packed = MatmulWeight.of(weight, gates_x.size(0))  # (4H, H)
+            recurrent = MatmulWeight.of(weight, gates_x.size(0))  # W_h (4H, H)
             all_gates_x = gates_x.to(matmul_dtype).unbind(dim=1)  # T x (B, 4H)
             for start in range(0, len(all_gates_x), STEPS_PER_KERNEL):
                 chunk = all_gates_x[start:start + STEPS_PER_KERNEL]
-                pres_k, states_k, cells_k = forward_kernel(chunk, states[-1], cells[-1], packed, gain, bias,
-                                                           cell_gain, cell_bias, cell_eps)
+                pres_k, states_k, cells_k = forward_kernel(chunk, states[-1], cells[-1], recurrent, gain,
+                                                           bias, cell_gain, cell_bias, cell_eps)
                 pres += pres_k
                 states += states_k
                 cells += cells_k
@@ -211,13 +212,13 @@ class GateNormLSTMSequence(torch.autograd.Function):
         grad_c = grad_c_last.to(zeros.dtype) if grad_c_last is not None else zeros
         grad_params = [torch.zeros_like(p) for p in (gain, bias, cell_gain, cell_bias)]
         outputs = grad_outputs.unbind(dim=1) if grad_outputs is not None else (zeros,) * len(pres)
-        weight_t = MatmulWeight.of(weight.t().contiguous(), zeros.size(0))  # (H, 4H)
+        recurrent_t = MatmulWeight.of(weight.t().contiguous(), zeros.size(0))  # W_h^T (H, 4H)
         grad_pres = [None] * len(pres)  # T x (B, 4H)
         for start in reversed(range(0, len(pres), STEPS_PER_KERNEL)):
             chunk = slice(start, start + STEPS_PER_KERNEL)
             grad_pres[chunk], grad_h, grad_c = backward_kernel(
-                grad_h, outputs[chunk], grad_c, tuple(pres[chunk]), tuple(cells[chunk]), weight_t, gain, bias,
-                cell_gain, cell_bias, ctx.cell_eps, *grad_params)
+                grad_h, outputs[chunk], grad_c, tuple(pres[chunk]), tuple(cells[chunk]), recurrent_t, gain,
+                bias, cell_gain, cell_bias, ctx.cell_eps, *grad_params)
         grad_gates_x = torch.stack(grad_pres, dim=1)  # (B, T, 4H)
         entering = torch.stack(states[:-1], dim=1)  # h_0 .. h_{T-1}, (B, T, H)
         grad_weight = grad_gates_x.flatten(0, 1).t() @ entering.flatten(0, 1)  # (4H, B·T) @ (B·T, H)
