@@ -132,8 +132,10 @@ class GatedResidualBlock(nn.Module):
 
     def forward(self, x: Tensor, incremental_state: IncrementalState | None = None) -> Tensor:
         gates = self.norm(self.conv(x, incremental_state))  # (B, T, 3C)
-        i, f = torch.sigmoid(gates[..., : 2 * self.channels]).chunk(2, dim=-1)  # 2 x (B, T, C)
-        candidate = F.dropout(torch.tanh(gates[..., 2 * self.channels :]), self.dropout, self.training)
+        # split, not two slices: a slice's backward fills a zero (B, T, 3C) tensor and adds into it
+        input_forget, g = gates.split([2 * self.channels, self.channels], dim=-1)  # (B, T, 2C), (B, T, C)
+        i, f = torch.sigmoid(input_forget).chunk(2, dim=-1)  # 2 x (B, T, C)
+        candidate = F.dropout(torch.tanh(g), self.dropout, self.training)
         return torch.addcmul(f * x, i, candidate)  # (B, T, C)
 
 
