@@ -108,6 +108,9 @@ torch.library.register_fake("fairseq_hybrid_vae::packed_linear", _packed_linear_
 packed_linear = torch.ops.fairseq_hybrid_vae.packed_linear
 
 
+_packing = torch.backends.mkldnn.is_available()  # False for the rest of the process once packing fails
+
+
 class MatmulWeight(NamedTuple):
     """W (O, I) for the T matmuls x W^T of a pass: on a CPU in bf16 packed once into oneDNN's blocked
     layout, which its AMX kernels otherwise rebuild at each call (docs/lstm_cells.md); else W itself."""
@@ -117,21 +120,19 @@ class MatmulWeight(NamedTuple):
 
     @classmethod
     def of(cls, weight: Tensor, batch_size: int) -> "MatmulWeight":
-        if weight.device.type != "cpu" or weight.dtype != torch.bfloat16 or not PACKING[0]:
-            return cls(weight, False)
+        global _packing
+        if weight.device.type != "cpu" or weight.dtype != torch.bfloat16 or not _packing:
+            return cls(weight, False)  # a view (W^T) stays a view: F.linear reads it as it is
         try:  # a private op of torch's CPU build (inductor's): absent or failing, plain matmuls
-            return cls(torch.ops.mkldnn._reorder_linear_weight(weight, batch_size), True)
+            return cls(torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), batch_size), True)
         except (AttributeError, RuntimeError) as error:
             logger.info(f"oneDNN weight packing unavailable ({type(error).__name__}): plain matmuls")
-            PACKING[0] = False
+            _packing = False
             return cls(weight, False)
 
     def times_t(self, x: Tensor) -> Tensor:
         """x (B, I) W^T -> (B, O)."""
         return packed_linear(x, self.weight) if self.packed else F.linear(x, self.weight)
-
-
-PACKING = [torch.backends.mkldnn.is_available()]  # set False for the process when packing fails
 
 
 def steps_forward(
@@ -212,7 +213,7 @@ class GateNormLSTMSequence(torch.autograd.Function):
         grad_c = grad_c_last.to(zeros.dtype) if grad_c_last is not None else zeros
         grad_params = [torch.zeros_like(p) for p in (gain, bias, cell_gain, cell_bias)]
         outputs = grad_outputs.unbind(dim=1) if grad_outputs is not None else (zeros,) * len(pres)
-        recurrent_t = MatmulWeight.of(weight.t().contiguous(), zeros.size(0))  # W_h^T (H, 4H)
+        recurrent_t = MatmulWeight.of(weight.t(), zeros.size(0))  # W_h^T (H, 4H)
         grad_pres = [None] * len(pres)  # T x (B, 4H)
         for start in reversed(range(0, len(pres), STEPS_PER_KERNEL)):
             chunk = slice(start, start + STEPS_PER_KERNEL)
