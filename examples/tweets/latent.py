@@ -73,6 +73,9 @@ CANDIDATES = [  # the baseline first: Table 2's CPU-scale hybrid, retrained here
     Run("bytenet-z64-fb1-12k", "hybrid_vae_bytenet", HYBRID + BYTENET + schedule(12000) + ALPHA_FALLS + [
         "--alpha-final", "0", "--free-bits", "1", "--latent-dim", "64"],
         {"model": "ByteNet head (3 layers of 128), z = 64, free bits 1, alpha 1 -> 0, 12,000 updates"}),
+    Run("bytenet-z64-fb1-24k", "hybrid_vae_bytenet", HYBRID + BYTENET + schedule(24000) + ALPHA_FALLS + [
+        "--alpha-final", "0", "--free-bits", "1", "--latent-dim", "64"],
+        {"model": "ByteNet head (3 layers of 128), z = 64, free bits 1, alpha 1 -> 0, 24,000 updates"}),
 ]
 TEST_TWEETS = 500
 
