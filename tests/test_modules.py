@@ -17,6 +17,7 @@ from fairseq_hybrid_vae.modules import (
     HistorylessHead,
     LayerNormLSTM,
     LSTMHead,
+    compiled,
     gate_norm_steps,
     gaussian_kl,
 )
@@ -173,8 +174,8 @@ def test_gate_norm_lstm_trains_under_autograd_where_compiling_fails(monkeypatch,
         (out.sin().sum() + c.sum()).backward()
         return type(out.grad_fn).__name__, [out, h, c] + [p.grad.clone() for p in lstm.parameters()]
 
-    monkeypatch.setattr(gate_norm_steps, "_KERNELS", {})
-    monkeypatch.setattr(gate_norm_steps, "_FAILED", set())
+    monkeypatch.setattr(compiled, "_COMPILED", {})
+    monkeypatch.setattr(compiled, "_FAILED", set())
     fused_pass, expected = outputs_and_gradients()
     assert fused_pass == "GateNormLSTMSequenceBackward"
 
@@ -183,8 +184,8 @@ def test_gate_norm_lstm_trains_under_autograd_where_compiling_fails(monkeypatch,
             raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
         return compiled
 
-    monkeypatch.setattr(gate_norm_steps, "_KERNELS", {})
-    monkeypatch.setattr(gate_norm_steps.torch, "compile", no_compiler)
+    monkeypatch.setattr(compiled, "_COMPILED", {})
+    monkeypatch.setattr(compiled.torch, "compile", no_compiler)
     with caplog.at_level(logging.WARNING):
         results = [outputs_and_gradients() for _ in range(2)]
     warnings = [r for r in caplog.records if "torch.compile failed" in r.getMessage()]
@@ -436,3 +437,28 @@ def _tensors(value):
     if torch.is_tensor(value):
         return [value]
     return [t for item in value for t in _tensors(item)] if isinstance(value, (list, tuple)) else []
+
+
+def test_bytenet_training_pass_compiled_gives_the_eager_outputs_and_gradients(monkeypatch):
+    """With gradients on, the ByteNet head's gating runs compiled (modules/compiled.py); its outputs and
+    every parameter's gradient are those of the same head run eagerly (HYBRID_VAE_COMPILE=0)."""
+    torch.manual_seed(0)
+    dictionary = make_dictionary()
+    head = build_head("bytenet", dictionary).double()
+    tokens = torch.randint(4, len(dictionary), (3, 11))
+    features = torch.randn(3, 11, 6, dtype=torch.double)
+    monkeypatch.setattr(compiled, "_COMPILED", {})
+
+    def outputs_and_gradients(compile_flag: str):
+        monkeypatch.setenv("HYBRID_VAE_COMPILE", compile_flag)
+        head.zero_grad()
+        out, _ = head(tokens, encoder_out={"features": features})
+        out.sin().sum().backward()
+        return [out] + [p.grad.clone() for p in head.parameters()]
+
+    eager = outputs_and_gradients("0")
+    assert not compiled._COMPILED
+    fused = outputs_and_gradients("1")
+    assert {fn.__name__ for fn, _ in compiled._COMPILED} == {"highway_gating", "gated_projection"}
+    for got, expected in zip(fused, eager):
+        torch.testing.assert_close(got, expected)

@@ -8,12 +8,13 @@ runs under autograd.
 """
 
 import logging
-import os
-from typing import Callable, Dict, NamedTuple, Tuple
+from typing import Callable, NamedTuple, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .compiled import compile_wanted, compiled
 
 logger = logging.getLogger(__name__)
 
@@ -228,53 +229,11 @@ class GateNormLSTMSequence(torch.autograd.Function):
                 grad_weight.to(weight_dtype), *grad_params, None, None)
 
 
-class CompiledOrEager:
-    """`fn` compiled by torch.compile; where its first call fails to compile, `fn` itself from then on."""
-
-    def __init__(self, fn: Callable, device_type: str):
-        self.fn, self.device_type = fn, device_type
-        self.compiled: Callable | None = torch.compile(fn, dynamic=None)
-        self.proven = False  # one call ran compiled
-
-    def __call__(self, *args):
-        if self.compiled is None:
-            return self.fn(*args)
-        if self.proven:
-            return self.compiled(*args)
-        try:
-            result = self.compiled(*args)
-        except Exception as error:  # compiling failed: no C++ compiler, a platform inductor lacks ...
-            self.compiled = None
-            compile_failed(self.device_type, error)
-            return self.fn(*args)  # a fault of the step itself raises here again
-        self.proven = True
-        return result
-
-
-StepKernels = Tuple[CompiledOrEager, CompiledOrEager]
-_KERNELS: Dict[str, StepKernels] = {}  # per device type
-_FAILED: set = set()  # device types where compiling failed
-
-
-def compile_wanted() -> bool:
-    """Off with HYBRID_VAE_COMPILE=0, or where torch's TORCHDYNAMO_DISABLE=1 turns compiling off."""
-    return os.environ.get("HYBRID_VAE_COMPILE", "1") != "0" and not torch._dynamo.config.disable
+StepKernels = Tuple[Callable, Callable]
 
 
 def compiled_steps(device_type: str) -> StepKernels | None:
     """The two step kernels compiled for this device type, or None where compiling is off or failed."""
-    if not compile_wanted() or device_type in _FAILED:
+    if not compile_wanted(device_type):
         return None
-    if device_type not in _KERNELS:
-        _KERNELS[device_type] = (CompiledOrEager(steps_forward, device_type),
-                                 CompiledOrEager(steps_backward, device_type))
-    return _KERNELS[device_type]
-
-
-def compile_failed(device_type: str, error: Exception) -> None:
-    """Train under autograd on this device type for the rest of the process, saying so once."""
-    if device_type not in _FAILED:
-        first_line = (str(error).strip().splitlines() or [""])[0][:200]
-        logger.warning(f"torch.compile failed on {device_type} ({type(error).__name__}: {first_line}); the "
-                       "LSTM cell trains under autograd instead (slower; HYBRID_VAE_COMPILE=0 skips the try)")
-    _FAILED.add(device_type)
+    return compiled(steps_forward, device_type), compiled(steps_backward, device_type)

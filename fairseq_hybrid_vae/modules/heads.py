@@ -3,7 +3,7 @@
 The input at position t is [feature_t ; embed(x_{t-1})] (paper Fig. 2); incrementally, only the newest.
 """
 
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -12,6 +12,7 @@ from fairseq.models import FairseqDecoder, FairseqIncrementalDecoder
 from torch import Tensor
 
 from .causal_conv import CausalConv1d
+from .compiled import compiled
 from .lstm_cells import DEFAULT_LSTM_CELL, TokenInput, build_lstm
 from .one_hot import build_token_embedding
 
@@ -116,6 +117,32 @@ class LSTMHead(FairseqIncrementalDecoder):
         return 1_000_000
 
 
+def highway_gating(gates: Tensor, x: Tensor, norm_weight: Tensor, norm_bias: Tensor, eps: float,
+                   dropout: float) -> Tensor:
+    """y = sigmoid(f) * x + sigmoid(i) * dropout(tanh(g)), [i, f, g] the LayerNorm of the gates (B, T, 3C)
+    a block's convolution gave; x (B, T, C)."""
+    gates = F.layer_norm(gates, gates.shape[-1:], norm_weight, norm_bias, eps)  # (B, T, 3C)
+    # split, not two slices: a slice's backward fills a zero (B, T, 3C) tensor and adds into it
+    input_forget, g = gates.split([2 * x.size(-1), x.size(-1)], dim=-1)  # (B, T, 2C), (B, T, C)
+    i, f = torch.sigmoid(input_forget).chunk(2, dim=-1)  # 2 x (B, T, C)
+    candidate = F.dropout(torch.tanh(g), dropout) if dropout > 0 else torch.tanh(g)
+    return torch.addcmul(f * x, i, candidate)  # (B, T, C)
+
+
+def gated_projection(projected: Tensor, norm_weight: Tensor, norm_bias: Tensor, eps: float) -> Tensor:
+    """tanh(content) * sigmoid(gate), [content, gate] the LayerNorm of the input projection (B, T, 2C)."""
+    normalised = F.layer_norm(projected, projected.shape[-1:], norm_weight, norm_bias, eps)  # (B, T, 2C)
+    content, gate = normalised.chunk(2, dim=-1)  # 2 x (B, T, C)
+    return torch.tanh(content) * torch.sigmoid(gate)  # (B, T, C)
+
+
+def in_training(fn: Callable, x: Tensor, incremental_state: IncrementalState | None) -> Callable:
+    """`fn` compiled where gradients flow through a full pass (training): its elementwise chain is then
+    one kernel each way instead of about ten (modules/compiled.py); as it is for inference."""
+    full_pass = torch.is_grad_enabled() and incremental_state is None
+    return compiled(fn, x.device.type) if full_pass else fn
+
+
 class GatedResidualBlock(nn.Module):
     """The authors' highway convolution: y = sigmoid(f) * x + sigmoid(i) * dropout(tanh(g)), with
     [i, f, g] from a causal kernel-2 convolution of x (the authors' dropout p is 0 in every script).
@@ -131,12 +158,10 @@ class GatedResidualBlock(nn.Module):
         self.norm = nn.LayerNorm(3 * channels, eps=1e-4)
 
     def forward(self, x: Tensor, incremental_state: IncrementalState | None = None) -> Tensor:
-        gates = self.norm(self.conv(x, incremental_state))  # (B, T, 3C)
-        # split, not two slices: a slice's backward fills a zero (B, T, 3C) tensor and adds into it
-        input_forget, g = gates.split([2 * self.channels, self.channels], dim=-1)  # (B, T, 2C), (B, T, C)
-        i, f = torch.sigmoid(input_forget).chunk(2, dim=-1)  # 2 x (B, T, C)
-        candidate = F.dropout(torch.tanh(g), self.dropout, self.training)
-        return torch.addcmul(f * x, i, candidate)  # (B, T, C)
+        gates = self.conv(x, incremental_state)  # (B, T, 3C)
+        gating = in_training(highway_gating, x, incremental_state)
+        return gating(gates, x, self.norm.weight, self.norm.bias, self.norm.eps,
+                      self.dropout if self.training else 0.0)  # (B, T, C)
 
 
 class ByteNetHead(FairseqIncrementalDecoder):
@@ -169,8 +194,8 @@ class ByteNetHead(FairseqIncrementalDecoder):
         elif self.training and self.input_dropout > 0:
             prev_output_tokens = drop_history(prev_output_tokens, self.input_dropout, self.dropped_index)
         x = TokenInput(features, prev_output_tokens, self.embed_tokens).joined()  # (B, T, F+E)
-        content, gate = self.input_norm(self.input_proj(x)).chunk(2, dim=-1)  # 2 x (B, T, C)
-        x = torch.tanh(content) * torch.sigmoid(gate)
+        gating = in_training(gated_projection, x, incremental_state)
+        x = gating(self.input_proj(x), self.input_norm.weight, self.input_norm.bias, self.input_norm.eps)
         for block in self.blocks:
             x = block(x, incremental_state)  # (B, T, C)
         return self.output_projection(x), {"attn": None}  # (B, T, V)
