@@ -153,7 +153,7 @@ class GatedResidualBlock(nn.Module):
 
     def __init__(self, channels: int, dilation: int, dropout: float = 0.0):
         super().__init__()
-        self.channels, self.dropout = channels, dropout
+        self.dropout = dropout
         self.conv = CausalConv1d(channels, 3 * channels, kernel_size=2, dilation=dilation)
         self.norm = nn.LayerNorm(3 * channels, eps=1e-4)
 
