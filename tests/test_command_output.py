@@ -52,3 +52,17 @@ def test_training_and_its_tools_print_no_warnings_or_debug_lines(tiny_data, tmp_
         else:
             output = command(name, tiny_data, "--path", checkpoint, *args, cwd=str(tmp_path))
         assert noise(output) == [], (name, noise(output), output[-2000:])
+
+
+def test_importing_the_plugin_leaves_a_scripts_logging_as_it_was():
+    """fairseq's import configures the root logger at DEBUG; a script or notebook that imports the plugin
+    (the Python API) keeps its own logging, or none: another library's DEBUG line stays silent."""
+    probe = ("import logging; {setup}import fairseq_hybrid_vae; library = logging.getLogger('some.library'); "
+             "library.debug('probe-debug'); library.info('probe-info'); library.warning('probe-warning')")
+    for setup, shown in [("", ["probe-warning"]),
+                         ("logging.basicConfig(level=logging.INFO); ", ["probe-info", "probe-warning"])]:
+        result = subprocess.run([sys.executable, "-c", probe.format(setup=setup)], capture_output=True,
+                                text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        printed = [word for word in ("probe-debug", "probe-info", "probe-warning") if word in result.stderr]
+        assert printed == shown, (setup, result.stderr[-2000:])

@@ -5,9 +5,11 @@ The plugin asks for the import package `fairseq`, not a distribution: fairseq 0.
 """
 
 import importlib.util
+import logging
 import os
 import sys
-from typing import Optional, Tuple
+from contextlib import contextmanager
+from typing import Iterator, Optional, Tuple
 
 # fairseq: 0.12.x (the plugin subclasses its 0.12 task, model, criterion and checkpoint code).
 FAIRSEQ_SUPPORTED = ((0, 12), (0, 13))  # [lowest, first unsupported)
@@ -89,6 +91,23 @@ def check_stack() -> None:
 
     sys.excepthook = one_line
     raise UnsupportedStack(problem)
+
+
+@contextmanager
+def logging_left_alone() -> Iterator[None]:
+    """The root logger as it was before the block: importing fairseq 0.12 runs
+    logging.basicConfig(level=DEBUG) (models/wav2vec/wav2vec2_classification.py), after which every
+    library's DEBUG lines print in a user's script or notebook. A user's own configuration (basicConfig
+    before the import) is kept: fairseq's call then adds nothing. The commands set fairseq's logging
+    themselves (cli/commands.py)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def cpu_flags() -> set:
