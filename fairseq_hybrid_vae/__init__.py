@@ -2,9 +2,9 @@
 
 Importing it registers the task, models, criterion and optimizer and allowlists fairseq's checkpoint
 types for torch's safe loader; nothing else (the root logger, which fairseq's import sets to DEBUG, is
-left as it was). The model: tasks/, data/, models/, modules/,
-criterions/, optim/; the Python API: hub_interface.py; the commands: cli/; what the commands change
-in fairseq: fairseq_fixes/; shared helpers: common/.
+left as it was). The model: tasks/, data/, models/, modules/, criterions/, optim/; the Python API:
+hub_interface.py; the commands: cli/; what the commands change in fairseq: fairseq_fixes/; shared
+helpers: common/.
 """
 
 from .common.compat import check_stack, logging_left_alone
