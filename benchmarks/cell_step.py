@@ -29,7 +29,8 @@ def main() -> None:
     cells = {}
     for name in LSTM_CELLS:
         input_size = embed_dim_for(None, name) or PTB_TYPES  # 0: one-hot inputs
-        x = torch.randn(args.batch_size, args.length, input_size)
+        # requires grad, as a model's LSTM input (an embedding, the deconv's features) does
+        x = torch.randn(args.batch_size, args.length, input_size, requires_grad=True)
         cells[name] = (LSTM_CELLS[name](input_size, args.hidden), x)
     times = {name: ([], []) for name in cells}
     for _ in range(args.repeats + 1):  # the first round warms up

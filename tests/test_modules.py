@@ -134,19 +134,25 @@ def test_gate_norm_lstm_matches_a_step_by_step_reference(training_pass, monkeypa
         torch.testing.assert_close(grad, ref_grad)
 
 
-@pytest.mark.parametrize("cell", list(LSTM_CELLS))
+@pytest.mark.parametrize(("cell", "compile_flag"),
+                         [(cell, "0") for cell in LSTM_CELLS] + [("layernorm", "1")],
+                         ids=[*LSTM_CELLS, "layernorm-fused"])
 @pytest.mark.parametrize("make_embed", [lambda: torch.nn.Embedding(7, 3), lambda: OneHot(7)],
                          ids=["embedding", "one-hot"])
 @pytest.mark.parametrize("features", [0, 2])
-def test_every_cell_reads_a_token_input_as_its_joined_tensor(cell, make_embed, features):
+def test_every_cell_reads_a_token_input_as_its_joined_tensor(cell, compile_flag, make_embed, features,
+                                                            monkeypatch):
     """[feature_t ; embed(token_t)] given apart (the default cell gathers the embedding's projection
     from a per-type table when there are no features) or joined by hand: the same outputs and the
-    same gradients for every weight, the embedding's and the features'."""
+    same gradients for every weight, the embedding's and the features'; for the default cell in its
+    autograd pass and in its fused one, which gathers the table's rows chunk by chunk."""
+    monkeypatch.setenv("HYBRID_VAE_COMPILE", compile_flag)
     torch.manual_seed(0)
     embed = make_embed().double()
     lstm = LSTM_CELLS[cell](features + embed.embedding_dim, 5).double()
-    tokens = torch.randint(0, 7, (3, 6))
-    x = torch.randn(3, 6, features, dtype=torch.double, requires_grad=True)
+    T = gate_norm_steps.STEPS_PER_KERNEL + 3  # two chunks in the fused pass
+    tokens = torch.randint(0, 7, (3, T))
+    x = torch.randn(3, T, features, dtype=torch.double, requires_grad=True)
     leaves = [x, *lstm.parameters(), *embed.parameters()]
     results = []
     for given in (TokenInput(x, tokens, embed), torch.cat([x, embed(tokens)], dim=-1)):
@@ -198,21 +204,20 @@ def test_gate_norm_lstm_trains_under_autograd_where_compiling_fails(monkeypatch,
 
 @pytest.mark.parametrize("training_pass", ["fused", "autograd"])
 def test_gate_norm_lstm_gradients_under_bfloat16_autocast(training_pass, monkeypatch):
-    """Under autocast the steps' matmuls run in bfloat16 while the states stay float32: the recurrent
-    weight's gradient is float32, like the weight, and near the float32 pass's."""
+    """Under autocast the steps' matmuls run in bfloat16 while the states stay float32: the gradients
+    of every weight and of the input are float32, like them, and near the float32 pass's."""
     monkeypatch.setenv("HYBRID_VAE_COMPILE", "1" if training_pass == "fused" else "0")
     torch.manual_seed(0)
     lstm = GateNormLSTM(input_size=3, hidden_size=8)
-    x = torch.randn(4, gate_norm_steps.STEPS_PER_KERNEL + 3, 3)
+    x = torch.randn(4, gate_norm_steps.STEPS_PER_KERNEL + 3, 3, requires_grad=True)
     grads = []
     for autocast in (False, True):
-        lstm.zero_grad()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             out, _ = lstm(x)
-        out.float().square().sum().backward()
-        grads.append(lstm.hidden_proj.weight.grad.clone())
-    assert grads[1].dtype == torch.float32
-    torch.testing.assert_close(grads[1], grads[0], rtol=0.05, atol=0.05 * grads[0].abs().max().item())
+        grads.append(torch.autograd.grad(out.float().square().sum(), [x, *lstm.parameters()]))
+    for grad_bf16, grad_fp32 in zip(*grads[::-1]):
+        assert grad_bf16.dtype == torch.float32
+        torch.testing.assert_close(grad_bf16, grad_fp32, rtol=0.05, atol=0.05 * grad_fp32.abs().max().item())
 
 
 def test_packed_recurrent_weight_multiplies_as_the_plain_one():

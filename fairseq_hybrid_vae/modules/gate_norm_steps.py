@@ -36,10 +36,10 @@ def gate_norm_step(
     return h, c
 
 
-def state_dtype_of(gates_x: Tensor) -> torch.dtype:
+def state_dtype_of(tensor: Tensor) -> torch.dtype:
     """The dtype of h, c and the step's elementwise work: fp32 under autocast (its matmuls alone run in
-    bf16), else the model's."""
-    return torch.float32 if torch.is_autocast_enabled(gates_x.device.type) else gates_x.dtype
+    bf16), else the model's (a weight's, or a tensor computed from them)."""
+    return torch.float32 if torch.is_autocast_enabled(tensor.device.type) else tensor.dtype
 
 
 def _normalised(x: Tensor, eps: float) -> Tuple[Tensor, Tensor]:
@@ -137,10 +137,10 @@ class MatmulWeight(NamedTuple):
 
 
 def steps_forward(
-    gates_x: Tuple[Tensor, ...], h: Tensor, c: Tensor, weight: MatmulWeight, gain: Tensor, bias: Tensor,
+    gates_x: Tensor, h: Tensor, c: Tensor, weight: MatmulWeight, gain: Tensor, bias: Tensor,
     cell_gain: Tensor, cell_bias: Tensor, cell_eps: float,
 ) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...], Tuple[Tensor, ...]]:
-    """K consecutive steps (one compiled call): gates_x K x (B, 4H) = x_t W_x^T; weight: W_h (4H, H).
+    """K consecutive steps (one compiled call): gates_x (K, B, 4H), x_t's part; weight: W_h (4H, H).
     Returns the K pre-activations, h_t (in the matmuls' dtype) and c_t."""
     pres, states, cells = [], [], []
     for gates_x_t in gates_x:
@@ -156,77 +156,116 @@ def steps_backward(
     grad_h: Tensor, grad_outputs: Tuple[Tensor, ...], grad_c: Tensor, pres: Tuple[Tensor, ...],
     cells_before: Tuple[Tensor, ...], weight_t: MatmulWeight, gain: Tensor, bias: Tensor, cell_gain: Tensor,
     cell_bias: Tensor, cell_eps: float, *grad_params: Tensor,
-) -> Tuple[Tuple[Tensor, ...], Tensor, Tensor]:
+) -> Tuple[Tensor, Tensor, Tensor]:
     """`steps_forward`'s backward over its K steps, last first; weight_t: W_h^T (H, 4H).
-    Returns dL/dpre for each step (first step first), dL/dh and dL/dc before them."""
+    Returns dL/dpre of the K steps (K, B, 4H), dL/dh and dL/dc before them."""
     grad_pres = []
     for t in reversed(range(len(pres))):
         grad_pre, grad_c = gate_norm_step_backward(grad_h, grad_outputs[t], grad_c, pres[t], cells_before[t],
                                                    gain, bias, cell_gain, cell_bias, cell_eps, *grad_params)
         grad_pres.append(grad_pre)
         grad_h = weight_t.times_t(grad_pre)  # (B, 4H) W_h = (B, H)
-    return tuple(grad_pres[::-1]), grad_h, grad_c
+    return torch.stack(grad_pres[::-1]), grad_h, grad_c  # (K, B, 4H)
 
 
 class GateNormLSTMSequence(torch.autograd.Function):
-    """The default cell's recurrence over a whole sequence, for training.
+    """The default cell's recurrence over a whole sequence, for training, its input projection included.
 
-    forward(gates_x (B, T, 4H), h0, c0 (B, H), hidden_weight (4H, H), gain, bias (4, H), cell_gain,
-    cell_bias (H,), cell_eps, steps) -> outputs (B, T, H), h_T, c_T. Under autocast the matmuls run
-    in its dtype and the steps' elementwise work in fp32, as autocast runs the step under autograd;
-    the outputs come in the matmuls' dtype, as a Linear's would. Each step's
-    tensors are kept apart, not written into (T, ...) buffers: on a CPU a buffer of tens of MB is
-    fresh memory at every update, and its page faults cost more than the kernels that fill it.
+    forward(inputs, input_weight, h0, c0 (B, H), hidden_weight (4H, H), gain, bias (4, H), cell_gain,
+    cell_bias (H,), cell_eps, steps) -> outputs (B, T, H), h_T, c_T. x's part of the pre-activations
+    is inputs (B, T, I) @ input_weight (4H, I)^T, or, for token ids inputs (B, T), rows of a projected
+    embedding table input_weight (V, 4H) (GateNormLSTM.input_projection). It is made 8 steps at a time, and
+    its gradient used the same way, so that no (B, T, 4H) tensor is ever whole: on a CPU a buffer of
+    tens of MB is fresh memory at every update, whose page faults cost more than the kernels that fill
+    it; each step's tensors are kept apart for the same reason. Under autocast the matmuls run in its
+    dtype and the steps' elementwise work in fp32, as autocast runs the step under autograd; the
+    outputs come in the matmuls' dtype, as a Linear's would.
     """
 
     @staticmethod
-    def forward(ctx, gates_x, h0, c0, hidden_weight, gain, bias, cell_gain, cell_bias, cell_eps, steps):
+    def forward(ctx, inputs, input_weight, h0, c0, hidden_weight, gain, bias, cell_gain, cell_bias, cell_eps,
+                steps):
         forward_kernel, _ = steps
-        matmul_dtype = (torch.get_autocast_dtype(gates_x.device.type)
-                        if torch.is_autocast_enabled(gates_x.device.type) else gates_x.dtype)
-        weight = hidden_weight.to(matmul_dtype)  # (4H, H)
+        device_type = hidden_weight.device.type
+        matmul_dtype = (torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type)
+                        else hidden_weight.dtype)
+        is_table = not inputs.is_floating_point()  # token ids: input_weight is their projected table
+        inputs_t = inputs.transpose(0, 1)  # (T, B, I) or (T, B)
+        if not is_table:
+            inputs_t = inputs_t.to(matmul_dtype).contiguous()  # a copy of the small input, time first
+        input_weight_m, weight = input_weight.to(matmul_dtype), hidden_weight.to(matmul_dtype)
         # h_t in the matmuls' dtype: what the next step, the weight's gradient and the consumer of the
         # outputs (a Linear, under autocast) read; c_t in the state's dtype.
-        pres, states, cells = [], [h0.to(matmul_dtype)], [c0.to(state_dtype_of(gates_x))]  # T x (B, 4H)
-        with torch.autocast(gates_x.device.type, enabled=False):
-            recurrent = MatmulWeight.of(weight, gates_x.size(0))  # W_h (4H, H)
-            all_gates_x = gates_x.to(matmul_dtype).unbind(dim=1)  # T x (B, 4H)
-            for start in range(0, len(all_gates_x), STEPS_PER_KERNEL):
-                chunk = all_gates_x[start:start + STEPS_PER_KERNEL]
-                pres_k, states_k, cells_k = forward_kernel(chunk, states[-1], cells[-1], recurrent, gain,
+        pres, states, cells = [], [h0.to(matmul_dtype)], [c0.to(state_dtype_of(hidden_weight))]  # T x (B, 4H)
+        with torch.autocast(device_type, enabled=False):
+            recurrent = MatmulWeight.of(weight, inputs.size(0))  # W_h (4H, H)
+            for start in range(0, inputs_t.size(0), STEPS_PER_KERNEL):
+                chunk = inputs_t[start:start + STEPS_PER_KERNEL]  # (K, B, I) or (K, B)
+                gates_x = project_inputs(chunk, input_weight_m)  # (K, B, 4H)
+                pres_k, states_k, cells_k = forward_kernel(gates_x, states[-1], cells[-1], recurrent, gain,
                                                            bias, cell_gain, cell_bias, cell_eps)
                 pres += pres_k
                 states += states_k
                 cells += cells_k
-        ctx.save_for_backward(weight, gain, bias, cell_gain, cell_bias)
+        ctx.save_for_backward(inputs_t, input_weight_m, weight, gain, bias, cell_gain, cell_bias)
         ctx.pres, ctx.states, ctx.cells, ctx.cell_eps, ctx.steps = pres, states, cells, cell_eps, steps
-        ctx.input_dtypes = (gates_x.dtype, h0.dtype, c0.dtype, hidden_weight.dtype)
+        ctx.is_table = is_table
+        ctx.input_dtypes = (inputs.dtype, input_weight.dtype, h0.dtype, c0.dtype, hidden_weight.dtype)
         h_last = states[-1].to(cells[-1].dtype)  # the state leaves in c's dtype, as it came
         return torch.stack(states[1:], dim=1), h_last, cells[-1].clone()  # (B, T, H), (B, H) x 2
 
     @staticmethod
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
-        weight, gain, bias, cell_gain, cell_bias = ctx.saved_tensors
+        inputs_t, input_weight, weight, gain, bias, cell_gain, cell_bias = ctx.saved_tensors
         pres, states, cells, (_, backward_kernel) = ctx.pres, ctx.states, ctx.cells, ctx.steps
-        gates_dtype, h0_dtype, c0_dtype, weight_dtype = ctx.input_dtypes
+        inputs_dtype, input_weight_dtype, h0_dtype, c0_dtype, weight_dtype = ctx.input_dtypes
         zeros = torch.zeros_like(cells[0])  # (B, H)
         grad_h = grad_h_last if grad_h_last is not None else zeros  # through the next step's matmul
         grad_c = grad_c_last.to(zeros.dtype) if grad_c_last is not None else zeros
         grad_params = [torch.zeros_like(p) for p in (gain, bias, cell_gain, cell_bias)]
         outputs = grad_outputs.unbind(dim=1) if grad_outputs is not None else (zeros,) * len(pres)
         recurrent_t = MatmulWeight.of(weight.t(), zeros.size(0))  # W_h^T (H, 4H)
-        grad_pres = [None] * len(pres)  # T x (B, 4H)
+        # The weights' gradients are summed over chunks in fp32 at least (bf16 matmuls under autocast).
+        sum_dtype = torch.promote_types(weight.dtype, torch.float32)
+        grad_weight = torch.zeros(weight.shape, dtype=sum_dtype, device=weight.device)  # (4H, H)
+        grad_input_weight = torch.zeros(input_weight.shape, dtype=sum_dtype, device=weight.device)
+        wants_grad_inputs = ctx.needs_input_grad[0] and not ctx.is_table
+        grad_inputs_t = torch.empty_like(inputs_t) if wants_grad_inputs else None  # (T, B, I)
         for start in reversed(range(0, len(pres), STEPS_PER_KERNEL)):
-            chunk = slice(start, start + STEPS_PER_KERNEL)
-            grad_pres[chunk], grad_h, grad_c = backward_kernel(
+            chunk = slice(start, min(start + STEPS_PER_KERNEL, len(pres)))  # states holds one more
+            grad_pres, grad_h, grad_c = backward_kernel(
                 grad_h, outputs[chunk], grad_c, tuple(pres[chunk]), tuple(cells[chunk]), recurrent_t, gain,
-                bias, cell_gain, cell_bias, ctx.cell_eps, *grad_params)
-        grad_gates_x = torch.stack(grad_pres, dim=1)  # (B, T, 4H)
-        entering = torch.stack(states[:-1], dim=1)  # h_0 .. h_{T-1}, (B, T, H)
-        grad_weight = grad_gates_x.flatten(0, 1).t() @ entering.flatten(0, 1)  # (4H, B·T) @ (B·T, H)
+                bias, cell_gain, cell_bias, ctx.cell_eps, *grad_params)  # (K, B, 4H)
+            grad_pres = grad_pres.flatten(0, 1)  # (K·B, 4H)
+            entering = torch.stack(states[chunk]).flatten(0, 1)  # h_{t-1} of the K steps, (K·B, H)
+            add_product(grad_weight, grad_pres.t(), entering)  # (4H, K·B) @ (K·B, H)
+            if ctx.is_table:
+                grad_input_weight.index_add_(0, inputs_t[chunk].flatten(), grad_pres.to(sum_dtype))
+            else:
+                inputs_k = inputs_t[chunk].flatten(0, 1)  # (K·B, I)
+                if wants_grad_inputs:
+                    torch.mm(grad_pres, input_weight, out=grad_inputs_t[chunk].flatten(0, 1))  # (K·B, I)
+                add_product(grad_input_weight, grad_pres.t(), inputs_k)  # (4H, K·B) @ (K·B, I)
         del ctx.pres, ctx.states, ctx.cells
-        return (grad_gates_x.to(gates_dtype), grad_h.to(h0_dtype), grad_c.to(c0_dtype),
-                grad_weight.to(weight_dtype), *grad_params, None, None)
+        grad_inputs = grad_inputs_t.transpose(0, 1).to(inputs_dtype) if wants_grad_inputs else None
+        return (grad_inputs, grad_input_weight.to(input_weight_dtype), grad_h.to(h0_dtype),
+                grad_c.to(c0_dtype), grad_weight.to(weight_dtype), *grad_params, None, None)
+
+
+def project_inputs(inputs: Tensor, input_weight: Tensor) -> Tensor:
+    """x's part of the pre-activations, (N, M, 4H): inputs (N, M, I) @ input_weight^T, or the table's
+    rows for token ids (N, M) (GateNormLSTM.input_projection)."""
+    if not inputs.is_floating_point():
+        return F.embedding(inputs, input_weight)  # (N, M) -> (N, M, 4H)
+    return (inputs.flatten(0, 1) @ input_weight.t()).view(*inputs.shape[:2], -1)  # (N·M, I) -> (N, M, 4H)
+
+
+def add_product(total: Tensor, a: Tensor, b: Tensor) -> None:
+    """total += a @ b, in total's dtype whatever a's and b's (bf16 under autocast)."""
+    if a.dtype == total.dtype:
+        total.addmm_(a, b)  # no temporary
+    else:
+        total.add_(a @ b)
 
 
 StepKernels = Tuple[Callable, Callable]
