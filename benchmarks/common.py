@@ -39,16 +39,22 @@ def _cudnn_lstm_backward_flop(input_shape, weight_shapes, *args, out_shape=None,
     return 2 * _cudnn_lstm_flop(input_shape, weight_shapes)  # input and weight gradients
 
 
+def _addmm_flop(total_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """total += a @ b, in place (the default cell's weight gradients, summed over chunks of steps)."""
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
+
+
 def _packed_linear_flop(x_shape, weight_shape, *args, out_shape=None, **kwargs) -> int:
     """The plugin's x (B, I) W^T with W (O, I) packed for oneDNN (the default cell's steps in bf16)."""
     return 2 * x_shape[0] * weight_shape[1] * weight_shape[0]
 
 
 def flop_counter() -> FlopCounterMode:
-    """torch's FLOP counter, taught the fused LSTM layers (oneDNN's, cuDNN's) and the plugin's packed
-    matmul, which it does not count."""
+    """torch's FLOP counter, taught the fused LSTM layers (oneDNN's, cuDNN's), the plugin's packed
+    matmul and the in-place addmm_ (the default cell's weight gradients), which it does not count."""
     return FlopCounterMode(display=False, custom_mapping={
         torch.ops.fairseq_hybrid_vae.packed_linear: _packed_linear_flop,
+        aten.addmm_: _addmm_flop,
         aten.mkldnn_rnn_layer: _lstm_layer_flop,
         aten.mkldnn_rnn_layer_backward: _lstm_layer_backward_flop,
         aten._cudnn_rnn: _cudnn_lstm_flop,

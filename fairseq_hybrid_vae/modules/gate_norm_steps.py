@@ -168,57 +168,89 @@ def steps_backward(
     return torch.stack(grad_pres[::-1]), grad_h, grad_c  # (K, B, 4H)
 
 
+class InputProjection(NamedTuple):
+    """x's part of the pre-activations, x W_x^T, in two parts, either may be None: dense (N, M, I) @
+    dense_weight (4H, I)^T, plus the rows of table (V, 4H), every token type's embedding projected
+    once, gathered for tokens (N, M) (GateNormLSTM.input_projection). (N, M) is (B, T), or (K, B)
+    for a chunk of K steps of the fused pass."""
+
+    dense: Tensor | None
+    dense_weight: Tensor | None
+    tokens: Tensor | None
+    table: Tensor | None
+
+    def size(self, dim: int) -> int:
+        """N (dim 0) or M (dim 1)."""
+        return (self.dense if self.dense is not None else self.tokens).size(dim)
+
+    def gates(self) -> Tensor:
+        """The sum, (N, M, 4H)."""
+        if self.tokens is None:
+            return (self.dense.flatten(0, 1) @ self.dense_weight.t()).view(*self.dense.shape[:2], -1)
+        rows = F.embedding(self.tokens, self.table)  # (N, M) -> (N, M, 4H)
+        if self.dense is None:
+            return rows
+        # rows + dense W^T in one matmul: (N·M, 4H) + (N·M, I) @ (I, 4H)
+        return torch.addmm(rows.flatten(0, 1), self.dense.flatten(0, 1), self.dense_weight.t()).view_as(rows)
+
+    def steps(self, chunk: slice) -> "InputProjection":
+        """The steps `chunk` of a time-first projection (T, B, ...)."""
+        return self._replace(dense=None if self.dense is None else self.dense[chunk],
+                             tokens=None if self.tokens is None else self.tokens[chunk])
+
+
 class GateNormLSTMSequence(torch.autograd.Function):
     """The default cell's recurrence over a whole sequence, for training, its input projection included.
 
-    forward(inputs, input_weight, h0, c0 (B, H), hidden_weight (4H, H), gain, bias (4, H), cell_gain,
-    cell_bias (H,), cell_eps, steps) -> outputs (B, T, H), h_T, c_T. x's part of the pre-activations
-    is inputs (B, T, I) @ input_weight (4H, I)^T, or, for token ids inputs (B, T), rows of a projected
-    embedding table input_weight (V, 4H) (GateNormLSTM.input_projection). It is made 8 steps at a time, and
-    its gradient used the same way, so that no (B, T, 4H) tensor is ever whole: on a CPU a buffer of
-    tens of MB is fresh memory at every update, whose page faults cost more than the kernels that fill
-    it; each step's tensors are kept apart for the same reason. Under autocast the matmuls run in its
-    dtype and the steps' elementwise work in fp32, as autocast runs the step under autograd; the
-    outputs come in the matmuls' dtype, as a Linear's would.
+    forward(dense, dense_weight, tokens, table (an InputProjection), h0, c0 (B, H), hidden_weight (4H, H),
+    gain, bias (4, H), cell_gain, cell_bias (H,), cell_eps, steps) -> outputs (B, T, H), h_T, c_T.
+    x's part of the pre-activations is made 8 steps at a time, and its gradient used the same way, so
+    that no (B, T, 4H) tensor is ever whole: on a CPU a buffer of tens of MB is fresh memory at every
+    update, whose page faults cost more than the kernels that fill it; each step's tensors are kept
+    apart for the same reason. Under autocast the matmuls run in its dtype and the steps' elementwise
+    work in fp32, as autocast runs the step under autograd; the outputs come in the matmuls' dtype, as
+    a Linear's would.
     """
 
     @staticmethod
-    def forward(ctx, inputs, input_weight, h0, c0, hidden_weight, gain, bias, cell_gain, cell_bias, cell_eps,
-                steps):
+    def forward(ctx, dense, dense_weight, tokens, table, h0, c0, hidden_weight, gain, bias, cell_gain,
+                cell_bias, cell_eps, steps):
         forward_kernel, _ = steps
         device_type = hidden_weight.device.type
         matmul_dtype = (torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type)
                         else hidden_weight.dtype)
-        is_table = not inputs.is_floating_point()  # token ids: input_weight is their projected table
-        inputs_t = inputs.transpose(0, 1)  # (T, B, I) or (T, B)
-        if not is_table:
-            inputs_t = inputs_t.to(matmul_dtype).contiguous()  # a copy of the small input, time first
-        input_weight_m, weight = input_weight.to(matmul_dtype), hidden_weight.to(matmul_dtype)
+
+        def in_matmul_dtype(tensor):
+            return None if tensor is None else tensor.to(matmul_dtype)
+
+        # Time first, so that a chunk of steps is contiguous: a copy of the (small) dense input.
+        time_first = InputProjection(
+            None if dense is None else dense.transpose(0, 1).to(matmul_dtype).contiguous(),  # (T, B, I)
+            in_matmul_dtype(dense_weight), None if tokens is None else tokens.t(), in_matmul_dtype(table))
+        weight = hidden_weight.to(matmul_dtype)  # (4H, H)
         # h_t in the matmuls' dtype: what the next step, the weight's gradient and the consumer of the
         # outputs (a Linear, under autocast) read; c_t in the state's dtype.
         pres, states, cells = [], [h0.to(matmul_dtype)], [c0.to(state_dtype_of(hidden_weight))]  # T x (B, 4H)
         with torch.autocast(device_type, enabled=False):
-            recurrent = MatmulWeight.of(weight, inputs.size(0))  # W_h (4H, H)
-            for start in range(0, inputs_t.size(0), STEPS_PER_KERNEL):
-                chunk = inputs_t[start:start + STEPS_PER_KERNEL]  # (K, B, I) or (K, B)
-                gates_x = project_inputs(chunk, input_weight_m)  # (K, B, 4H)
+            recurrent = MatmulWeight.of(weight, h0.size(0))  # W_h (4H, H)
+            for start in range(0, time_first.size(0), STEPS_PER_KERNEL):
+                gates_x = time_first.steps(slice(start, start + STEPS_PER_KERNEL)).gates()  # (K, B, 4H)
                 pres_k, states_k, cells_k = forward_kernel(gates_x, states[-1], cells[-1], recurrent, gain,
                                                            bias, cell_gain, cell_bias, cell_eps)
                 pres += pres_k
                 states += states_k
                 cells += cells_k
-        ctx.save_for_backward(inputs_t, input_weight_m, weight, gain, bias, cell_gain, cell_bias)
+        ctx.save_for_backward(*time_first, weight, gain, bias, cell_gain, cell_bias)
         ctx.pres, ctx.states, ctx.cells, ctx.cell_eps, ctx.steps = pres, states, cells, cell_eps, steps
-        ctx.is_table = is_table
-        ctx.input_dtypes = (inputs.dtype, input_weight.dtype, h0.dtype, c0.dtype, hidden_weight.dtype)
+        ctx.input_dtypes = [None if t is None else t.dtype
+                            for t in (dense, dense_weight, table, h0, c0, hidden_weight)]
         h_last = states[-1].to(cells[-1].dtype)  # the state leaves in c's dtype, as it came
         return torch.stack(states[1:], dim=1), h_last, cells[-1].clone()  # (B, T, H), (B, H) x 2
 
     @staticmethod
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
-        inputs_t, input_weight, weight, gain, bias, cell_gain, cell_bias = ctx.saved_tensors
+        dense_t, dense_weight, tokens_t, table, weight, gain, bias, cell_gain, cell_bias = ctx.saved_tensors
         pres, states, cells, (_, backward_kernel) = ctx.pres, ctx.states, ctx.cells, ctx.steps
-        inputs_dtype, input_weight_dtype, h0_dtype, c0_dtype, weight_dtype = ctx.input_dtypes
         zeros = torch.zeros_like(cells[0])  # (B, H)
         grad_h = grad_h_last if grad_h_last is not None else zeros  # through the next step's matmul
         grad_c = grad_c_last.to(zeros.dtype) if grad_c_last is not None else zeros
@@ -227,10 +259,14 @@ class GateNormLSTMSequence(torch.autograd.Function):
         recurrent_t = MatmulWeight.of(weight.t(), zeros.size(0))  # W_h^T (H, 4H)
         # The weights' gradients are summed over chunks in fp32 at least (bf16 matmuls under autocast).
         sum_dtype = torch.promote_types(weight.dtype, torch.float32)
+        wanted = ctx.needs_input_grad
+
+        def summed(tensor, index):
+            return torch.zeros(tensor.shape, dtype=sum_dtype, device=tensor.device) if wanted[index] else None
+
         grad_weight = torch.zeros(weight.shape, dtype=sum_dtype, device=weight.device)  # (4H, H)
-        grad_input_weight = torch.zeros(input_weight.shape, dtype=sum_dtype, device=weight.device)
-        wants_grad_inputs = ctx.needs_input_grad[0] and not ctx.is_table
-        grad_inputs_t = torch.empty_like(inputs_t) if wants_grad_inputs else None  # (T, B, I)
+        grad_dense_weight, grad_table = summed(dense_weight, 1), summed(table, 3)  # (4H, I), (V, 4H)
+        grad_dense_t = torch.empty_like(dense_t) if wanted[0] else None  # (T, B, I)
         for start in reversed(range(0, len(pres), STEPS_PER_KERNEL)):
             chunk = slice(start, min(start + STEPS_PER_KERNEL, len(pres)))  # states holds one more
             grad_pres, grad_h, grad_c = backward_kernel(
@@ -239,25 +275,17 @@ class GateNormLSTMSequence(torch.autograd.Function):
             grad_pres = grad_pres.flatten(0, 1)  # (K·B, 4H)
             entering = torch.stack(states[chunk]).flatten(0, 1)  # h_{t-1} of the K steps, (K·B, H)
             add_product(grad_weight, grad_pres.t(), entering)  # (4H, K·B) @ (K·B, H)
-            if ctx.is_table:
-                grad_input_weight.index_add_(0, inputs_t[chunk].flatten(), grad_pres.to(sum_dtype))
-            else:
-                inputs_k = inputs_t[chunk].flatten(0, 1)  # (K·B, I)
-                if wants_grad_inputs:
-                    torch.mm(grad_pres, input_weight, out=grad_inputs_t[chunk].flatten(0, 1))  # (K·B, I)
-                add_product(grad_input_weight, grad_pres.t(), inputs_k)  # (4H, K·B) @ (K·B, I)
+            if grad_table is not None:
+                grad_table.index_add_(0, tokens_t[chunk].flatten(), grad_pres.to(sum_dtype))  # (V, 4H)
+            if grad_dense_t is not None:
+                torch.mm(grad_pres, dense_weight, out=grad_dense_t[chunk].flatten(0, 1))  # (K·B, I)
+            if grad_dense_weight is not None:
+                add_product(grad_dense_weight, grad_pres.t(), dense_t[chunk].flatten(0, 1))  # (4H, I)
         del ctx.pres, ctx.states, ctx.cells
-        grad_inputs = grad_inputs_t.transpose(0, 1).to(inputs_dtype) if wants_grad_inputs else None
-        return (grad_inputs, grad_input_weight.to(input_weight_dtype), grad_h.to(h0_dtype),
-                grad_c.to(c0_dtype), grad_weight.to(weight_dtype), *grad_params, None, None)
-
-
-def project_inputs(inputs: Tensor, input_weight: Tensor) -> Tensor:
-    """x's part of the pre-activations, (N, M, 4H): inputs (N, M, I) @ input_weight^T, or the table's
-    rows for token ids (N, M) (GateNormLSTM.input_projection)."""
-    if not inputs.is_floating_point():
-        return F.embedding(inputs, input_weight)  # (N, M) -> (N, M, 4H)
-    return (inputs.flatten(0, 1) @ input_weight.t()).view(*inputs.shape[:2], -1)  # (N·M, I) -> (N, M, 4H)
+        grads = [None if g is None else g.to(dtype) for g, dtype in zip(
+            (grad_dense_t, grad_dense_weight, grad_table, grad_h, grad_c, grad_weight), ctx.input_dtypes)]
+        grad_dense = None if grads[0] is None else grads[0].transpose(0, 1)  # (B, T, I)
+        return (grad_dense, grads[1], None, *grads[2:], *grad_params, None, None)
 
 
 def add_product(total: Tensor, a: Tensor, b: Tensor) -> None:

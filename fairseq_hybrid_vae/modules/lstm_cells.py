@@ -7,13 +7,14 @@ from typing import Dict, List, NamedTuple, Sequence, Tuple, Type
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from .gate_norm_steps import (
     GateNormLSTMSequence,
+    InputProjection,
     compiled_steps,
     gate_norm_step,
-    project_inputs,
     state_dtype_of,
 )
 from .layer_norm_lstm import LayerNormLSTM
@@ -117,33 +118,36 @@ class GateNormLSTM(nn.Module):
         with torch.no_grad():
             self.gate_norm.bias[1].fill_(1.0)  # the forget gate starts open: memory lasts
 
-    def input_projection(self, x: Tensor | TokenInput) -> Tuple[Tensor, Tensor]:
-        """x's part of every step's pre-activations as (inputs, weight): x (B, T, I) and W_x (4H, I); or,
-        for a token's embedding alone (no features), the token ids (B, T) and a table (V, 4H) of every
-        type's embedding projected once, whose rows are gathered per position: the same sums without the
-        (B·T, E) x (E, 4H) matmuls, where there are fewer types than positions.
-        """
-        if (not isinstance(x, TokenInput) or x.features.size(-1) > 0
-                or x.embed.num_embeddings >= x.tokens.numel()):
-            return joined(x), self.input_proj.weight  # (B, T, I), (4H, I)
+    def input_projection(self, x: Tensor | TokenInput) -> InputProjection:
+        """x's part of every step's pre-activations, in parts (InputProjection). A token's embedding is
+        projected once per type, a (V, 4H) table whose rows are gathered per position, where there are
+        fewer types than positions: the same sums without the (B·T, E) x (E, 4H) matmuls, nor the
+        joined (B, T, F+E) input."""
+        weight = self.input_proj.weight  # (4H, F+E)
+        if not isinstance(x, TokenInput) or x.embed.num_embeddings >= x.tokens.numel():
+            return InputProjection(joined(x), weight, None, None)  # (B, T, I), (4H, I)
+        num_features = x.features.size(-1)
         types = torch.arange(x.embed.num_embeddings, device=x.tokens.device)  # (V,)
-        return x.tokens, self.input_proj(x.embed(types))  # (B, T), (V, E) -> (V, 4H)
+        table = F.linear(x.embed(types), weight[:, num_features:])  # (V, E) -> (V, 4H)
+        if num_features == 0:
+            return InputProjection(None, None, x.tokens, table)
+        return InputProjection(x.features, weight[:, :num_features], x.tokens, table)  # (B, T, F), (4H, F)
 
     def forward(self, x: Tensor | TokenInput, state: State | None = None) -> Tuple[Tensor, State]:
         """x: (B, T, input_size) or its TokenInput; state: (h, c), each (B, H), zeros when None."""
-        inputs, input_weight = self.input_projection(x)
+        projection = self.input_projection(x)
         if state is None:
-            B, dtype = inputs.size(0), state_dtype_of(input_weight)
-            zeros = input_weight.new_zeros(B, self.hidden_size, dtype=dtype)  # (B, H)
+            B, dtype = projection.size(0), state_dtype_of(self.input_proj.weight)
+            zeros = self.input_proj.weight.new_zeros(B, self.hidden_size, dtype=dtype)  # (B, H)
             state = (zeros, zeros)
         gain, bias = self.gate_norm.affine()  # (4, H) each
         cell_norm = (self.cell_norm.weight, self.cell_norm.bias, self.cell_norm.eps)
-        steps = compiled_steps(inputs.device.type) if torch.is_grad_enabled() else None
+        steps = compiled_steps(self.input_proj.weight.device.type) if torch.is_grad_enabled() else None
         if steps is not None:  # training: the fused pass, with the input projection (gate_norm_steps.py)
             outputs, h, c = GateNormLSTMSequence.apply(
-                inputs, input_weight, *state, self.hidden_proj.weight, gain, bias, *cell_norm, steps)
+                *projection, *state, self.hidden_proj.weight, gain, bias, *cell_norm, steps)
             return outputs, (h, c)
-        gates_x = project_inputs(inputs, input_weight)  # (B, T, 4H)
+        gates_x = projection.gates()  # (B, T, 4H)
         return self.recurrence(gates_x, state, gain, bias, cell_norm)
 
     def recurrence(self, gates_x: Tensor, state: State, gain: Tensor, bias: Tensor,
