@@ -203,18 +203,27 @@ def test_gate_norm_lstm_trains_under_autograd_where_compiling_fails(monkeypatch,
 
 
 @pytest.mark.parametrize("training_pass", ["fused", "autograd"])
-def test_gate_norm_lstm_gradients_under_bfloat16_autocast(training_pass, monkeypatch):
+@pytest.mark.parametrize("given", ["tensor", "tokens"])
+def test_gate_norm_lstm_gradients_under_bfloat16_autocast(training_pass, given, monkeypatch):
     """Under autocast the steps' matmuls run in bfloat16 while the states stay float32: the gradients
-    of every weight and of the input are float32, like them, and near the float32 pass's."""
+    of every weight and of the input are float32, like them, and near the float32 pass's. For a
+    tensor, and for features beside tokens (whose embedding's projection is a table)."""
     monkeypatch.setenv("HYBRID_VAE_COMPILE", "1" if training_pass == "fused" else "0")
     torch.manual_seed(0)
-    lstm = GateNormLSTM(input_size=3, hidden_size=8)
-    x = torch.randn(4, gate_norm_steps.STEPS_PER_KERNEL + 3, 3, requires_grad=True)
+    T = gate_norm_steps.STEPS_PER_KERNEL + 3
+    embed = torch.nn.Embedding(5, 2)
+    lstm = GateNormLSTM(input_size=3 if given == "tensor" else 1 + 2, hidden_size=8)
+    x = torch.randn(4, T, 3 if given == "tensor" else 1, requires_grad=True)
+    if given == "tokens":
+        x = TokenInput(x, torch.randint(0, 5, (4, T)), embed)
+    leaves = [x if given == "tensor" else x.features, *lstm.parameters(), *embed.parameters()]
     grads = []
     for autocast in (False, True):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             out, _ = lstm(x)
-        grads.append(torch.autograd.grad(out.float().square().sum(), [x, *lstm.parameters()]))
+        grads.append(torch.autograd.grad(out.float().square().sum(), leaves, allow_unused=True))
+    if given == "tensor":  # the embedding is not used
+        grads = [g[:-1] for g in grads]
     for grad_bf16, grad_fp32 in zip(*grads[::-1]):
         assert grad_bf16.dtype == torch.float32
         torch.testing.assert_close(grad_bf16, grad_fp32, rtol=0.05, atol=0.05 * grad_fp32.abs().max().item())

@@ -267,20 +267,29 @@ class GateNormLSTMSequence(torch.autograd.Function):
         grad_weight = torch.zeros(weight.shape, dtype=sum_dtype, device=weight.device)  # (4H, H)
         grad_dense_weight, grad_table = summed(dense_weight, 1), summed(table, 3)  # (4H, I), (V, 4H)
         grad_dense_t = torch.empty_like(dense_t) if wanted[0] else None  # (T, B, I)
+        # Each chunk's share of the weights' gradients is added as it comes; under autocast, where each
+        # share is a bf16 product converted before it is added, once per 4 chunks (docs/lstm_cells.md).
+        gradient_steps = STEPS_PER_KERNEL * (1 if weight.dtype == sum_dtype else 4)
+        group = []  # dL/dpre of the chunks not yet in the weights' gradients, (K, B, 4H) each
         for start in reversed(range(0, len(pres), STEPS_PER_KERNEL)):
             chunk = slice(start, min(start + STEPS_PER_KERNEL, len(pres)))  # states holds one more
             grad_pres, grad_h, grad_c = backward_kernel(
                 grad_h, outputs[chunk], grad_c, tuple(pres[chunk]), tuple(cells[chunk]), recurrent_t, gain,
                 bias, cell_gain, cell_bias, ctx.cell_eps, *grad_params)  # (K, B, 4H)
-            grad_pres = grad_pres.flatten(0, 1)  # (K·B, 4H)
-            entering = torch.stack(states[chunk]).flatten(0, 1)  # h_{t-1} of the K steps, (K·B, H)
-            add_product(grad_weight, grad_pres.t(), entering)  # (4H, K·B) @ (K·B, H)
+            group.insert(0, grad_pres)
+            if start % gradient_steps:
+                continue
+            steps = slice(start, start + sum(len(g) for g in group))
+            grad_pres = (torch.cat(group) if len(group) > 1 else grad_pres).flatten(0, 1)  # (N·B, 4H)
+            group = []
+            entering = torch.stack(states[steps]).flatten(0, 1)  # h_{t-1} of the N steps, (N·B, H)
+            add_product(grad_weight, grad_pres.t(), entering)  # (4H, N·B) @ (N·B, H)
             if grad_table is not None:
-                grad_table.index_add_(0, tokens_t[chunk].flatten(), grad_pres.to(sum_dtype))  # (V, 4H)
+                add_rows(grad_table, tokens_t[steps].flatten(), grad_pres)  # (V, 4H)
             if grad_dense_t is not None:
-                torch.mm(grad_pres, dense_weight, out=grad_dense_t[chunk].flatten(0, 1))  # (K·B, I)
+                torch.mm(grad_pres, dense_weight, out=grad_dense_t[steps].flatten(0, 1))  # (N·B, I)
             if grad_dense_weight is not None:
-                add_product(grad_dense_weight, grad_pres.t(), dense_t[chunk].flatten(0, 1))  # (4H, I)
+                add_product(grad_dense_weight, grad_pres.t(), dense_t[steps].flatten(0, 1))  # (4H, I)
         del ctx.pres, ctx.states, ctx.cells
         grads = [None if g is None else g.to(dtype) for g, dtype in zip(
             (grad_dense_t, grad_dense_weight, grad_table, grad_h, grad_c, grad_weight), ctx.input_dtypes)]
@@ -294,6 +303,15 @@ def add_product(total: Tensor, a: Tensor, b: Tensor) -> None:
         total.addmm_(a, b)  # no temporary
     else:
         total.add_(a @ b)
+
+
+def add_rows(total: Tensor, index: Tensor, rows: Tensor) -> None:
+    """total[index[n]] += rows[n] for every n, in total's dtype. Rows of another dtype (bf16 under
+    autocast) go in as a one-hot matmul, whose (V, 4H) product is all that is converted, not the rows."""
+    if rows.dtype == total.dtype:
+        total.index_add_(0, index, rows)
+    else:
+        add_product(total, F.one_hot(index, total.size(0)).to(rows.dtype).t(), rows)  # (V, N) @ (N, 4H)
 
 
 StepKernels = Tuple[Callable, Callable]

@@ -118,13 +118,15 @@ class GateNormLSTM(nn.Module):
         with torch.no_grad():
             self.gate_norm.bias[1].fill_(1.0)  # the forget gate starts open: memory lasts
 
-    def input_projection(self, x: Tensor | TokenInput) -> InputProjection:
+    def input_projection(self, x: Tensor | TokenInput, fused: bool) -> InputProjection:
         """x's part of every step's pre-activations, in parts (InputProjection). A token's embedding is
         projected once per type, a (V, 4H) table whose rows are gathered per position, where there are
-        fewer types than positions: the same sums without the (B·T, E) x (E, 4H) matmuls, nor the
-        joined (B, T, F+E) input."""
+        fewer types than positions: the same sums without the (B·T, E) x (E, 4H) matmuls. With features
+        beside the tokens only in the fused pass, which adds the rows in its features' matmul 8 steps at
+        a time; for a whole sequence under autograd that split was slower (docs/lstm_cells.md)."""
         weight = self.input_proj.weight  # (4H, F+E)
-        if not isinstance(x, TokenInput) or x.embed.num_embeddings >= x.tokens.numel():
+        if (not isinstance(x, TokenInput) or x.embed.num_embeddings >= x.tokens.numel()
+                or (x.features.size(-1) > 0 and not fused)):
             return InputProjection(joined(x), weight, None, None)  # (B, T, I), (4H, I)
         num_features = x.features.size(-1)
         types = torch.arange(x.embed.num_embeddings, device=x.tokens.device)  # (V,)
@@ -135,14 +137,14 @@ class GateNormLSTM(nn.Module):
 
     def forward(self, x: Tensor | TokenInput, state: State | None = None) -> Tuple[Tensor, State]:
         """x: (B, T, input_size) or its TokenInput; state: (h, c), each (B, H), zeros when None."""
-        projection = self.input_projection(x)
+        steps = compiled_steps(self.input_proj.weight.device.type) if torch.is_grad_enabled() else None
+        projection = self.input_projection(x, fused=steps is not None)
         if state is None:
             B, dtype = projection.size(0), state_dtype_of(self.input_proj.weight)
             zeros = self.input_proj.weight.new_zeros(B, self.hidden_size, dtype=dtype)  # (B, H)
             state = (zeros, zeros)
         gain, bias = self.gate_norm.affine()  # (4, H) each
         cell_norm = (self.cell_norm.weight, self.cell_norm.bias, self.cell_norm.eps)
-        steps = compiled_steps(self.input_proj.weight.device.type) if torch.is_grad_enabled() else None
         if steps is not None:  # training: the fused pass, with the input projection (gate_norm_steps.py)
             outputs, h, c = GateNormLSTMSequence.apply(
                 *projection, *state, self.hidden_proj.weight, gain, bias, *cell_norm, steps)
