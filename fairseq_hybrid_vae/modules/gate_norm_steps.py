@@ -2,7 +2,8 @@
 
 Under autograd a step is about ten small ops each way, which cost more than its matmul on a CPU; here
 8 steps forward, with their matmuls, are one `torch.compile`d call, 8 steps of a hand-derived backward
-another, and the recurrent weight's gradient one matmul over all steps (docs/lstm_cells.md). Where
+another, and the input projection and the weights' gradients a few matmuls per 8 steps
+(docs/lstm_cells.md). Where
 compiling is unavailable (`HYBRID_VAE_COMPILE=0`, `TORCHDYNAMO_DISABLE=1`, no C++ compiler) the step
 runs under autograd.
 """
