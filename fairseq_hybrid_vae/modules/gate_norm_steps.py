@@ -191,8 +191,9 @@ class InputProjection(NamedTuple):
         rows = F.embedding(self.tokens, self.table)  # (N, M) -> (N, M, 4H)
         if self.dense is None:
             return rows
-        # rows + dense W^T in one matmul: (N·M, 4H) + (N·M, I) @ (I, 4H)
-        return torch.addmm(rows.flatten(0, 1), self.dense.flatten(0, 1), self.dense_weight.t()).view_as(rows)
+        # rows += dense W^T in one matmul, in place: addmm would first copy the rows into a new tensor
+        rows.view(-1, rows.size(-1)).addmm_(self.dense.flatten(0, 1), self.dense_weight.t())  # (N·M, 4H)
+        return rows
 
     def steps(self, chunk: slice) -> "InputProjection":
         """The steps `chunk` of a time-first projection (T, B, ...)."""
