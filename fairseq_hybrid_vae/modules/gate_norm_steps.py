@@ -187,7 +187,7 @@ class InputProjection(NamedTuple):
     def gates(self) -> Tensor:
         """The sum, (N, M, 4H)."""
         if self.tokens is None:
-            return (self.dense.flatten(0, 1) @ self.dense_weight.t()).view(*self.dense.shape[:2], -1)
+            return F.linear(self.dense, self.dense_weight)  # (N, M, I) -> (N, M, 4H)
         rows = F.embedding(self.tokens, self.table)  # (N, M) -> (N, M, 4H)
         if self.dense is None:
             return rows
@@ -225,10 +225,12 @@ class GateNormLSTMSequence(torch.autograd.Function):
         def in_matmul_dtype(tensor):
             return None if tensor is None else tensor.to(matmul_dtype)
 
-        # Time first, so that a chunk of steps is contiguous: a copy of the (small) dense input.
-        time_first = InputProjection(
-            None if dense is None else dense.transpose(0, 1).to(matmul_dtype).contiguous(),  # (T, B, I)
-            in_matmul_dtype(dense_weight), None if tokens is None else tokens.t(), in_matmul_dtype(table))
+        # Time first, so that a chunk of steps is contiguous: one copy of the (small) dense input, cast
+        # on the way (`.to` would keep the transposed strides, and `.contiguous()` copy a second time).
+        dense_t = None if dense is None else dense.new_empty(
+            dense.size(1), dense.size(0), dense.size(2), dtype=matmul_dtype).copy_(dense.transpose(0, 1))
+        time_first = InputProjection(dense_t, in_matmul_dtype(dense_weight),  # (T, B, I), (4H, I)
+                                     None if tokens is None else tokens.t(), in_matmul_dtype(table))
         weight = hidden_weight.to(matmul_dtype)  # (4H, H)
         # h_t in the matmuls' dtype: what the next step, the weight's gradient and the consumer of the
         # outputs (a Linear, under autocast) read; c_t in the state's dtype.
@@ -281,17 +283,17 @@ class GateNormLSTMSequence(torch.autograd.Function):
             group.insert(0, grad_pres)
             if start % gradient_steps:
                 continue
-            steps = slice(start, start + sum(len(g) for g in group))
+            span = slice(start, start + sum(len(g) for g in group))  # the N steps of the group
             grad_pres = (torch.cat(group) if len(group) > 1 else grad_pres).flatten(0, 1)  # (N·B, 4H)
             group = []
-            entering = torch.stack(states[steps]).flatten(0, 1)  # h_{t-1} of the N steps, (N·B, H)
+            entering = torch.stack(states[span]).flatten(0, 1)  # h_{t-1} of the N steps, (N·B, H)
             add_product(grad_weight, grad_pres.t(), entering)  # (4H, N·B) @ (N·B, H)
             if grad_table is not None:
-                add_rows(grad_table, tokens_t[steps].flatten(), grad_pres)  # (V, 4H)
+                add_rows(grad_table, tokens_t[span].flatten(), grad_pres)  # (V, 4H)
             if grad_dense_t is not None:
-                torch.mm(grad_pres, dense_weight, out=grad_dense_t[steps].flatten(0, 1))  # (N·B, I)
+                torch.mm(grad_pres, dense_weight, out=grad_dense_t[span].flatten(0, 1))  # (N·B, I)
             if grad_dense_weight is not None:
-                add_product(grad_dense_weight, grad_pres.t(), dense_t[steps].flatten(0, 1))  # (4H, I)
+                add_product(grad_dense_weight, grad_pres.t(), dense_t[span].flatten(0, 1))  # (4H, I)
         del ctx.pres, ctx.states, ctx.cells
         grads = [None if g is None else g.to(dtype) for g, dtype in zip(
             (grad_dense_t, grad_dense_weight, grad_table, grad_h, grad_c, grad_weight), ctx.input_dtypes)]
