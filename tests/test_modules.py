@@ -229,19 +229,52 @@ def test_gate_norm_lstm_gradients_under_bfloat16_autocast(training_pass, given, 
         torch.testing.assert_close(grad_bf16, grad_fp32, rtol=0.05, atol=0.05 * grad_fp32.abs().max().item())
 
 
-def test_packed_recurrent_weight_multiplies_as_the_plain_one():
-    """On a CPU in bf16 the fused pass packs W for oneDNN once per pass: x W^T as the unpacked matmul
-    gives it, up to bf16 rounding of the output (the two kernels may sum in another order)."""
+@pytest.mark.parametrize("dtype,rtol", [(torch.bfloat16, 2 ** -7), (torch.float32, 1e-5)],
+                         ids=["bf16", "fp32"])
+def test_packed_recurrent_weight_multiplies_as_the_plain_one(dtype, rtol, monkeypatch):
+    """On a CPU the fused pass packs W for oneDNN once per pass (bf16; fp32 off Intel's processors):
+    x W^T as the unpacked matmul gives it, up to the rounding of the output (the two kernels may sum
+    in another order)."""
+    monkeypatch.setattr(gate_norm_steps, "PACKED_DTYPES", (torch.bfloat16, torch.float32))
     torch.manual_seed(0)
-    weight = torch.randn(40, 10).bfloat16()  # (4H, H)
+    weight = torch.randn(40, 10).to(dtype)  # (4H, H)
     packed = gate_norm_steps.MatmulWeight.of(weight, 6)
     if not packed.packed:
-        pytest.skip("oneDNN packs no bf16 weight here (a build or instruction set without it)")
-    x = torch.randn(6, 10).bfloat16()
+        pytest.skip(f"oneDNN packs no {dtype} weight here (a build or instruction set without it)")
+    x = torch.randn(6, 10).to(dtype)
     exact = x.double() @ weight.double().t()
     got = packed.times_t(x)
-    assert got.dtype == torch.bfloat16 and got.shape == (6, 40)
-    torch.testing.assert_close(got.double(), exact, rtol=2 ** -7, atol=1e-6)
+    assert got.dtype == dtype and got.shape == (6, 40)
+    torch.testing.assert_close(got.double(), exact, rtol=rtol, atol=1e-6)
+
+
+@pytest.mark.parametrize("vendor,fp32_packed", [("GenuineIntel", False), ("AuthenticAMD", True), ("", False)])
+def test_fp32_step_matmuls_are_packed_only_off_intels_processors(vendor, fp32_packed):
+    """MKL, torch's fp32 matmul, is tuned for Intel's processors; elsewhere oneDNN's is faster, and
+    where the processor is unknown the plain matmul stays."""
+    dtypes = gate_norm_steps.packed_dtypes(vendor)
+    assert torch.bfloat16 in dtypes
+    assert (torch.float32 in dtypes) == (fp32_packed and torch.backends.mkl.is_available())
+
+
+def test_fused_pass_with_packed_fp32_weights_equals_the_plain_one(monkeypatch):
+    """The fp32 fused pass, its recurrent matmuls through the packed weight or the plain one: the same
+    outputs and gradients up to fp32 rounding."""
+    monkeypatch.setenv("HYBRID_VAE_COMPILE", "1")
+    if not gate_norm_steps.MatmulWeight.of(torch.ones(8, 2).bfloat16(), 4).packed:
+        pytest.skip("oneDNN packing unavailable here")
+    torch.manual_seed(0)
+    lstm = GateNormLSTM(input_size=3, hidden_size=8)
+    x = torch.randn(4, gate_norm_steps.STEPS_PER_KERNEL + 3, 3, requires_grad=True)
+    results = []
+    for dtypes in [(torch.bfloat16,), (torch.bfloat16, torch.float32)]:
+        monkeypatch.setattr(gate_norm_steps, "PACKED_DTYPES", dtypes)
+        out, (h, c) = lstm(x)
+        assert type(out.grad_fn).__name__ == "GateNormLSTMSequenceBackward"
+        loss = (out * torch.linspace(-1, 2, out.numel()).view_as(out)).sum() + c.sum()
+        results.append((out, h, c, *torch.autograd.grad(loss, [x, *lstm.parameters()])))
+    for got, expected in zip(*results):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("cell", list(LSTM_CELLS))

@@ -110,13 +110,18 @@ def logging_left_alone() -> Iterator[None]:
         root.setLevel(level)
 
 
-def cpu_flags() -> set:
-    """The processor's feature flags, from /proc/cpuinfo (empty where there is none)."""
+def cpu_info(field: str) -> str:
+    """A field of the first processor in /proc/cpuinfo ("" where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
-            return set(next(line for line in f if line.startswith("flags")).split(":", 1)[1].split())
+            return next(line for line in f if line.split(":", 1)[0].strip() == field).split(":", 1)[1].strip()
     except (OSError, StopIteration):
-        return set()
+        return ""
+
+
+def cpu_flags() -> set:
+    """The processor's feature flags."""
+    return set(cpu_info("flags").split())
 
 
 def why_not_bf16(device_type: str) -> Optional[str]:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..common.compat import cpu_info
 from .compiled import compile_wanted, compiled
 
 logger = logging.getLogger(__name__)
@@ -110,12 +111,21 @@ torch.library.register_fake("fairseq_hybrid_vae::packed_linear", _packed_linear_
 packed_linear = torch.ops.fairseq_hybrid_vae.packed_linear
 
 
+def packed_dtypes(vendor: str) -> Tuple[torch.dtype, ...]:
+    """The dtypes whose step matmuls run in oneDNN with the weight packed once per pass: bf16, and
+    fp32 where torch's fp32 matmul (MKL) is not tuned for the processor, one known not to be Intel's."""
+    generic_mkl = torch.backends.mkl.is_available() and vendor not in ("", "GenuineIntel")
+    return (torch.bfloat16, torch.float32) if generic_mkl else (torch.bfloat16,)
+
+
+PACKED_DTYPES = packed_dtypes(cpu_info("vendor_id"))
 _packing = torch.backends.mkldnn.is_available()  # False for the rest of the process once packing fails
 
 
 class MatmulWeight(NamedTuple):
     """W (O, I) for the T matmuls x W^T of a pass: on a CPU in bf16 packed once into oneDNN's blocked
-    layout, which its AMX kernels otherwise rebuild at each call (docs/lstm_cells.md); else W itself."""
+    layout, which its AMX kernels otherwise rebuild at each call, and so in fp32 on processors where
+    oneDNN's fp32 matmul beats MKL's (docs/lstm_cells.md); else W itself."""
 
     weight: Tensor
     packed: bool
@@ -123,7 +133,7 @@ class MatmulWeight(NamedTuple):
     @classmethod
     def of(cls, weight: Tensor, batch_size: int) -> "MatmulWeight":
         global _packing
-        if weight.device.type != "cpu" or weight.dtype != torch.bfloat16 or not _packing:
+        if weight.device.type != "cpu" or weight.dtype not in PACKED_DTYPES or not _packing:
             return cls(weight, False)  # a view (W^T) stays a view: F.linear reads it as it is
         try:  # a private op of torch's CPU build (inductor's): absent or failing, plain matmuls
             return cls(torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), batch_size), True)
