@@ -257,12 +257,45 @@ def test_fp32_step_matmuls_are_packed_only_off_intels_processors(vendor, fp32_pa
     assert (torch.float32 in dtypes) == (fp32_packed and torch.backends.mkl.is_available())
 
 
+def test_a_dtype_that_cannot_be_packed_leaves_the_others_packed(monkeypatch, caplog):
+    """Where oneDNN refuses one dtype (bf16 without AVX-512), that dtype's matmuls stay plain, said
+    once, and the other dtypes' weights are still packed."""
+    monkeypatch.setattr(gate_norm_steps, "PACKED_DTYPES", (torch.bfloat16, torch.float32))
+    monkeypatch.setattr(gate_norm_steps, "_UNPACKABLE", set())
+    reorder = gate_norm_steps.reorder_for_onednn
+
+    def refusing_bf16(weight, batch_size):
+        if weight.dtype == torch.bfloat16:
+            raise RuntimeError("bf16 path needs the cpu support avx512bw")
+        return reorder(weight, batch_size)
+
+    monkeypatch.setattr(gate_norm_steps, "reorder_for_onednn", refusing_bf16)
+    weight = torch.randn(8, 4)
+    with caplog.at_level(logging.INFO):
+        bf16 = [gate_norm_steps.MatmulWeight.of(weight.bfloat16(), 2) for _ in range(2)]
+        fp32 = gate_norm_steps.MatmulWeight.of(weight, 2)
+    assert not any(w.packed for w in bf16) and torch.equal(bf16[0].weight, weight.bfloat16())
+    assert len([r for r in caplog.records if "packing unavailable" in r.getMessage()]) == 1
+    if not fp32.packed and not reorder_works(weight):
+        pytest.skip("oneDNN packs no float32 weight here")
+    assert fp32.packed
+
+
+def reorder_works(weight: torch.Tensor) -> bool:
+    try:
+        gate_norm_steps.reorder_for_onednn(weight, 2)
+        return True
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def test_fused_pass_with_packed_fp32_weights_equals_the_plain_one(monkeypatch):
     """The fp32 fused pass, its recurrent matmuls through the packed weight or the plain one: the same
     outputs and gradients up to fp32 rounding."""
     monkeypatch.setenv("HYBRID_VAE_COMPILE", "1")
-    if not gate_norm_steps.MatmulWeight.of(torch.ones(8, 2).bfloat16(), 4).packed:
-        pytest.skip("oneDNN packing unavailable here")
+    monkeypatch.setattr(gate_norm_steps, "PACKED_DTYPES", (torch.float32,))
+    if not gate_norm_steps.MatmulWeight.of(torch.ones(8, 2), 4).packed:
+        pytest.skip("oneDNN packs no float32 weight here")
     torch.manual_seed(0)
     lstm = GateNormLSTM(input_size=3, hidden_size=8)
     x = torch.randn(4, gate_norm_steps.STEPS_PER_KERNEL + 3, 3, requires_grad=True)

@@ -118,8 +118,13 @@ def packed_dtypes(vendor: str) -> Tuple[torch.dtype, ...]:
     return (torch.bfloat16, torch.float32) if generic_mkl else (torch.bfloat16,)
 
 
-PACKED_DTYPES = packed_dtypes(cpu_info("vendor_id"))
-_packing = torch.backends.mkldnn.is_available()  # False for the rest of the process once packing fails
+PACKED_DTYPES = packed_dtypes(cpu_info("vendor_id")) if torch.backends.mkldnn.is_available() else ()
+_UNPACKABLE = set()  # the dtypes whose packing failed: plain matmuls for them for the rest of the process
+
+
+def reorder_for_onednn(weight: Tensor, batch_size: int) -> Tensor:
+    """W (O, I) in oneDNN's blocked layout for matmuls of batch_size rows."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight, batch_size)
 
 
 class MatmulWeight(NamedTuple):
@@ -132,14 +137,15 @@ class MatmulWeight(NamedTuple):
 
     @classmethod
     def of(cls, weight: Tensor, batch_size: int) -> "MatmulWeight":
-        global _packing
-        if weight.device.type != "cpu" or weight.dtype not in PACKED_DTYPES or not _packing:
+        if weight.device.type != "cpu" or weight.dtype not in PACKED_DTYPES or weight.dtype in _UNPACKABLE:
             return cls(weight, False)  # a view (W^T) stays a view: F.linear reads it as it is
-        try:  # a private op of torch's CPU build (inductor's): absent or failing, plain matmuls
-            return cls(torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), batch_size), True)
+        try:  # a private op of torch's CPU build (inductor's): absent or failing (bf16 without
+            # AVX-512), plain matmuls
+            return cls(reorder_for_onednn(weight.contiguous(), batch_size), True)
         except (AttributeError, RuntimeError) as error:
-            logger.info(f"oneDNN weight packing unavailable ({type(error).__name__}): plain matmuls")
-            _packing = False
+            logger.info(f"oneDNN {weight.dtype} weight packing unavailable ({type(error).__name__}): "
+                        "plain matmuls")
+            _UNPACKABLE.add(weight.dtype)
             return cls(weight, False)
 
     def times_t(self, x: Tensor) -> Tensor:
