@@ -15,7 +15,7 @@ from common import machine
 
 from fairseq_hybrid_vae.models.text_vae_model import embed_dim_for
 from fairseq_hybrid_vae.modules import LSTM_CELLS
-from fairseq_hybrid_vae.modules.gate_norm_steps import packed_linear
+from fairseq_hybrid_vae.modules.gate_norm_steps import packed_linear, reorder_for_onednn
 
 PTB_TYPES = 53
 
@@ -74,7 +74,7 @@ def time_matmuls(batch_size: int, hidden: int, calls: int = 200) -> None:
                             weight.t().contiguous())]:
             plain = timed(calls, torch.nn.functional.linear, x, w)
             try:
-                packed_weight = torch.ops.mkldnn._reorder_linear_weight(w, batch_size)
+                packed_weight = reorder_for_onednn(w, batch_size)
                 packed = f"{timed(calls, packed_linear, x, packed_weight):.3f}"
             except RuntimeError:  # bf16 without AVX-512
                 packed = "unavailable"
