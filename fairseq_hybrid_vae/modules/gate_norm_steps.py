@@ -30,24 +30,39 @@ def gate_norm_step(
 
     pre: (B, 4H), rows i, f, o, g; c: (B, H); gain, bias: (4, H), g's doubled (see GateNormLSTM);
     cell_gain, cell_bias: (H,). Returns h_t and c_t, each (B, H)."""
-    grouped = pre.to(c.dtype).view(pre.size(0), 4, -1)  # (B, 4, H); the state's fp32 under autocast
-    gates = torch.addcmul(bias, F.layer_norm(grouped, grouped.shape[-1:], eps=GATE_NORM_EPS), gain)
-    i, f, o, s = torch.sigmoid(gates).unbind(dim=1)  # 4 x (B, H); g = tanh(a) = 2s - 1
-    c = torch.addcmul(f * c, i, s, value=2) - i  # f c + i g, (B, H)
-    h = o * torch.tanh(F.layer_norm(c, c.shape[-1:], cell_gain, cell_bias, cell_eps))  # (B, H)
+    h, c, _ = gate_norm_step_and_stats(pre, c, gain, bias, cell_gain, cell_bias, cell_eps)
     return h, c
+
+
+class NormStats(NamedTuple):
+    """A step's LayerNorm statistics, what its backward reads instead of recomputing them (as
+    nn.LayerNorm's own backward does): the gates' mean and 1/std (B, 4, 1), the cell's (B, 1)."""
+
+    gate_mean: Tensor
+    gate_rstd: Tensor
+    cell_mean: Tensor
+    cell_rstd: Tensor
+
+
+def gate_norm_step_and_stats(
+    pre: Tensor, c: Tensor, gain: Tensor, bias: Tensor, cell_gain: Tensor, cell_bias: Tensor, cell_eps: float
+) -> Tuple[Tensor, Tensor, NormStats]:
+    """`gate_norm_step`, and its LayerNorms' statistics."""
+    grouped = pre.to(c.dtype).view(pre.size(0), 4, -1)  # (B, 4, H); the state's fp32 under autocast
+    normalised, gate_mean, gate_rstd = torch.native_layer_norm(grouped, grouped.shape[-1:], None, None,
+                                                               GATE_NORM_EPS)  # (B, 4, H), (B, 4, 1) x 2
+    i, f, o, s = torch.sigmoid(torch.addcmul(bias, normalised, gain)).unbind(dim=1)  # 4 x (B, H); g = 2s - 1
+    c = torch.addcmul(f * c, i, s, value=2) - i  # f c + i g, (B, H)
+    cell_normed, cell_mean, cell_rstd = torch.native_layer_norm(c, c.shape[-1:], cell_gain, cell_bias,
+                                                                cell_eps)  # (B, H), (B, 1) x 2
+    h = o * torch.tanh(cell_normed)  # (B, H)
+    return h, c, NormStats(gate_mean, gate_rstd, cell_mean, cell_rstd)
 
 
 def state_dtype_of(tensor: Tensor) -> torch.dtype:
     """The dtype of h, c and the step's elementwise work: fp32 under autocast (its matmuls alone run in
     bf16), else the model's (a weight's, or a tensor computed from them)."""
     return torch.float32 if torch.is_autocast_enabled(tensor.device.type) else tensor.dtype
-
-
-def _normalised(x: Tensor, eps: float) -> Tuple[Tensor, Tensor]:
-    """LayerNorm over the last dim without gain, and 1/std, (..., 1): what its backward needs."""
-    rstd = torch.rsqrt(x.var(-1, unbiased=False, keepdim=True) + eps)
-    return (x - x.mean(-1, keepdim=True)) * rstd, rstd
 
 
 def _layer_norm_backward(grad: Tensor, normalised: Tensor, rstd: Tensor) -> Tensor:
@@ -57,21 +72,24 @@ def _layer_norm_backward(grad: Tensor, normalised: Tensor, rstd: Tensor) -> Tens
 
 
 def gate_norm_step_backward(
-    grad_h: Tensor, grad_output: Tensor, grad_c: Tensor, pre: Tensor, c_prev: Tensor, gain: Tensor,
-    bias: Tensor, cell_gain: Tensor, cell_bias: Tensor, cell_eps: float,
+    grad_h: Tensor, grad_output: Tensor, grad_c: Tensor, pre: Tensor, c_prev: Tensor, stats: NormStats,
+    gain: Tensor, bias: Tensor, cell_gain: Tensor, cell_bias: Tensor,
     grad_gain: Tensor, grad_bias: Tensor, grad_cell_gain: Tensor, grad_cell_bias: Tensor,
 ) -> Tuple[Tensor, Tensor]:
-    """`gate_norm_step`'s backward, by hand. It recomputes the step from (pre, c_prev), which cost
-    less than saving its intermediates, adds the step's share to the four parameter gradients in
-    place, and returns dL/dpre (B, 4H) in pre's dtype and dL/dc_{t-1} (B, H). dL/dh_t comes in two
-    parts, through the next step's matmul and through the output, added here in c's dtype."""
+    """`gate_norm_step`'s backward, by hand. It recomputes the step from (pre, c_prev) and the forward's
+    LayerNorm statistics, which cost less than saving its intermediates, adds the step's share to the
+    four parameter gradients in place, and returns dL/dpre (B, 4H) in pre's dtype and dL/dc_{t-1} (B, H).
+    dL/dh_t comes in two parts, through the next step's matmul and through the output, added here in
+    c's dtype."""
     grad_h = grad_h.to(c_prev.dtype) + grad_output.to(c_prev.dtype)  # (B, H)
     grouped = pre.to(c_prev.dtype).view(pre.size(0), 4, -1)  # (B, 4, H)
-    normalised, rstd = _normalised(grouped, GATE_NORM_EPS)  # (B, 4, H), (B, 4, 1)
+    rstd = stats.gate_rstd  # (B, 4, 1)
+    normalised = (grouped - stats.gate_mean) * rstd  # (B, 4, H)
     sigmoids = torch.sigmoid(torch.addcmul(bias, normalised, gain))  # (B, 4, H)
     i, f, o, s = sigmoids.unbind(dim=1)  # 4 x (B, H)
     c = torch.addcmul(f * c_prev, i, s, value=2) - i  # (B, H)
-    cell_normalised, cell_rstd = _normalised(c, cell_eps)  # (B, H), (B, 1)
+    cell_rstd = stats.cell_rstd  # (B, 1)
+    cell_normalised = (c - stats.cell_mean) * cell_rstd  # (B, H)
     tanh_c = torch.tanh(torch.addcmul(cell_bias, cell_normalised, cell_gain))  # (B, H)
 
     grad_o = grad_h * tanh_c
@@ -156,30 +174,31 @@ class MatmulWeight(NamedTuple):
 def steps_forward(
     gates_x: Tensor, h: Tensor, c: Tensor, weight: MatmulWeight, gain: Tensor, bias: Tensor,
     cell_gain: Tensor, cell_bias: Tensor, cell_eps: float,
-) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...], Tuple[Tensor, ...]]:
+) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...], Tuple[Tensor, ...], Tuple[NormStats, ...]]:
     """K consecutive steps (one compiled call): gates_x (K, B, 4H), x_t's part; weight: W_h (4H, H).
-    Returns the K pre-activations, h_t (in the matmuls' dtype) and c_t."""
-    pres, states, cells = [], [], []
+    Returns the K pre-activations, h_t (in the matmuls' dtype), c_t and the LayerNorms' statistics."""
+    pres, states, cells, stats = [], [], [], []
     for gates_x_t in gates_x:
         pres.append(gates_x_t + weight.times_t(h))  # (B, 4H)
-        h, c = gate_norm_step(pres[-1], c, gain, bias, cell_gain, cell_bias, cell_eps)
+        h, c, stats_t = gate_norm_step_and_stats(pres[-1], c, gain, bias, cell_gain, cell_bias, cell_eps)
         h = h.to(pres[-1].dtype)  # what the next step's matmul, W's gradient and the output read
         states.append(h)
         cells.append(c)
-    return tuple(pres), tuple(states), tuple(cells)
+        stats.append(stats_t)
+    return tuple(pres), tuple(states), tuple(cells), tuple(stats)
 
 
 def steps_backward(
     grad_h: Tensor, grad_outputs: Tuple[Tensor, ...], grad_c: Tensor, pres: Tuple[Tensor, ...],
-    cells_before: Tuple[Tensor, ...], weight_t: MatmulWeight, gain: Tensor, bias: Tensor, cell_gain: Tensor,
-    cell_bias: Tensor, cell_eps: float, *grad_params: Tensor,
+    cells_before: Tuple[Tensor, ...], stats: Tuple[NormStats, ...], weight_t: MatmulWeight, gain: Tensor,
+    bias: Tensor, cell_gain: Tensor, cell_bias: Tensor, *grad_params: Tensor,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """`steps_forward`'s backward over its K steps, last first; weight_t: W_h^T (H, 4H).
     Returns dL/dpre of the K steps (K, B, 4H), dL/dh and dL/dc before them."""
     grad_pres = []
     for t in reversed(range(len(pres))):
         grad_pre, grad_c = gate_norm_step_backward(grad_h, grad_outputs[t], grad_c, pres[t], cells_before[t],
-                                                   gain, bias, cell_gain, cell_bias, cell_eps, *grad_params)
+                                                   stats[t], gain, bias, cell_gain, cell_bias, *grad_params)
         grad_pres.append(grad_pre)
         grad_h = weight_t.times_t(grad_pre)  # (B, 4H) W_h = (B, H)
     return torch.stack(grad_pres[::-1]), grad_h, grad_c  # (K, B, 4H)
@@ -250,18 +269,19 @@ class GateNormLSTMSequence(torch.autograd.Function):
         weight = hidden_weight.to(matmul_dtype)  # (4H, H)
         # h_t in the matmuls' dtype: what the next step, the weight's gradient and the consumer of the
         # outputs (a Linear, under autocast) read; c_t in the state's dtype.
-        pres, states, cells = [], [h0.to(matmul_dtype)], [c0.to(state_dtype_of(hidden_weight))]  # T x (B, 4H)
+        pres, states, cells, stats = [], [h0.to(matmul_dtype)], [c0.to(state_dtype_of(hidden_weight))], []
         with torch.autocast(device_type, enabled=False):
             recurrent = MatmulWeight.of(weight, h0.size(0))  # W_h (4H, H)
             for start in range(0, time_first.size(0), STEPS_PER_KERNEL):
                 gates_x = time_first.steps(slice(start, start + STEPS_PER_KERNEL)).gates()  # (K, B, 4H)
-                pres_k, states_k, cells_k = forward_kernel(gates_x, states[-1], cells[-1], recurrent, gain,
-                                                           bias, cell_gain, cell_bias, cell_eps)
+                pres_k, states_k, cells_k, stats_k = forward_kernel(
+                    gates_x, states[-1], cells[-1], recurrent, gain, bias, cell_gain, cell_bias, cell_eps)
                 pres += pres_k
                 states += states_k
                 cells += cells_k
+                stats += stats_k
         ctx.save_for_backward(*time_first, weight, gain, bias, cell_gain, cell_bias)
-        ctx.pres, ctx.states, ctx.cells, ctx.cell_eps, ctx.steps = pres, states, cells, cell_eps, steps
+        ctx.pres, ctx.states, ctx.cells, ctx.stats, ctx.steps = pres, states, cells, stats, steps
         ctx.input_dtypes = [None if t is None else t.dtype
                             for t in (dense, dense_weight, table, h0, c0, hidden_weight)]
         h_last = states[-1].to(cells[-1].dtype)  # the state leaves in c's dtype, as it came
@@ -270,7 +290,8 @@ class GateNormLSTMSequence(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
         dense_t, dense_weight, tokens_t, table, weight, gain, bias, cell_gain, cell_bias = ctx.saved_tensors
-        pres, states, cells, (_, backward_kernel) = ctx.pres, ctx.states, ctx.cells, ctx.steps
+        pres, states, cells, stats = ctx.pres, ctx.states, ctx.cells, ctx.stats
+        _, backward_kernel = ctx.steps
         zeros = torch.zeros_like(cells[0])  # (B, H)
         grad_h = grad_h_last if grad_h_last is not None else zeros  # through the next step's matmul
         grad_c = grad_c_last.to(zeros.dtype) if grad_c_last is not None else zeros
@@ -294,8 +315,8 @@ class GateNormLSTMSequence(torch.autograd.Function):
         for start in reversed(range(0, len(pres), STEPS_PER_KERNEL)):
             chunk = slice(start, min(start + STEPS_PER_KERNEL, len(pres)))  # states holds one more
             grad_pres, grad_h, grad_c = backward_kernel(
-                grad_h, outputs[chunk], grad_c, tuple(pres[chunk]), tuple(cells[chunk]), recurrent_t, gain,
-                bias, cell_gain, cell_bias, ctx.cell_eps, *grad_params)  # (K, B, 4H)
+                grad_h, outputs[chunk], grad_c, tuple(pres[chunk]), tuple(cells[chunk]), tuple(stats[chunk]),
+                recurrent_t, gain, bias, cell_gain, cell_bias, *grad_params)  # (K, B, 4H)
             group.insert(0, grad_pres)
             if start % gradient_steps:
                 continue
@@ -310,7 +331,7 @@ class GateNormLSTMSequence(torch.autograd.Function):
                 torch.mm(grad_pres, dense_weight, out=grad_dense_t[span].flatten(0, 1))  # (N·B, I)
             if grad_dense_weight is not None:
                 add_product(grad_dense_weight, grad_pres.t(), dense_t[span].flatten(0, 1))  # (4H, I)
-        del ctx.pres, ctx.states, ctx.cells
+        del ctx.pres, ctx.states, ctx.cells, ctx.stats
         grads = [None if g is None else g.to(dtype) for g, dtype in zip(
             (grad_dense_t, grad_dense_weight, grad_table, grad_h, grad_c, grad_weight), ctx.input_dtypes)]
         grad_dense = None if grads[0] is None else grads[0].transpose(0, 1)  # (B, T, I)
