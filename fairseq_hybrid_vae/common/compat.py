@@ -1,12 +1,15 @@
-"""Which fairseq and torch the plugin runs with, checked before anything imports them; bf16 support.
+"""Which fairseq and torch the plugin runs with, checked before anything imports them; bf16 support;
+glibc's malloc kept from returning what CPU training frees.
 
 The plugin asks for the import package `fairseq`, not a distribution: fairseq 0.12 comes as `fairseq`,
 `fairseq-fixed` (Python 3.11/3.12) or a source checkout (docs/install.md).
 """
 
+import ctypes
 import importlib.util
 import logging
 import os
+import platform
 import sys
 from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
@@ -24,6 +27,14 @@ INSTALL_FAIRSEQ = ("pip install --no-deps fairseq-fixed==0.12.3.1 (fairseq 0.12 
 # The processor flags (Linux /proc/cpuinfo) of bf16 matrix instructions: without one, bf16 autocast
 # on a CPU runs converted fp32 kernels, slower than fp32 itself.
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+# glibc's malloc, kept from handing back what a training update frees (keep_freed_memory): mallopt's
+# parameter numbers (malloc.h) and the values set.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+KEPT_MMAP_THRESHOLD = 32 * 2 ** 20  # blocks under 32 MiB from the heap (as high as glibc's own goes)
+KEPT_TRIM_THRESHOLD = 2 ** 30  # free memory at the top of the heap kept up to 1 GiB, not returned
+# Set by the user (glibc's own variables, or another allocator preloaded): left as they are.
+MALLOC_SETTINGS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_")
 
 
 class UnsupportedStack(ImportError):
@@ -135,3 +146,24 @@ def why_not_bf16(device_type: str) -> Optional[str]:
     if device_type == "cpu" and not set(CPU_BF16_FLAGS) & cpu_flags():
         return f"this processor has no bf16 matrix instructions ({' or '.join(CPU_BF16_FLAGS)})"
     return None
+
+
+def keep_freed_memory() -> Optional[str]:
+    """Where malloc is glibc's, keep the memory a training update frees for the next one instead of
+    returning it to the system: on a CPU each update frees and takes back tensors of a few MB, and by
+    default glibc returns part of them and faults them in again, page by page (docs/benchmarks.md).
+    Returns a line for the log, or None where nothing was changed: HYBRID_VAE_KEEP_MEMORY=0, the user's
+    own malloc settings or allocator, another C library."""
+    preloaded = os.environ.get("LD_PRELOAD", "")
+    if (os.environ.get("HYBRID_VAE_KEEP_MEMORY", "1") == "0" or any(v in os.environ for v in MALLOC_SETTINGS)
+            or "malloc" in preloaded or platform.libc_ver()[0] != "glibc"):
+        return None
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return None
+    kept = [mallopt(M_MMAP_THRESHOLD, KEPT_MMAP_THRESHOLD), mallopt(M_TRIM_THRESHOLD, KEPT_TRIM_THRESHOLD)]
+    if not all(kept):  # mallopt returns 1 where it took the value
+        return None
+    return ("training on a CPU: glibc's malloc keeps freed memory for reuse (blocks under 32 MiB from "
+            "its heap, up to 1 GiB of it kept); HYBRID_VAE_KEEP_MEMORY=0 leaves it as it was")

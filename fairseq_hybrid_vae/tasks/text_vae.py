@@ -16,7 +16,7 @@ from fairseq.models import ARCH_MODEL_REGISTRY
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, OmegaConf, open_dict
 
-from ..common.compat import why_not_bf16
+from ..common.compat import keep_freed_memory, why_not_bf16
 from ..common.errors import InputError, MissingInputError
 from ..common.option_ranges import (
     AT_LEAST_1,
@@ -144,6 +144,8 @@ class TextVAEConfig(FairseqDataclass):
 class TextVAETask(FairseqTask):
     """Random windows (or lines) for training; every unit of valid/test scored exactly once."""
 
+    memory_kept = False  # keep_freed_memory was asked, once per process (the first CPU update)
+
     def __init__(self, cfg: TextVAEConfig, dictionary: Dictionary):
         super().__init__(cfg)
         self.dictionary = dictionary
@@ -261,6 +263,11 @@ class TextVAETask(FairseqTask):
             self.cfg.bf16_autocast = on
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        if not self.memory_kept and next(model.parameters()).device.type == "cpu":
+            kept = keep_freed_memory()  # once per process (docs/benchmarks.md, training on a CPU)
+            if kept:
+                logger.info(kept)
+            TextVAETask.memory_kept = True
         with self.autocast(model):  # backward follows the dtypes the forward recorded
             return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
 
