@@ -144,7 +144,7 @@ class TextVAEConfig(FairseqDataclass):
 class TextVAETask(FairseqTask):
     """Random windows (or lines) for training; every unit of valid/test scored exactly once."""
 
-    memory_kept = False  # keep_freed_memory was asked, once per process (the first CPU update)
+    memory_kept = False  # keep_freed_memory was decided on, once per process (the first update)
 
     def __init__(self, cfg: TextVAEConfig, dictionary: Dictionary):
         super().__init__(cfg)
@@ -263,11 +263,11 @@ class TextVAETask(FairseqTask):
             self.cfg.bf16_autocast = on
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
-        if not self.memory_kept and next(model.parameters()).device.type == "cpu":
-            kept = keep_freed_memory()  # once per process (docs/benchmarks.md, training on a CPU)
+        if not self.memory_kept:  # decided at the first update of the process, whatever the device
+            TextVAETask.memory_kept = True
+            kept = next(model.parameters()).is_cpu and keep_freed_memory()  # docs/benchmarks.md, on a CPU
             if kept:
                 logger.info(kept)
-            TextVAETask.memory_kept = True
         with self.autocast(model):  # backward follows the dtypes the forward recorded
             return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
 
