@@ -6,7 +6,10 @@ Uses a hybrid that `reproduce.py` or `latent.py` trained (--save-dir, or --run /
 and its data. The Sentiment140 tweets of each split are labelled by the file they came from
 (positive.txt, negative.txt). A direction is the mean posterior of training tweets with an attribute
 minus those without: positive minus negative, and with an @mention minus without (an attribute whose
-presence needs no classifier). The sentiment judge (logistic regression on character 2-5-grams) is
+presence needs no classifier). A linear probe (logistic regression on the same posterior means, scored
+on the test split's) says how much of each attribute z holds where a straight line can read it, and
+gives sentiment a second direction: the step along the probe's weights that moves its logit as far as
+the mean difference does. The sentiment judge (logistic regression on character 2-5-grams) is
 trained on the labelled tweets of the valid split and scored on those of the test split, and on the
 greedy reconstructions of labelled test tweets (how far it can be trusted on the decoder's text).
 For each direction and its reverse, 300 test tweets are decoded from z + amount x direction (z the
@@ -25,6 +28,7 @@ import subprocess
 import sys
 
 import numpy as np
+import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -57,14 +61,32 @@ def sentiment_labels(tweets: str) -> dict:
     return {text: label for text, label in labels.items() if text not in both}
 
 
-def split_texts(vae: TextVAEHubInterface, split: str) -> list:
-    """The tweets of a split of the model's data, in order (every line, L units or fewer)."""
-    return [vae.to_text(tokens) for tokens in vae.split_codes(split)[1]]
+def split_texts(vae: TextVAEHubInterface, split: str) -> tuple:
+    """The tweets of a split of the model's data, in order (every line, L units or fewer), and their
+    posterior means (N, Z) as a numpy array."""
+    codes, tokens = vae.split_codes(split)
+    return [vae.to_text(units) for units in tokens], codes.cpu().numpy()
 
 
 def labelled(texts: list, labels: dict) -> tuple:
     chosen = [text for text in texts if text in labels]
     return chosen, np.array([labels[text] for text in chosen])
+
+
+def probe(codes_with, codes_without, tests_with, tests_without) -> tuple:
+    """A linear probe of z: logistic regression on posterior means with / without an attribute, its
+    accuracy on held-out ones (as many of each kind), and its direction: the step along the probe's
+    weight w that moves its logit as far as the class means' difference does, w (w . d) / (w . w)."""
+    from sklearn.linear_model import LogisticRegression
+
+    n = min(len(tests_with), len(tests_without))  # balanced: chance is 0.5
+    fit = LogisticRegression(max_iter=2000).fit(np.concatenate([codes_with, codes_without]),
+                                                [1] * len(codes_with) + [0] * len(codes_without))
+    tests = np.concatenate([tests_with[:n], tests_without[:n]])
+    accuracy = float((fit.predict(tests) == np.array([1] * n + [0] * n)).mean())
+    w = fit.coef_[0]
+    difference = codes_with.mean(0) - codes_without.mean(0)
+    return accuracy, 2 * n, w * (w @ difference) / (w @ w)
 
 
 def similarity(a: str, b: str) -> float:
@@ -73,6 +95,10 @@ def similarity(a: str, b: str) -> float:
 
 def has_mention(text: str) -> bool:
     return "@userid" in text  # hybrid-vae-prepare --normalize tweets writes every @mention so
+
+
+def lacks_mention(text: str) -> bool:
+    return not has_mention(text)
 
 
 def shift_error(p: float, q: float, n: int) -> float:
@@ -130,16 +156,27 @@ def main() -> None:
     vae = TextVAEHubInterface.from_pretrained(save_dir, "checkpoint_last.pt",
                                               data_name_or_path=os.path.join(args.work, "data-bin"))
     labels = sentiment_labels(args.tweets)
-    train_all = split_texts(vae, "train")
-    train_texts, train_labels = labelled(train_all, labels)
-    positive = [t for t, y in zip(train_texts, train_labels) if y == 1][: args.per_class]
-    negative = [t for t, y in zip(train_texts, train_labels) if y == 0][: args.per_class]
-    sentiment = vae.attribute_vector(positive, negative)
-    mentioning = vae.attribute_vector([t for t in train_all if has_mention(t)][: args.per_class],
-                                      [t for t in train_all if not has_mention(t)][: args.per_class])
+    train_all, train_codes = split_texts(vae, "train")
+    test_all, test_codes = split_texts(vae, "test")
 
-    valid_texts, valid_labels = labelled(split_texts(vae, "valid"), labels)
-    test_all = split_texts(vae, "test")
+    def where(texts: list, keep, limit=None) -> list:
+        return [i for i, text in enumerate(texts) if keep(text)][:limit]
+
+    is_labelled = lambda label: lambda text: labels.get(text) == label  # noqa: E731
+    train_positive, train_negative = (where(train_all, is_labelled(y), args.per_class) for y in (1, 0))
+    positive, negative = [train_all[i] for i in train_positive], [train_all[i] for i in train_negative]
+    sentiment = vae.attribute_vector(positive, negative)
+    train_mention, train_plain = (where(train_all, has, args.per_class)
+                                  for has in (has_mention, lacks_mention))
+    mentioning = vae.attribute_vector([train_all[i] for i in train_mention],
+                                      [train_all[i] for i in train_plain])
+    # How much of each attribute z holds where a straight line can read it, on held-out test tweets
+    sentiment_probe = probe(train_codes[train_positive], train_codes[train_negative],
+                            *(test_codes[where(test_all, is_labelled(y))] for y in (1, 0)))
+    mention_probe = probe(train_codes[train_mention], train_codes[train_plain],
+                          *(test_codes[where(test_all, has)] for has in (has_mention, lacks_mention)))
+
+    valid_texts, valid_labels = labelled(split_texts(vae, "valid")[0], labels)
     test_texts, test_labels = labelled(test_all, labels)
     features = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)
     classifier = LogisticRegression(max_iter=2000, C=2.0)
@@ -153,15 +190,20 @@ def main() -> None:
     negative_tests = first([t for t, y in zip(test_texts, test_labels) if y == 0])
     positive_tests = first([t for t, y in zip(test_texts, test_labels) if y == 1])
     is_positive = lambda t: judge([t])[0] == 1  # noqa: E731
+    along_probe = torch.from_numpy(sentiment_probe[2]).float()
     experiments = [  # title, what is counted, direction, inputs, whether a text has what is counted
         ("Negative tweets steered toward positive", "labelled positive", sentiment, negative_tests,
          is_positive),
         ("Positive tweets steered toward negative", "labelled negative", -sentiment, positive_tests,
          lambda t: not is_positive(t)),
+        ("Negative tweets steered toward positive along the probe's direction", "labelled positive",
+         along_probe, negative_tests, is_positive),
+        ("Positive tweets steered toward negative along the probe's direction", "labelled negative",
+         -along_probe, positive_tests, lambda t: not is_positive(t)),
         ("Tweets without an @mention steered toward one", "with an @mention", mentioning,
-         first([t for t in test_all if not has_mention(t)]), has_mention),
+         first([t for t in test_all if lacks_mention(t)]), has_mention),
         ("Tweets with an @mention steered away from it", "without an @mention", -mentioning,
-         first([t for t in test_all if has_mention(t)]), lambda t: not has_mention(t)),
+         first([t for t in test_all if has_mention(t)]), lacks_mention),
     ]
     lines = [
         f"# Steering tweets through z ({os.path.basename(os.path.normpath(save_dir))}, {name})\n",
@@ -170,8 +212,11 @@ def main() -> None:
         f"without (norm {float(mentioning.norm()):.2f}); latent size {len(sentiment)}. Judge of sentiment: "
         f"{len(valid_texts)} labelled valid tweets; accuracy {accuracy:.3f} on {len(test_texts)} labelled "
         f"test tweets, {accuracy_reconstructed:.3f} on the greedy reconstructions of {len(judged)} of them "
-        f"(scored against the inputs' labels). Steered: the first {args.steered} test tweets of each kind, "
-        "greedy decoding.\n",
+        f"(scored against the inputs' labels). A linear probe of z (logistic regression on the posterior "
+        f"means of the same training tweets) reads sentiment right in {sentiment_probe[0]:.3f} and the "
+        f"@mention in {mention_probe[0]:.3f} of {sentiment_probe[1]} and {mention_probe[1]} test tweets, "
+        f"half of each kind; the probe's sentiment direction has norm {float(along_probe.norm()):.2f}. "
+        f"Steered: the first {args.steered} test tweets of each kind, greedy decoding.\n",
     ]
     for title, attribute, direction, inputs, has_attribute in experiments:
         rows, outputs = steer_rows(vae, inputs, direction, has_attribute)
