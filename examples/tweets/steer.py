@@ -6,10 +6,10 @@ Uses a hybrid that `reproduce.py` or `latent.py` trained (--save-dir, or --run /
 and its data. The Sentiment140 tweets of each split are labelled by the file they came from
 (positive.txt, negative.txt). A direction is the mean posterior of training tweets with an attribute
 minus those without: positive minus negative, and with an @mention minus without (an attribute whose
-presence needs no classifier). A linear probe (logistic regression on the same posterior means, scored
-on the test split's) says how much of each attribute z holds where a straight line can read it, and
-gives sentiment a second direction: the step along the probe's weights that moves its logit as far as
-the mean difference does. The sentiment judge (logistic regression on character 2-5-grams) is
+presence needs no classifier). Probes (a logistic regression and a small network on the posterior
+means of training tweets, scored on the test split's) say how much of each attribute z holds, and the
+linear one gives sentiment a second direction: the step along its weights that moves its logit as far
+as the mean difference does. The sentiment judge (logistic regression on character 2-5-grams) is
 trained on the labelled tweets of the valid split and scored on those of the test split, and on the
 greedy reconstructions of labelled test tweets (how far it can be trusted on the decoder's text).
 For each direction and its reverse, 300 test tweets are decoded from z + amount x direction (z the
@@ -74,19 +74,24 @@ def labelled(texts: list, labels: dict) -> tuple:
 
 
 def probe(codes_with, codes_without, tests_with, tests_without) -> tuple:
-    """A linear probe of z: logistic regression on posterior means with / without an attribute, its
-    accuracy on held-out ones (as many of each kind), and its direction: the step along the probe's
-    weight w that moves its logit as far as the class means' difference does, w (w . d) / (w . w)."""
+    """Probes of z: a logistic regression and a small network (two layers of 256) on posterior means
+    with / without an attribute; the accuracy of each on held-out ones (as many of each kind: chance is
+    0.5), their number, and the linear probe's direction: the step along its weights w that moves its
+    logit as far as the class means' difference d does, w (w . d) / (w . w)."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
 
-    n = min(len(tests_with), len(tests_without))  # balanced: chance is 0.5
-    fit = LogisticRegression(max_iter=2000).fit(np.concatenate([codes_with, codes_without]),
-                                                [1] * len(codes_with) + [0] * len(codes_without))
-    tests = np.concatenate([tests_with[:n], tests_without[:n]])
-    accuracy = float((fit.predict(tests) == np.array([1] * n + [0] * n)).mean())
-    w = fit.coef_[0]
+    n = min(len(tests_with), len(tests_without))
+    inputs = np.concatenate([codes_with, codes_without])
+    targets = [1] * len(codes_with) + [0] * len(codes_without)
+    tests, truth = np.concatenate([tests_with[:n], tests_without[:n]]), np.array([1] * n + [0] * n)
+    linear = LogisticRegression(max_iter=3000).fit(inputs, targets)
+    network = MLPClassifier((256, 256), max_iter=300, early_stopping=True, random_state=0)
+    network.fit(inputs, targets)
+    accuracy = lambda model: float((model.predict(tests) == truth).mean())  # noqa: E731
+    w = linear.coef_[0]
     difference = codes_with.mean(0) - codes_without.mean(0)
-    return accuracy, 2 * n, w * (w @ difference) / (w @ w)
+    return accuracy(linear), accuracy(network), 2 * n, w * (w @ difference) / (w @ w)
 
 
 def similarity(a: str, b: str) -> float:
@@ -147,6 +152,8 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=3000,
                         help="training tweets per class for each direction")
     parser.add_argument("--steered", type=int, default=300, help="test tweets to steer per direction")
+    parser.add_argument("--probe-per-class", type=int, default=20000,
+                        help="training tweets per class for the probes of z")
     args = parser.parse_args()
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -170,11 +177,13 @@ def main() -> None:
                                   for has in (has_mention, lacks_mention))
     mentioning = vae.attribute_vector([train_all[i] for i in train_mention],
                                       [train_all[i] for i in train_plain])
-    # How much of each attribute z holds where a straight line can read it, on held-out test tweets
-    sentiment_probe = probe(train_codes[train_positive], train_codes[train_negative],
+    # How much of each attribute z holds, read by a line and by a small network, on held-out test tweets
+    probes = args.probe_per_class
+    sentiment_probe = probe(*(train_codes[where(train_all, is_labelled(y), probes)] for y in (1, 0)),
                             *(test_codes[where(test_all, is_labelled(y))] for y in (1, 0)))
-    mention_probe = probe(train_codes[train_mention], train_codes[train_plain],
-                          *(test_codes[where(test_all, has)] for has in (has_mention, lacks_mention)))
+    mention_kinds = (has_mention, lacks_mention)
+    mention_probe = probe(*(train_codes[where(train_all, has, probes)] for has in mention_kinds),
+                          *(test_codes[where(test_all, has)] for has in mention_kinds))
 
     valid_texts, valid_labels = labelled(split_texts(vae, "valid")[0], labels)
     test_texts, test_labels = labelled(test_all, labels)
@@ -190,7 +199,7 @@ def main() -> None:
     negative_tests = first([t for t, y in zip(test_texts, test_labels) if y == 0])
     positive_tests = first([t for t, y in zip(test_texts, test_labels) if y == 1])
     is_positive = lambda t: judge([t])[0] == 1  # noqa: E731
-    along_probe = torch.from_numpy(sentiment_probe[2]).float()
+    along_probe = torch.from_numpy(sentiment_probe[3]).float()
     experiments = [  # title, what is counted, direction, inputs, whether a text has what is counted
         ("Negative tweets steered toward positive", "labelled positive", sentiment, negative_tests,
          is_positive),
@@ -212,10 +221,11 @@ def main() -> None:
         f"without (norm {float(mentioning.norm()):.2f}); latent size {len(sentiment)}. Judge of sentiment: "
         f"{len(valid_texts)} labelled valid tweets; accuracy {accuracy:.3f} on {len(test_texts)} labelled "
         f"test tweets, {accuracy_reconstructed:.3f} on the greedy reconstructions of {len(judged)} of them "
-        f"(scored against the inputs' labels). A linear probe of z (logistic regression on the posterior "
-        f"means of the same training tweets) reads sentiment right in {sentiment_probe[0]:.3f} and the "
-        f"@mention in {mention_probe[0]:.3f} of {sentiment_probe[1]} and {mention_probe[1]} test tweets, "
-        f"half of each kind; the probe's sentiment direction has norm {float(along_probe.norm()):.2f}. "
+        f"(scored against the inputs' labels). Probes of z (the posterior means of up to {probes} training "
+        f"tweets of each kind) read sentiment right in {sentiment_probe[0]:.3f} (a logistic regression) "
+        f"and {sentiment_probe[1]:.3f} (a network of two layers of 256) of {sentiment_probe[2]} test tweets, "
+        f"the @mention in {mention_probe[0]:.3f} and {mention_probe[1]:.3f} of {mention_probe[2]}, half of "
+        f"each kind; the linear probe's sentiment direction has norm {float(along_probe.norm()):.2f}. "
         f"Steered: the first {args.steered} test tweets of each kind, greedy decoding.\n",
     ]
     for title, attribute, direction, inputs, has_attribute in experiments:
