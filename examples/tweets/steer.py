@@ -173,15 +173,14 @@ def main() -> None:
     train_positive, train_negative = (where(train_all, is_labelled(y), args.per_class) for y in (1, 0))
     positive, negative = [train_all[i] for i in train_positive], [train_all[i] for i in train_negative]
     sentiment = vae.attribute_vector(positive, negative)
-    train_mention, train_plain = (where(train_all, has, args.per_class)
-                                  for has in (has_mention, lacks_mention))
+    mention_kinds = (has_mention, lacks_mention)
+    train_mention, train_plain = (where(train_all, has, args.per_class) for has in mention_kinds)
     mentioning = vae.attribute_vector([train_all[i] for i in train_mention],
                                       [train_all[i] for i in train_plain])
     # How much of each attribute z holds, read by a line and by a small network, on held-out test tweets
     probes = args.probe_per_class
     sentiment_probe = probe(*(train_codes[where(train_all, is_labelled(y), probes)] for y in (1, 0)),
                             *(test_codes[where(test_all, is_labelled(y))] for y in (1, 0)))
-    mention_kinds = (has_mention, lacks_mention)
     mention_probe = probe(*(train_codes[where(train_all, has, probes)] for has in mention_kinds),
                           *(test_codes[where(test_all, has)] for has in mention_kinds))
 
