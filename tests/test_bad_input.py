@@ -95,6 +95,28 @@ def test_data_directory_with_another_dictionary(tmp_path, trained):
     one_line_error(result, "is not the dictionary this model was trained with")
 
 
+def test_line_padding_must_match_the_checkpoints_in_line_mode_only(tiny_data):
+    """What a checkpoint's task state holds of the samples its encoder read, against the task that
+    loads it: the padding of lines is compared in line mode, where it is part of every sample."""
+    from fairseq_hybrid_vae.common.errors import InputError
+    from fairseq_hybrid_vae.tasks.text_vae import TextVAEConfig, TextVAETask
+
+    def task(mode: str, padding: str) -> TextVAETask:
+        return TextVAETask.setup_task(TextVAEConfig(data=tiny_data, sample_mode=mode, line_padding=padding))
+
+    trained_with = task("line", "eos").state_dict()
+    assert {trained_with["sample_mode"], trained_with["line_padding"]} == {"line", "eos"}
+    with pytest.raises(InputError, match="--line-padding pad differs from the checkpoint's eos: pass "
+                                         "--line-padding eos"):
+        task("line", "pad").load_state_dict(trained_with)
+    task("line", "eos").load_state_dict(trained_with)
+    window = task("window", "eos").state_dict()
+    task("window", "pad").load_state_dict(window)  # no lines, no padding to differ
+    with pytest.raises(InputError, match="--sample-mode line differs from the checkpoint's window"):
+        task("line", "eos").load_state_dict(window)
+    task("line", "pad").load_state_dict({"dictionary_checksum": trained_with["dictionary_checksum"]})  # older
+
+
 @pytest.mark.parametrize("damage", ["truncated", "random bytes", "empty"])
 def test_truncated_or_corrupt_checkpoint(tiny_data, tmp_path, trained, damage):
     broken = tmp_path / "checkpoint_broken.pt"
@@ -152,6 +174,8 @@ ENTRY_POINT_CASES = [
      "a_file is a file: give a folder to write into"),
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--sample-size", "32"],
      "--sample-size 32 differs from the checkpoint's 16: pass --sample-size 16"),
+    ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--sample-mode", "line"],
+     "--sample-mode line differs from the checkpoint's window: pass --sample-mode window"),
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--beam", "0"],
      "--beam 0 is out of range"),
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c.parent), "is a folder: give a file"),

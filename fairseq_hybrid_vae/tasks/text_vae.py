@@ -39,6 +39,11 @@ from .parallel_generator import ParallelGenerator
 
 logger = logging.getLogger(__name__)
 
+# Task options that shape the samples the encoder reads, saved in every checkpoint and refused where
+# generation or evaluation differs: a line-mode model given lines padded with PAD instead of the EOS
+# it was trained on still decodes, only worse (line_padding matters in line mode alone).
+ENCODER_INPUT_OPTIONS = ("sample_mode", "line_padding")
+
 # fairseq-generate's options that the task's generators (and the Python API's keyword arguments) read.
 GENERATION_RANGES = {
     "beam": AT_LEAST_1,
@@ -150,8 +155,10 @@ class TextVAETask(FairseqTask):
         super().__init__(cfg)
         self.dictionary = dictionary
         # Saved in every checkpoint (task_state), so a model never meets a dictionary it was not
-        # trained with: same size but other symbols would silently scramble its outputs.
-        self.state.merge_state_dict({"dictionary_checksum": dictionary_checksum(dictionary)})
+        # trained with: same size but other symbols would silently scramble its outputs. Nor samples
+        # of another shape (ENCODER_INPUT_OPTIONS).
+        self.state.merge_state_dict({"dictionary_checksum": dictionary_checksum(dictionary),
+                                     **{name: str(getattr(cfg, name)) for name in ENCODER_INPUT_OPTIONS}})
         self.bf16_on = {}  # device type -> whether --bf16-autocast runs there (decided once, see autocast)
 
     def load_state_dict(self, state_dict) -> None:
@@ -163,6 +170,15 @@ class TextVAETask(FairseqTask):
                 "this model was trained with: pass the data directory the checkpoint was trained on, "
                 "or data binarized with its dict.txt and spm.model"
             )
+        # fairseq-generate builds the task from its command line, not from the checkpoint; checkpoints
+        # from before these were saved are not checked.
+        compared = ENCODER_INPUT_OPTIONS if self.cfg.sample_mode == "line" else ("sample_mode",)
+        for name in compared:
+            trained_with, given = state_dict.get(name), str(getattr(self.cfg, name))
+            if trained_with is not None and trained_with != given:
+                flag = option_name(name)
+                raise InputError(f"{flag} {given} differs from the checkpoint's {trained_with}: pass {flag} "
+                                 f"{trained_with} (its encoder was trained on samples made that way)")
         super().load_state_dict(state_dict)
 
     @classmethod
