@@ -5,8 +5,8 @@
 """
 
 import copy
+import logging
 import os
-import warnings
 from typing import List, Sequence, Tuple
 
 import torch
@@ -26,6 +26,8 @@ from .common.option_ranges import (
 )
 from .fairseq_fixes.patches import command_line_patches
 from .modules import interpolate_latents, reparameterize
+
+logger = logging.getLogger(__name__)
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -99,9 +101,10 @@ class TextVAEHubInterface(nn.Module):
                 units.pop()  # the last line's EOS: the text ends where it ends
             if len(units) > self.sample_size:
                 with_eos = "" if self.windows else " with its EOS"
-                warnings.warn(f"text {row} has {len(units)} units{with_eos}, more than the model's "
-                              f"L = {self.sample_size}: only its first {self.sample_size} are encoded",
-                              stacklevel=3)
+                # logged, not warnings.warn: no fixed stacklevel finds the caller's line through
+                # torch.no_grad's wrapper and the methods that encode, and a command prints it as one line
+                logger.warning(f"text {row} has {len(units)} units{with_eos}, more than the model's "
+                               f"L = {self.sample_size}: only its first {self.sample_size} are encoded")
             units = units[: self.sample_size]
             tokens[row, : len(units)] = torch.tensor(units)
         return tokens.to(self.device)
