@@ -164,3 +164,21 @@ def test_window_mode_refuses_length_options(tiny_data, checkpoint):
     with pytest.raises(ValueError, match="--max-len-b 10: in window mode every sample decodes to exactly"):
         run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--gen-mode", "prior", "--gen-subset",
                                              "prior", "--max-len-b", "10"])
+
+
+@pytest.mark.parametrize("lengths,message", [
+    ({"max_len_b": 0}, "--min-len 1 is more than the longest sample allowed, 0 units"),
+    ({"min_len": 9}, "--min-len 9 is more than the longest sample allowed, 8 units"),  # L = 8 caps it
+    ({"min_len": 5, "max_len_a": 0.5, "max_len_b": 0}, "--min-len 5 is more than the longest sample "
+                                                        "allowed, 4 units"),
+])
+def test_line_mode_refuses_a_min_len_no_sample_can_have(lengths, message):
+    """fairseq's generator asserts min_len <= min(max_len_a x L + max_len_b, L) without naming an
+    option (a traceback); the task says which options leave no length."""
+    from fairseq_hybrid_vae.common.errors import InputError
+
+    task, model = tiny_task_and_model(8, "line")
+    with pytest.raises(InputError, match=message):
+        generate_from_prior(task, model, beam=1, **lengths)
+    hypos = generate_from_prior(task, model, beam=1, min_len=4, max_len_a=0.5, max_len_b=0)  # 4 fits
+    assert all(len(h[0]["tokens"]) == 5 for h in hypos)  # 4 units, then the EOS the length limit forces

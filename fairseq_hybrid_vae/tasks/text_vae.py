@@ -28,6 +28,7 @@ from ..common.option_ranges import (
     check_options,
     option_name,
     out_of_range,
+    shown,
 )
 from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
 from ..data.prepared_files import load_dictionary, load_split
@@ -357,6 +358,8 @@ class TextVAETask(FairseqTask):
             elif getattr(args, "max_len_a", 0) == 0 and getattr(args, "max_len_b", 200) == 200:
                 # fairseq's default length limit (200) would cut samples of more units: allow all L.
                 args.max_len_b = max(200, self.cfg.sample_size)
+        if not window:
+            check_line_lengths(args, self.cfg.sample_size)
         extra_gen_cls_kwargs = {**(extra_gen_cls_kwargs or {}), "eos": end}
         return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
 
@@ -385,6 +388,17 @@ def check_window_lengths(args, sample_size: int) -> None:
             raise InputError(f"{option_name(name)} {value}: in window mode every sample decodes "
                              f"to exactly its L = {sample_size} units; drop the option (or train "
                              "with --sample-mode line for samples that end at EOS)")
+
+
+def check_line_lengths(args, sample_size: int) -> None:
+    """A line ends at its EOS, no sooner than --min-len and at most max_len_a x L + max_len_b units
+    on, and never past L (the decoder's last position): refused where no length is left."""
+    min_len, max_len_a, max_len_b = args.min_len, args.max_len_a, args.max_len_b
+    longest = min(int(max_len_a * sample_size + max_len_b), sample_size)
+    if min_len > longest:
+        raise InputError(f"--min-len {min_len} is more than the longest sample allowed, {longest} units "
+                         f"(--max-len-a {shown(max_len_a)} x L + --max-len-b {max_len_b}, at most "
+                         f"L = {sample_size}): lower --min-len or raise --max-len-b")
 
 
 def load_latent_vector(path: Optional[str], latent_dim: int, option: str) -> torch.Tensor:
