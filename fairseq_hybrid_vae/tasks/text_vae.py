@@ -355,7 +355,8 @@ class TextVAETask(FairseqTask):
         with open_dict(args) if OmegaConf.is_config(args) else contextlib.nullcontext():
             if window:
                 args.min_len = args.max_len_b = self.cfg.sample_size
-            elif getattr(args, "max_len_a", 0) == 0 and getattr(args, "max_len_b", 200) == 200:
+            elif all(getattr(args, name, LENGTH_DEFAULTS[name]) == LENGTH_DEFAULTS[name]
+                     for name in ("max_len_a", "max_len_b")):
                 # fairseq's default length limit (200) would cut samples of more units: allow all L.
                 args.max_len_b = max(200, self.cfg.sample_size)
         if not window:
@@ -380,9 +381,12 @@ class TextVAETask(FairseqTask):
         return self.dictionary
 
 
+LENGTH_DEFAULTS = {"min_len": 1, "max_len_a": 0, "max_len_b": 200}  # fairseq-generate's length options
+
+
 def check_window_lengths(args, sample_size: int) -> None:
     """A window decodes to its L units: fairseq's length options would only contradict that."""
-    for name, default in [("min_len", 1), ("max_len_a", 0), ("max_len_b", 200)]:
+    for name, default in LENGTH_DEFAULTS.items():
         value = getattr(args, name, default)
         if value != default:
             raise InputError(f"{option_name(name)} {value}: in window mode every sample decodes "
@@ -393,7 +397,7 @@ def check_window_lengths(args, sample_size: int) -> None:
 def check_line_lengths(args, sample_size: int) -> None:
     """A line ends at its EOS, no sooner than --min-len and at most max_len_a x L + max_len_b units
     on, and never past L (the decoder's last position): refused where no length is left."""
-    min_len, max_len_a, max_len_b = args.min_len, args.max_len_a, args.max_len_b
+    min_len, max_len_a, max_len_b = (getattr(args, name, d) for name, d in LENGTH_DEFAULTS.items())
     longest = min(int(max_len_a * sample_size + max_len_b), sample_size)
     if min_len > longest:
         raise InputError(f"--min-len {min_len} is more than the longest sample allowed, {longest} units "
