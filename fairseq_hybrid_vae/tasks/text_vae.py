@@ -300,6 +300,11 @@ class TextVAETask(FairseqTask):
         """Choose z per --gen-mode, then let fairseq's generator decode it from the start symbol."""
         if len(models) != 1:
             raise InputError("generation from an ensemble is not supported: each VAE has its own z")
+        texts = [d for d in self.datasets.values() if not isinstance(d, PriorDataset)]
+        if self.cfg.gen_mode == "prior" and texts:
+            # fairseq-generate would print each row's text as S- beside a decoding that never read it
+            raise InputError("--gen-mode prior decodes draws of z, not the texts of a split: add "
+                             "--gen-subset prior (and --num-samples N)")
         with torch.no_grad(), self.autocast(models[0]):
             sample["net_input"]["z"] = self.latent_codes(models[0], sample)
             hypotheses = generator.generate(models, sample, prefix_tokens=prefix_tokens,
