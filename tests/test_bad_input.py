@@ -97,12 +97,14 @@ def test_data_directory_with_another_dictionary(tmp_path, trained):
 
 def test_line_padding_must_match_the_checkpoints_in_line_mode_only(tiny_data):
     """What a checkpoint's task state holds of the samples its encoder read, against the task that
-    loads it: the padding of lines is compared in line mode, where it is part of every sample."""
+    loads it: the padding of lines is compared in line mode, where it is part of every sample the
+    encoder reads (not in prior mode, which encodes none)."""
     from fairseq_hybrid_vae.common.errors import InputError
     from fairseq_hybrid_vae.tasks.text_vae import TextVAEConfig, TextVAETask
 
-    def task(mode: str, padding: str) -> TextVAETask:
-        return TextVAETask.setup_task(TextVAEConfig(data=tiny_data, sample_mode=mode, line_padding=padding))
+    def task(mode: str, padding: str, gen_mode: str = "reconstruct") -> TextVAETask:
+        return TextVAETask.setup_task(TextVAEConfig(data=tiny_data, sample_mode=mode, line_padding=padding,
+                                                    gen_mode=gen_mode))
 
     trained_with = task("line", "eos").state_dict()
     assert {trained_with["sample_mode"], trained_with["line_padding"]} == {"line", "eos"}
@@ -110,6 +112,7 @@ def test_line_padding_must_match_the_checkpoints_in_line_mode_only(tiny_data):
                                          "--line-padding eos"):
         task("line", "pad").load_state_dict(trained_with)
     task("line", "eos").load_state_dict(trained_with)
+    task("line", "pad", gen_mode="prior").load_state_dict(trained_with)  # draws of z: no line is encoded
     window = task("window", "eos").state_dict()
     task("window", "pad").load_state_dict(window)  # no lines, no padding to differ
     with pytest.raises(InputError, match="--sample-mode line differs from the checkpoint's window"):

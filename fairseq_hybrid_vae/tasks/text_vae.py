@@ -40,9 +40,9 @@ from .parallel_generator import ParallelGenerator
 
 logger = logging.getLogger(__name__)
 
-# Task options that shape the samples the encoder reads, saved in every checkpoint and refused where
-# generation or evaluation differs: a line-mode model given lines padded with PAD instead of the EOS
-# it was trained on still decodes, only worse (line_padding matters in line mode alone).
+# Task options that shape the samples, saved in every checkpoint and refused where generation or
+# evaluation differs: a line-mode model given lines padded with PAD instead of the EOS it was trained
+# on still decodes, only worse. line_padding matters only where lines are encoded (not prior mode).
 ENCODER_INPUT_OPTIONS = ("sample_mode", "line_padding")
 
 # fairseq-generate's options that the task's generators (and the Python API's keyword arguments) read.
@@ -173,7 +173,8 @@ class TextVAETask(FairseqTask):
             )
         # fairseq-generate builds the task from its command line, not from the checkpoint; checkpoints
         # from before these were saved are not checked.
-        compared = ENCODER_INPUT_OPTIONS if self.cfg.sample_mode == "line" else ("sample_mode",)
+        lines_encoded = self.cfg.sample_mode == "line" and self.cfg.gen_mode != "prior"
+        compared = ENCODER_INPUT_OPTIONS if lines_encoded else ("sample_mode",)
         for name in compared:
             trained_with, given = state_dict.get(name), str(getattr(self.cfg, name))
             if trained_with is not None and trained_with != given:
