@@ -41,8 +41,9 @@ for part in $parts; do
     train) run train_throughput_cuda_cells benchmarks/train_throughput.py --device cuda \
              --sample-sizes 128 --repeats 9 --lstm-cell "$CELLS" \
              --models "$LSTM_MODELS,hybrid_vae_bytenet,fairseq lstm_lm" ;;
-    train-half)  # fairseq's two half-precision modes on a GPU (its --bf16 means a TPU): graph has bf16
-      for dtype in fp16 amp; do
+    train-half)  # fairseq's two half-precision modes on a GPU (its --bf16 means a TPU), and the plugin's
+      # --bf16-autocast: with `train`, each cell through fairseq's Trainer in fp32, fp16, amp and bf16
+      for dtype in fp16 amp bf16; do
         run train_throughput_cuda_cells_$dtype benchmarks/train_throughput.py --device cuda --dtype $dtype \
           --sample-sizes 128 --repeats 7 --lstm-cell "$CELLS" --models "$LSTM_MODELS"
       done ;;
