@@ -167,6 +167,18 @@ def test_texts_become_the_units_the_data_path_gives(vae, toy, line_padding):
         vae._split_codes.clear()
 
 
+def test_split_codes_are_each_samples_posterior_mean_in_order(vae, toy):
+    """Filled batch by batch into one tensor, the last batch short: each row as encode gives it."""
+    vae._split_codes.clear()
+    try:
+        codes, tokens = vae.split_codes("valid", batch_size=7)
+        assert len(toy[2]) % 7 and codes.shape == (len(toy[2]), 8)
+        torch.testing.assert_close(codes, vae.encode(toy[2])[0], atol=1e-5, rtol=1e-5)
+        assert torch.equal(tokens, vae.to_tokens(toy[2]))
+    finally:
+        vae._split_codes.clear()
+
+
 def test_reconstruction_accuracy_counts_characters_at_their_position(vae, toy):
     """hybrid-vae-eval's accuracy against a count over the decoded strings (one unit per character,
     plus the end of line, which matches when the lengths agree)."""

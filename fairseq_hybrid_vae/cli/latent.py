@@ -7,6 +7,7 @@ D-i<TAB>amount<TAB>text; neighbours: N-i<TAB>distance<TAB>text).
 """
 
 import argparse
+import logging
 import os
 import sys
 from typing import List, Optional
@@ -15,12 +16,15 @@ import numpy as np
 import torch
 
 from ..common.atomic import atomic_path
+from ..common.compat import keep_freed_memory
 from ..common.errors import InputError
 from ..common.option_ranges import AT_LEAST_1, FINITE, Checked, OneLineArgumentParser, PathKind, Validated
 from ..fairseq_fixes.patches import patch_for_the_command_line
 from ..hub_interface import TextVAEHubInterface
 from ..tasks.text_vae import load_latent_vector
 from .commands import configure_output
+
+logger = logging.getLogger(__name__)
 
 
 def read_texts(path: str) -> List[str]:
@@ -48,6 +52,8 @@ def load(args) -> TextVAEHubInterface:
                                               data_name_or_path=os.path.abspath(args.data))
     if torch.cuda.is_available() and not args.cpu:
         vae.cuda()
+    elif kept := keep_freed_memory():  # encoding a split frees and retakes MBs per batch, as training
+        logger.info(kept)
     return vae
 
 

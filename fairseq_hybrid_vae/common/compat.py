@@ -149,9 +149,10 @@ def why_not_bf16(device_type: str) -> Optional[str]:
 
 
 def keep_freed_memory() -> Optional[str]:
-    """Where malloc is glibc's, keep the memory a training update frees for the next one instead of
-    returning it to the system: on a CPU each update frees and takes back tensors of a few MB, and by
-    default glibc returns part of them and faults them in again, page by page (docs/benchmarks.md).
+    """Where malloc is glibc's, keep the memory a training update (or a batch encoded) frees for the
+    next one instead of returning it to the system: on a CPU each frees and takes back tensors of a few
+    MB, and by default glibc returns part of them and faults them in again, page by page
+    (docs/benchmarks.md).
     Returns a line for the log, or None where nothing was changed: HYBRID_VAE_KEEP_MEMORY=0, the user's
     own malloc settings or allocator, another C library."""
     preloaded = os.environ.get("LD_PRELOAD", "")
@@ -165,5 +166,5 @@ def keep_freed_memory() -> Optional[str]:
     kept = [mallopt(M_MMAP_THRESHOLD, KEPT_MMAP_THRESHOLD), mallopt(M_TRIM_THRESHOLD, KEPT_TRIM_THRESHOLD)]
     if not all(kept):  # mallopt returns 1 where it took the value
         return None
-    return ("training on a CPU: glibc's malloc keeps freed memory for reuse (blocks under 32 MiB from "
+    return ("on a CPU: glibc's malloc keeps freed memory for reuse (blocks under 32 MiB from "
             "its heap, up to 1 GiB of it kept); HYBRID_VAE_KEEP_MEMORY=0 leaves it as it was")
