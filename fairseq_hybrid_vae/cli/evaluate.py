@@ -109,14 +109,14 @@ def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch
     vae = TextVAEHubInterface(cfg, task, model)
     totals = {"rec": 0.0, "kl": 0.0, "iw_nll": 0.0, "elbo_same_samples": 0.0, "units": 0}
     accuracy = {"hits": 0, "prior_hits": 0, "units": 0, "blank": 0, "non_blank": 0}
-    mus, logvars = [], []
+    # filled in place, as TextVAEHubInterface.split_codes does (docs/benchmarks.md): (N, Z) each
+    mus, logvars = (torch.empty(count, model.encoder.latent_dim) for _ in range(2))
     for start in range(0, count, batch_size):
-        sample = dataset.collater([dataset[i] for i in range(start, min(start + batch_size, count))])
-        sample = _to(sample, device)
+        rows = slice(start, min(start + batch_size, count))
+        sample = _to(dataset.collater([dataset[i] for i in range(rows.start, rows.stop)]), device)
         mu, logvar = model.encoder.posterior(sample["net_input"]["src_tokens"])
         mu, logvar = mu.float(), logvar.float()
-        mus.append(mu.cpu())
-        logvars.append(logvar.cpu())
+        mus[rows], logvars[rows] = mu.cpu(), logvar.cpu()
         z = reparameterize(mu, logvar)
         prev, target = sample["net_input"]["prev_output_tokens"], sample["target"]
         totals["rec"] += float(-log_likelihood(model, z, prev, target, pad).sum())
@@ -136,9 +136,8 @@ def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch
                 if not is_blank(row, task.target_dictionary):
                     accuracy["non_blank"] += 1
                     accuracy["blank"] += is_blank(decoded, task.target_dictionary)
-    mu, logvar = torch.cat(mus), torch.cat(logvars)
     texts = vae.sample(diversity_samples) if diversity_samples > 0 else []
-    return summarize(totals, count, mu, logvar, texts, accuracy)
+    return summarize(totals, count, mus, logvars, texts, accuracy)
 
 
 def summarize(totals: Dict, count: int, mu: Tensor, logvar: Tensor, texts: List[str],
