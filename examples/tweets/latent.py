@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from grid import EVALUATIONS, Run, evaluate, kept, read_results, run_grid  # noqa: E402
 from reproduce import SCALES, mean_units, prepare  # noqa: E402
-from steer import similarity  # noqa: E402
+from steer import RECONSTRUCTED_TWEETS, reconstruction_kept  # noqa: E402
 
 from fairseq_hybrid_vae.common.atomic import atomic_open  # noqa: E402
 from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL  # noqa: E402
@@ -83,20 +83,18 @@ CANDIDATES = [  # the baseline first: Table 2's CPU-scale hybrid, retrained here
         "--alpha-final", "0", "--free-bits", "1", "--latent-dim", "64"],
         {"model": "ByteNet head (3 layers of 128), z = 64, free bits 1, alpha 1 -> 0, 24,000 updates"}),
 ]
-TEST_TWEETS = 500
 
 
 RECONSTRUCTIONS = "reconstructions.json"  # per candidate: the share kept and 10 examples
 
 
 def reconstructions(save_dir: str, data: str) -> dict:
-    """Mean difflib ratio of the first TEST_TWEETS test tweets and their greedy reconstructions."""
+    """Mean difflib ratio of the first RECONSTRUCTED_TWEETS test tweets and their greedy reconstructions."""
     from fairseq_hybrid_vae import TextVAEHubInterface
 
     vae = TextVAEHubInterface.from_pretrained(save_dir, "checkpoint_last.pt", data_name_or_path=data)
-    texts = [vae.to_text(tokens) for tokens in vae.split_codes("test")[1][:TEST_TWEETS]]
-    outputs = [out for i in range(0, len(texts), 100) for out in vae.reconstruct(texts[i:i + 100])]
-    share = sum(similarity(a, b) for a, b in zip(texts, outputs)) / len(texts)
+    texts = [vae.to_text(tokens) for tokens in vae.split_codes("test")[1][:RECONSTRUCTED_TWEETS]]
+    share, outputs = reconstruction_kept(vae, texts)
     return {"kept": share, "examples": list(zip(texts[:10], outputs[:10]))}
 
 

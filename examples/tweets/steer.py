@@ -98,6 +98,17 @@ def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
+RECONSTRUCTED_TWEETS = 500  # the first test tweets whose reconstructions are scored (latent.py's column)
+
+
+def reconstruction_kept(vae: TextVAEHubInterface, texts: list, **generation) -> tuple:
+    """The mean similarity of texts to their reconstructions (greedy unless `generation` says
+    otherwise, e.g. beam=5), and the reconstructions; decoded 100 at a time."""
+    outputs = [out for i in range(0, len(texts), 100)
+               for out in vae.reconstruct(texts[i:i + 100], **generation)]
+    return float(np.mean([similarity(a, b) for a, b in zip(texts, outputs)])), outputs
+
+
 def has_mention(text: str) -> bool:
     return "@userid" in text  # hybrid-vae-prepare --normalize tweets writes every @mention so
 
@@ -193,9 +204,8 @@ def main() -> None:
     accuracy = float((judge(test_texts) == test_labels).mean())
     judged = test_texts[: 2 * args.steered]  # the judge on the decoder's own text: labelled reconstructions
     accuracy_reconstructed = float((judge(vae.reconstruct(judged)) == test_labels[: len(judged)]).mean())
-    originals = test_all[:500]  # the tweets latent.py's reconstruction column reads, decoded two ways
-    kept_by_beam = {beam: float(np.mean([similarity(a, b) for a, b in zip(originals, vae.reconstruct(
-        originals, beam=beam))])) for beam in (1, 5)}
+    originals = test_all[:RECONSTRUCTED_TWEETS]
+    kept_by_beam = {beam: reconstruction_kept(vae, originals, beam=beam)[0] for beam in (1, 5)}
 
     first = lambda texts: texts[: args.steered]  # noqa: E731
     negative_tests = first([t for t, y in zip(test_texts, test_labels) if y == 0])
