@@ -215,7 +215,7 @@ class TextVAEHubInterface(nn.Module):
             self.task.load_dataset(split, every_sample=True)
             dataset = self.task.dataset(split)
             # Filled in place: a list of small per-batch tensors kept between each batch's large
-            # temporaries fragmented the heap, 3.1 GB peak for 210k tweets against 0.5 GB this way.
+            # temporaries fragmented the heap (210k tweets: 3.8 GB peak, 0.75 GB so; docs/benchmarks.md).
             codes = torch.empty(len(dataset), self.model.encoder.latent_dim, device=self.device)  # (N, Z)
             tokens = torch.empty(len(dataset), self.sample_size, dtype=torch.long, device=self.device)
             for start in range(0, len(dataset), batch_size):

@@ -301,8 +301,8 @@ class TextVAETask(FairseqTask):
         """Choose z per --gen-mode, then let fairseq's generator decode it from the start symbol."""
         if len(models) != 1:
             raise InputError("generation from an ensemble is not supported: each VAE has its own z")
-        texts = [d for d in self.datasets.values() if not isinstance(d, PriorDataset)]
-        if self.cfg.gen_mode == "prior" and texts:
+        datasets = self.datasets.values()
+        if self.cfg.gen_mode == "prior" and not all(isinstance(d, PriorDataset) for d in datasets):
             # fairseq-generate would print each row's text as S- beside a decoding that never read it
             raise InputError("--gen-mode prior decodes draws of z, not the texts of a split: add "
                              "--gen-subset prior (and --num-samples N)")
