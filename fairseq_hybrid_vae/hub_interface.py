@@ -39,7 +39,7 @@ class TextVAEHubInterface(nn.Module):
         self.task = task
         self.model = model.eval()
         self.dictionary = task.target_dictionary
-        self.bpe = task.build_bpe(None)
+        self.bpe = task.build_bpe()
         self._split_codes = {}  # split -> (posterior means, units), for neighbours
 
     @classmethod
@@ -75,39 +75,15 @@ class TextVAEHubInterface(nn.Module):
         return self.model.encoder.sample_size
 
     @property
-    def fill(self) -> int:
-        """What follows a text's EOS, as in training: more EOS with --line-padding eos, else padding."""
-        eos_padded = not self.windows and self.task.cfg.line_padding == "eos"
-        return self.dictionary.eos() if eos_padded else self.dictionary.pad()
-
-    @property
     def windows(self) -> bool:
         """Whether the model reads fixed windows of running text, where EOS is a line break."""
         return self.task.cfg.sample_mode == "window"
 
     # text <-> units
     def to_tokens(self, texts: Sequence[str]) -> Tensor:
-        """(B, L): each text's units padded to L; in line mode an EOS ends the text, in window mode
-        every line break is an EOS (a window is cut from running text). A text longer than L units is
-        cut to L with a warning that says so."""
+        """(B, L): each text's units as the encoder reads them (TextVAETask.encode_texts)."""
         check_texts(texts)
-        tokens = torch.full((len(texts), self.sample_size), self.fill, dtype=torch.long)
-        for row, text in enumerate(texts):
-            units = []
-            for line in text.split("\n") if self.windows else [text]:
-                units += [self.dictionary.index(p) for p in self.bpe.encode(line).split(" ") if p]
-                units.append(self.dictionary.eos())
-            if self.windows:
-                units.pop()  # the last line's EOS: the text ends where it ends
-            if len(units) > self.sample_size:
-                with_eos = "" if self.windows else " with its EOS"
-                # logged, not warnings.warn: no fixed stacklevel finds the caller's line through
-                # torch.no_grad's wrapper and the methods that encode, and a command prints it as one line
-                logger.warning(f"text {row} has {len(units)} units{with_eos}, more than the model's "
-                               f"L = {self.sample_size}: only its first {self.sample_size} are encoded")
-            units = units[: self.sample_size]
-            tokens[row, : len(units)] = torch.tensor(units)
-        return tokens.to(self.device)
+        return self.task.encode_texts(texts).to(self.device)
 
     def to_text(self, tokens: Tensor) -> str:
         """Units -> text, padding ignored: in line mode a final EOS ends the text, in window mode every

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -127,6 +128,24 @@ def run_generate(data_dir: str, checkpoint: str, flags: List[str]) -> List[str]:
     out = io.StringIO()
     with command_line_patches(IN_PROCESS_PATCHES), contextlib.redirect_stdout(out):
         generate.main(args)
+    return out.getvalue().splitlines()
+
+
+def run_interactive(data_dir: str, checkpoint: str, flags: List[str], texts: List[str]) -> List[str]:
+    """fairseq-interactive in this process on `texts`, one per line; returns the lines it printed."""
+    from fairseq import options
+    from fairseq_cli import interactive
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as typed:
+        typed.write("".join(text + "\n" for text in texts))
+        typed.flush()
+        parser = options.get_interactive_generation_parser()
+        args = options.parse_args_and_arch(parser, [
+            data_dir, "--user-dir", PACKAGE_DIR, "--task", "text_vae", "--path", checkpoint, "--cpu",
+            "--input", typed.name] + flags)
+        out = io.StringIO()
+        with command_line_patches(IN_PROCESS_PATCHES), contextlib.redirect_stdout(out):
+            interactive.main(args)
     return out.getvalue().splitlines()
 
 

@@ -77,14 +77,19 @@ def test_reconstruction_accuracy_is_the_greedy_decoding_of_the_posterior_mean(ti
     at its floor, so that its decoder reads z and another z would decode otherwise."""
     run_train(tiny_data, str(tmp_path), "hybrid_vae_lstm",
               ["--max-update", "80", "--windows-per-epoch", "960", "--kl-anneal-start", "1000"])
+    checkpoint = str(tmp_path / "checkpoint_last.pt")
     with torch.no_grad():
-        accuracy, greedy_accuracy = reconstruction_accuracies(str(tmp_path / "checkpoint_last.pt"), tiny_data)
+        accuracy, greedy_accuracy = reconstruction_accuracies(checkpoint, tiny_data)
+        beam_accuracy, its_decoding = reconstruction_accuracies(checkpoint, tiny_data, beam=3)
     assert accuracy == greedy_accuracy > 0
+    assert beam_accuracy == its_decoding > 0  # --beam 3: the top hypothesis of a beam of 3
 
 
-def reconstruction_accuracies(checkpoint: str, data: str, count: int = 12):
-    """(evaluate's reconstruction accuracy, that of the greedy decoding below) on `count` windows."""
+def reconstruction_accuracies(checkpoint: str, data: str, count: int = 12, beam: int = 1):
+    """(evaluate's reconstruction accuracy, that of the greedy decoding below) on `count` windows; with a
+    beam, that of fairseq's beam search from the posterior mean instead."""
     from fairseq import checkpoint_utils
+    from fairseq.dataclass.configs import GenerationConfig
 
     models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], arg_overrides={
         "data": data})
@@ -94,9 +99,15 @@ def reconstruction_accuracies(checkpoint: str, data: str, count: int = 12):
     sample = dataset.collater([dataset[i] for i in range(count)])
     net_input, target = sample["net_input"], sample["target"]  # target: (N, L), windows without padding
     expected = evaluate(model, task, cfg, "valid", iw_samples=2, iw_chunk=2, batch_size=count,
-                        max_samples=count, diversity_samples=0)["reconstruction"]["accuracy"]
+                        max_samples=count, diversity_samples=0, beam=beam)["reconstruction"]["accuracy"]
 
     mu, _ = model.encoder.posterior(net_input["src_tokens"])
+    if beam > 1:
+        generator = task.build_generator(models, GenerationConfig(beam=beam))
+        hypotheses = generator.generate(models, {"net_input": {**net_input, "z": mu}},
+                                        bos_token=task.dictionary.bos())
+        decoded = torch.stack([hypos[0]["tokens"][:-1] for hypos in hypotheses])  # (N, L): <s> dropped
+        return expected, float(decoded.eq(target).sum()) / target.numel()
     encode = model.encoder.forward
     model.encoder.forward = lambda *args, **kwargs: {  # every forward decodes the posterior mean
         **encode(*args, **kwargs), "z": mu, "features": model.encoder.features(mu)}

@@ -1,7 +1,7 @@
 """fairseq-generate in-process: prior samples and reconstructions from a tiny trained model."""
 
 import pytest
-from conftest import run_generate, run_train
+from conftest import run_generate, run_interactive, run_train
 
 pytestmark = pytest.mark.float_sensitive  # scripts/test.sh runs these again one instruction set down
 
@@ -94,6 +94,27 @@ def test_parallel_pass_equals_fairseq_greedy_search(tiny_data, tmp_path):
     slow = sequential.generate(models, sample, bos_token=bos)
     for f, s in zip(fast, slow):
         assert torch.equal(f[0]["tokens"], s[0]["tokens"])
+        # scored on the L units alone: fairseq's last score is the forced end's
+        torch.testing.assert_close(f[0]["positional_scores"], s[0]["positional_scores"][:-1],
+                                   atol=1e-4, rtol=0)
+
+
+def test_interactive_reconstructs_typed_lines_as_the_python_api_does(tiny_data, checkpoint):
+    """hybrid-vae-interactive: each typed line's D- is the Python API's reconstruction of the text."""
+    import os
+
+    from fairseq_hybrid_vae import TextVAEHubInterface
+
+    texts = ["the cat sees", "a dog eats some milk.", "my bird likes a dog and a cat and milk"]  # 2 > L
+    output = run_interactive(tiny_data, checkpoint, ["--sample-size", "16", "--beam", "3"], texts)
+    decoded = {int(d[0][2:]): d[2] for d in lines_of(output, "D-")}
+    vae = TextVAEHubInterface.from_pretrained(os.path.dirname(checkpoint), os.path.basename(checkpoint),
+                                              data_name_or_path=tiny_data)
+    # D- lines drop a window's line breaks (EOS), as fairseq-generate's do; the API's text keeps them
+    expected = [text.replace("\n", "") for text in vae.reconstruct(texts, beam=3)]
+    assert [decoded[i] for i in range(len(texts))] == expected
+    with pytest.raises(ValueError, match="--gen-mode prior does not read typed lines"):
+        run_interactive(tiny_data, checkpoint, ["--sample-size", "16", "--gen-mode", "prior"], texts)
 
 
 def test_prior_subset_needs_prior_mode(tiny_data, checkpoint):

@@ -51,6 +51,28 @@ def test_generation_equals_greedy_decoding_by_hand(vae):
         torch.testing.assert_close(hypos[0]["positional_scores"][:n], scores[row, :n], atol=1e-4, rtol=0)
 
 
+@torch.no_grad()
+def test_window_beam_is_ranked_by_the_units_log_likelihood(vae):
+    """Each hypothesis of a window beam scores the mean log-probability of its L units under the full
+    model (teacher-forced), not of the end symbol forced after them, and the beam is ranked by it."""
+    torch.manual_seed(1)
+    z = torch.randn(4, vae.model.encoder.latent_dim)
+    encoder_out = vae.model.encoder(None, z=z)
+    for row, hypos in enumerate(vae.generate(z, beam=4, nbest=4)):
+        units = torch.stack([hypo["tokens"][:-1] for hypo in hypos])  # (N, L): the end symbol dropped
+        assert units.size(1) == vae.sample_size
+        start = units.new_full((len(hypos), 1), vae.dictionary.bos())
+        logits, _ = vae.model.decoder(torch.cat([start, units[:, :-1]], dim=1),
+                                      encoder_out={k: v[row : row + 1].expand(len(hypos), *v.shape[1:])
+                                                   for k, v in encoder_out.items()})  # (N, L, V)
+        lprobs = torch.log_softmax(logits.float(), dim=-1).gather(-1, units[..., None])[..., 0]  # (N, L)
+        scores = torch.stack([hypo["score"] for hypo in hypos])  # (N,)
+        torch.testing.assert_close(scores, lprobs.mean(dim=1), atol=1e-4, rtol=0)
+        torch.testing.assert_close(torch.stack([h["positional_scores"] for h in hypos]), lprobs,
+                                   atol=1e-4, rtol=0)
+        assert scores.tolist() == sorted(scores.tolist(), reverse=True)
+
+
 def test_sample_encode_decode(vae):
     torch.manual_seed(0)
     texts = vae.sample(5)

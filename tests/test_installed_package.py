@@ -14,9 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 STACK = Path(sys.prefix)  # the environment running the tests: the verified stack, and the editable install
 
 
-def run(argv, cwd, env, check=True) -> subprocess.CompletedProcess:
+def run(argv, cwd, env, check=True, typed=None) -> subprocess.CompletedProcess:
     result = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=300)
+                            timeout=300, input=typed)
     if check:
         assert result.returncode == 0, f"{argv}\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
     return result
@@ -93,6 +93,10 @@ def test_the_readme_commands_run_from_any_folder(installed):
                      "--gen-subset", "prior", "--num-samples", "3", "--beam", "1", "--batch-size", "3"],
                     work, env).stdout
     assert sum(line.startswith("D-") for line in generated.splitlines()) == 3, generated[-1500:]
+    typed = run(["hybrid-vae-interactive", "data-bin", *common, "--path", checkpoint, "--beam", "1"],
+                work, env, typed="a cat\nthe dog eats\n").stdout
+    records = [line[:4] for line in typed.splitlines() if line[:2] in ("S-", "D-")]
+    assert records == ["S-0\t", "D-0\t", "S-1\t", "D-1\t"], typed[-1500:]
     evaluated = run(["hybrid-vae-eval", "data-bin", "--path", checkpoint, "--split", "valid", "--cpu",
                      "--iw-samples", "2", "--max-samples", "4"], work, env).stdout
     assert "ELBO" in evaluated or "elbo" in evaluated, evaluated[-1500:]

@@ -22,6 +22,7 @@ FAIRSEQ_COMMANDS = {
     "train": "fairseq_cli.train",
     "generate": "fairseq_cli.generate",
     "validate": "fairseq_cli.validate",
+    "interactive": "fairseq_cli.interactive",
     "hydra-train": "fairseq_cli.hydra_train",
 }
 
@@ -69,6 +70,10 @@ UPSTREAM_WARNINGS = [
 ]
 
 
+# fairseq-interactive: the task's four INFO lines about reusing batches, printed again for every line typed.
+QUIET_LOGGERS = {"interactive": ["fairseq.tasks.fairseq_task"]}
+
+
 def configure_output(stream=sys.stdout) -> None:
     """fairseq_cli's logging (INFO, or $LOGLEVEL) set again, forcibly: importing fairseq's wav2vec models runs
     a logging.basicConfig(level=DEBUG) that lets hydra's and matplotlib's DEBUG lines through. Filters
@@ -83,6 +88,8 @@ def configure_output(stream=sys.stdout) -> None:
 def run(name: str) -> None:
     """Run fairseq's command `name` on sys.argv with this plugin and its command-line patches."""
     configure_output()
+    for quiet in QUIET_LOGGERS.get(name, []):
+        logging.getLogger(quiet).setLevel(logging.WARNING)
     argv = with_plugin(name, sys.argv[1:])
     from ..fairseq_fixes import (
         patches,  # the package itself was imported (stack checked, plugin registered) before
@@ -97,6 +104,7 @@ def run(name: str) -> None:
 train = partial(run, "train")
 generate = partial(run, "generate")
 validate = partial(run, "validate")
+interactive = partial(run, "interactive")
 hydra_train = partial(run, "hydra-train")
 
 

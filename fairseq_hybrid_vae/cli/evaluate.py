@@ -97,7 +97,7 @@ def active_units(mu: Tensor, threshold: float = 0.01) -> int:
 
 @torch.no_grad()
 def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch_size: int,
-             max_samples: Optional[int], diversity_samples: int) -> Dict:
+             max_samples: Optional[int], diversity_samples: int, beam: int = 1) -> Dict:
     from ..hub_interface import TextVAEHubInterface
 
     task.load_dataset(split)
@@ -126,8 +126,8 @@ def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch
         totals["elbo_same_samples"] += float(-weights.mean(1).sum())
         totals["units"] += int(target.ne(pad).sum())
         if model.encoder.latent_dim > 0:
-            reconstructed = [hypos[0]["tokens"] for hypos in vae.generate(mu)]
-            prior = [hypos[0]["tokens"] for hypos in vae.generate(torch.randn_like(mu))]
+            reconstructed = [hypos[0]["tokens"] for hypos in vae.generate(mu, beam)]
+            prior = [hypos[0]["tokens"] for hypos in vae.generate(torch.randn_like(mu), beam)]
             hits, units = positional_hits(reconstructed, target, pad)
             accuracy["hits"] += hits
             accuracy["units"] += units
@@ -137,6 +137,7 @@ def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch
                     accuracy["non_blank"] += 1
                     accuracy["blank"] += is_blank(decoded, task.target_dictionary)
     texts = vae.sample(diversity_samples) if diversity_samples > 0 else []
+    accuracy["beam"] = beam
     return summarize(totals, count, mus, logvars, texts, accuracy)
 
 
@@ -165,7 +166,8 @@ def reconstruction_summary(accuracy: Optional[Dict]) -> Optional[Dict]:
         return None  # a model without z reconstructs nothing
     return {"accuracy": accuracy["hits"] / accuracy["units"],
             "prior_accuracy": accuracy["prior_hits"] / accuracy["units"],
-            "blank": accuracy["blank"], "non_blank_samples": accuracy["non_blank"]}
+            "blank": accuracy["blank"], "non_blank_samples": accuracy["non_blank"],
+            "beam": accuracy.get("beam", 1)}
 
 
 def _to(sample: Dict, device) -> Dict:
@@ -188,8 +190,9 @@ def format_table(result: Dict) -> str:
     ]
     rec = result.get("reconstruction")
     if rec:
+        decoding = "greedy" if rec["beam"] == 1 else f"beam {rec['beam']}"
         lines += [
-            f"| reconstruction accuracy | {rec['accuracy']:.1%} of units at their position | greedy, "
+            f"| reconstruction accuracy | {rec['accuracy']:.1%} of units at their position | {decoding}, "
             "posterior mean |",
             f"| the same from the prior | {rec['prior_accuracy']:.1%} | z ~ N(0, I), same samples |",
             f"| blank reconstructions | {rec['blank']} of {rec['non_blank_samples']} non-blank samples | |",
@@ -211,6 +214,8 @@ def get_parser() -> argparse.ArgumentParser:
                         help="only the first N samples of the split")
     parser.add_argument("--diversity-samples", type=Checked(int, NON_NEGATIVE), default=100,
                         help="greedy prior samples for the diversity count (0: skip)")
+    parser.add_argument("--beam", type=Checked(int, AT_LEAST_1), default=1,
+                        help="beam size of the reconstructions (default 1: greedy, as the paper)")
     parser.add_argument("--json", type=PathKind("output file"), help="also write the results here (JSON)")
     parser.add_argument("--seed", type=Checked(int, NON_NEGATIVE), default=1)
     parser.add_argument("--cpu", action="store_true", help="do not use a GPU")
@@ -234,7 +239,7 @@ def cli_main(argv: Optional[List[str]] = None) -> None:
         model.cuda()
     with task.autocast(model):
         result = evaluate(model, task, cfg, args.split, args.iw_samples, args.iw_chunk, args.batch_size,
-                          args.max_samples, args.diversity_samples)
+                          args.max_samples, args.diversity_samples, args.beam)
     result.update({"checkpoint": args.path, "split": args.split, "iw_samples": args.iw_samples})
     print(format_table(result))
     if args.json:

@@ -25,7 +25,9 @@ class ParallelGenerator:
         model = models[0]
         net_input = sample["net_input"]
         encoder_out = model.encoder(**{k: v for k, v in net_input.items() if k != "prev_output_tokens"})
-        logits, _ = model.decoder(net_input["prev_output_tokens"], encoder_out=encoder_out)  # (B, L, V)
+        # (B, L): a historyless decoder reads only its length (fairseq-interactive passes no such input)
+        positions = net_input.get("prev_output_tokens", net_input["src_tokens"])
+        logits, _ = model.decoder(positions, encoder_out=encoder_out)  # (B, L, V)
         lprobs = torch.log_softmax(logits.float() / self.temperature, dim=-1)
         lprobs[:, :, [self.pad, self.bos]] = -math.inf  # never emitted, as in SequenceGenerator
         lprobs[:, 0, self.eos] = -math.inf  # a sample has at least one unit (min_len 1)
@@ -44,13 +46,13 @@ class ParallelGenerator:
         return torch.multinomial(probs, 1).view(lprobs.shape[:2])  # (B, L)
 
     def _hypothesis(self, tokens: Tensor, scores: Tensor) -> Dict:
-        """Cut at the first end symbol, or append one after L units as SequenceGenerator forces it."""
+        """Cut at the first end symbol, or append one after L units as SequenceGenerator forces it
+        (unscored, as WindowSequenceGenerator leaves it)."""
         ends = (tokens == self.eos).nonzero()
         if len(ends) > 0:
             length = int(ends[0]) + 1
             tokens, scores = tokens[:length], scores[:length]
         else:
             tokens = torch.cat([tokens, tokens.new_tensor([self.eos])])
-            scores = torch.cat([scores, scores.new_zeros(1)])
         return {"tokens": tokens, "score": scores.mean(), "positional_scores": scores,
                 "attention": None, "alignment": None}

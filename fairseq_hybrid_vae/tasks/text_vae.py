@@ -5,12 +5,12 @@ import copy
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from fairseq import utils
-from fairseq.data import Dictionary
+from fairseq.data import Dictionary, ListDataset
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import ARCH_MODEL_REGISTRY
 from fairseq.tasks import FairseqTask, register_task
@@ -37,6 +37,7 @@ from ..models.text_vae_model import fill_in_old_options
 from ..modules import interpolate_latents, reparameterize
 from .distributed import average_batch_norm_statistics
 from .parallel_generator import ParallelGenerator
+from .window_generator import WindowSequenceGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ class TextVAETask(FairseqTask):
         # of another shape (ENCODER_INPUT_OPTIONS).
         self.state.merge_state_dict({"dictionary_checksum": dictionary_checksum(dictionary),
                                      **{name: str(getattr(cfg, name)) for name in ENCODER_INPUT_OPTIONS}})
+        self._units = None  # the data's sentencepiece model, loaded once (build_bpe)
         self.bf16_on = {}  # device type -> whether --bf16-autocast runs there (decided once, see autocast)
 
     def load_state_dict(self, state_dict) -> None:
@@ -343,8 +345,9 @@ class TextVAETask(FairseqTask):
         """fairseq's generators for the heads; one parallel pass for a historyless decoder.
 
         In window mode EOS is a line break inside the sample, not its end, so the generators end each
-        hypothesis with <s> instead (never predicted: it is no target) after exactly L units; a
-        reconstruction then covers the whole window, not only the text before its first line break.
+        hypothesis with <s> instead (never predicted: it is no target) after exactly L units, and score
+        it on those units (WindowSequenceGenerator); a reconstruction then covers the whole window, not
+        only the text before its first line break.
         """
         check_generation_options(args)
         window = self.cfg.sample_mode == "window"
@@ -368,12 +371,53 @@ class TextVAETask(FairseqTask):
         if not window:
             check_line_lengths(args, self.cfg.sample_size)
         extra_gen_cls_kwargs = {**(extra_gen_cls_kwargs or {}), "eos": end}
+        if window and seq_gen_cls is None:
+            seq_gen_cls = WindowSequenceGenerator
         return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
 
-    def build_bpe(self, args):
-        """Detokenizes fairseq-generate's S-/T-/D- lines with the data's sentencepiece model."""
-        return SentencePieceDecoder(os.path.join(utils.split_paths(self.cfg.data)[0], "spm.model"),
-                                    self.dictionary)
+    def build_bpe(self, args=None) -> SentencePieceDecoder:
+        """The data's sentencepiece model (loaded once): it detokenizes fairseq-generate's S-/T-/D- lines
+        and encodes texts (encode_texts)."""
+        if self._units is None:
+            self._units = SentencePieceDecoder(os.path.join(utils.split_paths(self.cfg.data)[0], "spm.model"),
+                                               self.dictionary)
+        return self._units
+
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """(B, L): each text's units padded to L as in training (more EOS with --line-padding eos); in
+        line mode an EOS ends the text, in window mode every line break is an EOS (a window is cut from
+        running text). A text longer than L units is cut to L, with a log line that says so."""
+        windows, L, eos = self.cfg.sample_mode == "window", self.cfg.sample_size, self.dictionary.eos()
+        fill = eos if not windows and self.cfg.line_padding == "eos" else self.dictionary.pad()
+        tokens = torch.full((len(texts), L), fill, dtype=torch.long)
+        for row, text in enumerate(texts):
+            units = []
+            for line in text.split("\n") if windows else [text]:
+                units += [self.dictionary.index(p) for p in self.build_bpe().encode(line).split(" ") if p]
+                units.append(eos)
+            if windows:
+                units.pop()  # the last line's EOS: the text ends where it ends
+            if len(units) > L:
+                # logged, not warnings.warn: no fixed stacklevel finds the caller's line through
+                # torch.no_grad's wrapper and the methods that encode, and a command prints it as one line
+                logger.warning(f"text {row} has {len(units)} units{'' if windows else ' with its EOS'}, "
+                               f"more than the model's L = {L}: only its first {L} are encoded")
+            units = units[:L]
+            tokens[row, : len(units)] = torch.tensor(units, dtype=torch.long)
+        return tokens
+
+    def get_interactive_tokens_and_lengths(self, lines, encode_fn):
+        """fairseq-interactive: each line typed is a text, encoded as the Python API encodes one (the
+        data's sentencepiece model: --bpe and --tokenizer would not find the units the model read)."""
+        return list(self.encode_texts(lines)), [self.cfg.sample_size] * len(lines)
+
+    def build_dataset_for_inference(self, src_tokens, src_lengths, **kwargs) -> LineDataset:
+        """fairseq-interactive's samples: each of src_tokens (L,) as it is."""
+        if self.cfg.gen_mode in ("prior", "interpolate"):
+            raise InputError(f"--gen-mode {self.cfg.gen_mode} does not read typed lines one by one: run "
+                             "hybrid-vae-generate (docs/results.md), or reconstruct or steer here")
+        return LineDataset(ListDataset(src_tokens, sizes=src_lengths), self.cfg.sample_size,
+                           self.dictionary.pad(), self.dictionary.bos())
 
     def max_positions(self):
         return (self.cfg.sample_size, self.cfg.sample_size)
