@@ -8,7 +8,13 @@ import torch
 from fairseq import metrics
 from fairseq.data import Dictionary
 
-from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboCriterion, kl_weight_at, linear_ramp
+from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import (
+    HybridVAEElboConfig,
+    HybridVAEElboCriterion,
+    kl_weight_at,
+    linear_ramp,
+    warn_if_kl_weight_stays_low,
+)
 from fairseq_hybrid_vae.modules import gaussian_kl
 
 pytestmark = pytest.mark.float_sensitive  # scripts/test.sh runs these again one instruction set down
@@ -41,6 +47,22 @@ def test_cyclical_kl_weight_schedule():
     # One cycle rising all along is the plain ramp.
     assert all(kl_weight_at(u, floor, start, updates, 1, 1.0) == kl_weight_at(u, floor, start, updates)
                for u in range(700))
+
+
+@pytest.mark.parametrize("start, updates, cycles, ratio", [(1000, 7000, 1, 1.0), (0, 300, 3, 0.5),
+                                                          (50, 100, 4, 0.3), (10, 0, 1, 1.0)])
+def test_a_warning_exactly_where_the_kl_weight_stays_below_1(start, updates, cycles, ratio):
+    """Warned iff kl_weight_at stays below 1 at every update up to --max-update, update by update."""
+    cfg = HybridVAEElboConfig(kl_anneal_start=start, kl_anneal_updates=updates, kl_anneal_cycles=cycles,
+                              kl_anneal_ratio=ratio)
+    cfg._name = "hybrid_vae_elbo"
+    reaches_1 = kl_weight_at(0, 0.001, start, updates, cycles, ratio) == 1
+    for max_update in range(1, start + updates + 3):
+        reaches_1 = reaches_1 or kl_weight_at(max_update, 0.001, start, updates, cycles, ratio) == 1
+        assert (warn_if_kl_weight_stays_low(cfg, max_update) is None) == reaches_1, max_update
+    assert warn_if_kl_weight_stays_low(cfg, 0) is None  # no --max-update: fairseq trains on
+    cfg.kl_weight = 0.5
+    assert warn_if_kl_weight_stays_low(cfg, 1) is None  # a fixed weight: no annealing to finish
 
 
 def test_alpha_moves_linearly_to_alpha_final():

@@ -34,6 +34,10 @@ def test_each_arch_trains_and_its_loss_falls(tiny_data, tmp_path, caplog, arch):
     assert kl_weights[20] == pytest.approx(0.001 + 0.999 * 20 / 100, abs=1e-3)
     assert kl_weights[-1] == 1.0
     assert (tmp_path / "checkpoint_best.pt").exists() and (tmp_path / "checkpoint_last.pt").exists()
+    assert not [r for r in caplog.records if "before the KL weight reaches 1" in r.getMessage()]
+    run_train(tiny_data, str(tmp_path / "short"), arch, ["--max-update", "1"], caplog)  # default annealing
+    assert [r.levelname for r in caplog.records if "before the KL weight reaches 1" in r.getMessage()] == [
+        "WARNING"]
 
 
 def test_fairseq_train_through_the_fused_lstm_pass_logs_autograds_losses(tiny_data, tmp_path, caplog,

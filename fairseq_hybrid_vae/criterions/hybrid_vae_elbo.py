@@ -102,6 +102,24 @@ def kl_weight_at(update: int, floor: float, start: int, updates: int, cycles: in
     return linear_ramp((update - start) % cycle, floor, 1.0, 0, cycle * ratio)
 
 
+def warn_if_kl_weight_stays_low(cfg, max_update: int) -> Optional[str]:
+    """Log (and return) a warning where --max-update stops training before the KL weight first reaches 1:
+    the model is then mostly an autoencoder, its posteriors far from N(0, I), and its prior samples
+    gibberish. cfg: the criterion's config."""
+    if getattr(cfg, "_name", None) != "hybrid_vae_elbo" or cfg.kl_weight is not None or max_update <= 0:
+        return None
+    start, updates = cfg.kl_anneal_start, cfg.kl_anneal_updates
+    first_at_1 = start + math.ceil(updates / cfg.kl_anneal_cycles * cfg.kl_anneal_ratio)  # as kl_weight_at
+    if updates <= 0 or max_update >= first_at_1:
+        return None
+    warning = (f"--max-update {max_update:,} stops before the KL weight reaches 1 (at update {first_at_1:,}; "
+               f"{cfg.kl_weight_floor:g} up to update {start:,}): the model trains mostly as an autoencoder "
+               "and its prior samples will be gibberish; fit --kl-anneal-start and --kl-anneal-updates "
+               "to the run, as scripts/quickstart.sh does")
+    logger.warning(warning)
+    return warning
+
+
 def token_nll(logits: Tensor, target: Tensor, pad: int) -> Tensor:
     """Summed cross-entropy in nats over all non-pad positions; logits (B, T, V), target (B, T)."""
     return F.cross_entropy(

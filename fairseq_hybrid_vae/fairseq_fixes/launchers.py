@@ -18,6 +18,7 @@ import torch
 from fairseq.distributed import utils as distributed_utils
 
 from ..common.errors import MESSAGES_OF_OTHER_MODULES, InputError
+from ..criterions.hybrid_vae_elbo import warn_if_kl_weight_stays_low
 from .fairseq_options import check_fairseq_options, check_paths
 
 # Keys the surviving ranks set in the rendezvous store after a collective failed (lost_rank_message).
@@ -140,6 +141,8 @@ def call_main(cfg, main: Callable, **kwargs) -> None:
     check_launch(cfg)
     check_fairseq_options(cfg)
     check_paths(cfg)
+    if cfg.distributed_training.distributed_rank == 0 and getattr(cfg, "criterion", None) is not None:
+        warn_if_kl_weight_stays_low(cfg.criterion, cfg.optimization.max_update)
     save_dir = getattr(getattr(cfg, "checkpoint", None), "save_dir", None)
     created_here = bool(save_dir) and not os.path.exists(save_dir)
     try:
