@@ -97,9 +97,14 @@ class TextVAEHubInterface(nn.Module):
 
     # the latent space
     @torch.no_grad()
-    def encode(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
-        """q(z|x) of each text: (mu, logvar), each (B, Z)."""
-        return self._posterior(self.to_tokens(texts))
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> Tuple[Tensor, Tensor]:
+        """q(z|x) of each text: (mu, logvar), each (B, Z); the encoder reads `batch_size` texts at a time
+        (its activations for thousands at once would take GBs)."""
+        check_value("batch_size", batch_size, AT_LEAST_1)
+        tokens = self.to_tokens(texts)  # (B, L), all at once: a text cut to L is named by its place in texts
+        mus, logvars = zip(*(self._posterior(tokens[start : start + batch_size])
+                             for start in range(0, len(tokens), batch_size)))
+        return torch.cat(mus), torch.cat(logvars)
 
     def _posterior(self, src_tokens: Tensor) -> Tuple[Tensor, Tensor]:
         """(mu, logvar) in fp32, computed under bf16 autocast when loaded with bf16_autocast=True."""
@@ -148,13 +153,9 @@ class TextVAEHubInterface(nn.Module):
         return self.decode(z, **generation)
 
     # steering through z
-    @torch.no_grad()
     def mean_posterior(self, texts: Sequence[str], batch_size: int = 64) -> Tensor:
         """The mean of the posterior means of `texts`: (Z,)."""
-        check_value("batch_size", batch_size, AT_LEAST_1)
-        check_texts(texts)
-        starts = range(0, len(texts), batch_size)
-        return torch.cat([self.encode(texts[start : start + batch_size])[0] for start in starts]).mean(dim=0)
+        return self.encode(texts, batch_size)[0].mean(dim=0)
 
     def attribute_vector(self, with_attribute: Sequence[str], without_attribute: Sequence[str]) -> Tensor:
         """The direction from texts without an attribute to texts with it (e.g. negative to positive

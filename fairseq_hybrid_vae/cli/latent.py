@@ -77,7 +77,8 @@ def steer(args) -> None:
     direction = load_latent_vector(args.vector, vae.model.encoder.latent_dim, "--vector")
     texts = read_texts(args.input)
     amounts = [float(value) for value in args.amounts.split(",")]
-    outputs = {amount: vae.steer(texts, direction, amount, beam=args.beam) for amount in amounts}
+    mu, _ = vae.encode(texts)  # once for every amount: each text cut to L is logged once
+    outputs = {amount: vae.decode(mu + amount * direction.to(mu), beam=args.beam) for amount in amounts}
     for i, text in enumerate(texts):
         print(f"S-{i}\t{one_line(text)}")
         for amount in amounts:
