@@ -38,8 +38,8 @@ def one_line_message(error: BaseException) -> Optional[str]:
         if message is not None:
             return message
     if text.startswith("Cannot load model parameters from checkpoint"):
-        return (f"{text} The checkpoint was written by another --arch or other model sizes: train into a "
-                "new --save-dir, or pass the options the checkpoint was trained with")
+        return (f"{text} The checkpoint was written by another --arch, --lstm-cell or model sizes: train "
+                "into a new --save-dir, or pass the options the checkpoint was trained with")
     return None
 
 
