@@ -188,6 +188,8 @@ ENTRY_POINT_CASES = [
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c.parent), "is a folder: give a file"),
     ("hybrid-vae-validate", lambda d, t, c: generate_flags(d, c.parent)[:9] + ["--cpu", "--batch-size", "8"],
      "is a folder: give a file"),
+    ("hybrid-vae-validate", lambda d, t, c: generate_flags(d, c)[:9] + ["--cpu"],  # fairseq's assertion
+     "Must specify batch size either with --max-tokens or --batch-size"),
     ("hybrid-vae-eval", lambda d, t, c: [d, "--path", c, "--iw-samples", "0"],
      "argument --iw-samples: 0 is out of range: it must be at least 1"),
     ("hybrid-vae-prepare", lambda d, t, c: ["--train", str(t / "a_file"), "--destdir", str(t / "a_file")],

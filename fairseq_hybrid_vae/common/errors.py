@@ -27,8 +27,8 @@ def one_line_message(error: BaseException) -> Optional[str]:
         return text
     if isinstance(error, OSError) and (error.filename or text.startswith("Model file not found")):
         return wrong_path(error, text)
-    if isinstance(error, AssertionError) and text.startswith("--"):
-        return text  # fairseq's own checks of option combinations, e.g. "--sampling requires --nbest ..."
+    if isinstance(error, AssertionError) and "--" in text:
+        return text  # fairseq's own checks of its options, e.g. "--sampling requires --nbest ..."
     if isinstance(error, FloatingPointError):
         return (f"training stopped: the loss or its gradients became NaN or inf ({text}); the "
                 "checkpoints written before are intact (resume from checkpoint_last.pt), crash.pt holds "
