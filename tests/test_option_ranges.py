@@ -7,6 +7,7 @@ parsers), so an option added without a range fails `test_every_*_option_declares
 
 import argparse
 import dataclasses
+import importlib.util
 import logging
 import os
 import typing
@@ -32,7 +33,11 @@ from fairseq_hybrid_vae.common.option_ranges import (
     option_name,
 )
 from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboConfig
-from fairseq_hybrid_vae.fairseq_fixes.fairseq_options import FAIRSEQ_RANGES, check_fairseq_options
+from fairseq_hybrid_vae.fairseq_fixes.fairseq_options import (
+    FAIRSEQ_RANGES,
+    check_fairseq_options,
+    check_training_precision,
+)
 from fairseq_hybrid_vae.fairseq_fixes.patches import command_line_patches
 from fairseq_hybrid_vae.tasks.text_vae import (
     GENERATION_RANGES,
@@ -130,6 +135,29 @@ def test_a_misleading_fairseq_value_is_refused_when_parsed_and_in_a_config(tmp_p
     with pytest.raises(InputError, match=f"^{flag} .*out of range"):
         check_fairseq_options(OmegaConf.create({"optimization": {name: [bad] if name == "lr" else bad}}))
     check_fairseq_options(OmegaConf.create({"optimization": {"lr": [1e-3], "clip_norm": 0.0}}))  # defaults
+
+
+@pytest.mark.parametrize("flag,on_cpu,cuda,xla,refused", [
+    ("fp16", True, True, False, True), ("fp16", False, False, False, True),
+    ("fp16", False, True, False, False), ("amp", False, False, False, True),
+    ("memory_efficient_fp16", True, False, False, True), ("bf16", False, True, False, True),
+    ("bf16", False, True, True, False), (None, True, False, False, False)])
+def test_a_training_precision_the_machine_lacks_is_refused(monkeypatch, flag, on_cpu, cuda, xla, refused):
+    """fp16 and amp need a CUDA GPU used (not --cpu); fairseq's bf16 a TPU through torch_xla."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "torch_xla" and xla else find_spec(name, *a))
+    common = {"cpu": on_cpu, "fp16": False, "memory_efficient_fp16": False, "amp": False, "bf16": False,
+              "memory_efficient_bf16": False, "tpu": flag == "bf16"}
+    if flag:
+        common[flag] = True
+    cfg = OmegaConf.create({"common": common})
+    if refused:
+        with pytest.raises(InputError, match=f"^{option_name(flag)} "):
+            check_training_precision(cfg)
+    else:
+        check_training_precision(cfg)
 
 
 @pytest.mark.parametrize("name", sorted(GENERATION_RANGES))

@@ -1,10 +1,13 @@
 """The few values of fairseq's own options that fairseq accepts and then misleads or loses work with:
-`--lr 0` (nothing learned, the whole run), `--clip-norm` below 0 (clipping silently off), and a
-`--save-dir` that is a file (fails at the first checkpoint). docs/reliability.md says why only these.
+`--lr 0` (nothing learned, the whole run), `--clip-norm` below 0 (clipping silently off), a
+`--save-dir` that is a file (fails at the first checkpoint), and training precisions the machine does
+not have (a traceback about CUDA or torch_xla). docs/reliability.md says why only these.
 """
 
+import importlib.util
 from typing import Any, Iterator, Tuple
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..common.errors import InputError
@@ -42,3 +45,25 @@ def check_paths(cfg: DictConfig) -> None:
         complaint = wrong_kind(value, kind) if value else None
         if complaint:
             raise InputError(f"{option_name(name)} {complaint}")
+
+
+# fairseq's training precisions for a CUDA GPU only (the memory-efficient flag first: it sets --fp16 too):
+# on a CPU, --fp16 ends in "Torch not compiled with CUDA enabled" (a CPU build), --amp trains in fp32
+# after a warning.
+GPU_PRECISIONS = ("memory_efficient_fp16", "fp16", "amp")
+# fairseq's bf16 training, which sets --tpu: without torch_xla its trainer fails on `xm.xla_device`.
+TPU_PRECISIONS = ("memory_efficient_bf16", "bf16", "tpu")
+BF16_HERE = "add --bf16-autocast (the task's bf16 autocast, fp32 weights) where the device has bf16 units"
+
+
+def check_training_precision(cfg: DictConfig) -> None:
+    """fairseq's precision flags that cannot train on this machine, refused before the model is built."""
+    common = cfg.common
+    on_tpu = next((name for name in TPU_PRECISIONS if common.get(name)), None)
+    if on_tpu and importlib.util.find_spec("torch_xla") is None:
+        raise InputError(f"{option_name(on_tpu)} is fairseq's training on a TPU, which needs torch_xla: "
+                         f"for bf16 here, drop it and {BF16_HERE}")
+    on_gpu = next((name for name in GPU_PRECISIONS if common.get(name)), None)
+    if on_gpu and (common.cpu or not torch.cuda.is_available()):
+        raise InputError(f"{option_name(on_gpu)} trains in fp16 on a CUDA GPU and this run is on a CPU: "
+                         f"drop it, or {BF16_HERE}")
