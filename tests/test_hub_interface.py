@@ -73,6 +73,16 @@ def test_window_beam_is_ranked_by_the_units_log_likelihood(vae):
         assert scores.tolist() == sorted(scores.tolist(), reverse=True)
 
 
+@pytest.mark.parametrize("model", ["hybrid_vae", "lstm_vae", "window_lm"])
+def test_fairseqs_from_pretrained_on_a_model_points_to_the_python_api(tiny_data, model):
+    from fairseq.models import MODEL_REGISTRY
+
+    from fairseq_hybrid_vae.common.errors import InputError
+
+    with pytest.raises(InputError, match=r"use fairseq_hybrid_vae\.TextVAEHubInterface\.from_pretrained"):
+        MODEL_REGISTRY[model].from_pretrained(tiny_data, "checkpoint_best.pt", data_name_or_path=tiny_data)
+
+
 def test_sample_encode_decode(vae):
     torch.manual_seed(0)
     texts = vae.sample(5)

@@ -13,6 +13,7 @@ from fairseq.utils import safe_getattr
 from omegaconf import open_dict
 from torch import Tensor
 
+from ..common.errors import InputError
 from ..common.option_ranges import AT_LEAST_1, NON_NEGATIVE, POSITIVE, PROBABILITY
 from ..modules import DEFAULT_LSTM_CELL, LSTM_CELLS, ByteNetHead, HistorylessHead, LSTMHead, reparameterize
 from ..modules.lstm_cells import CELL_OF_OLD_CHECKPOINTS, PerGateLayerNorm
@@ -226,6 +227,14 @@ class TextVAEModel(FairseqEncoderDecoderModel):
     The encoder computes once per sample everything the decoder conditions on: q(z|x), z and the
     per-position `features`; with `z` passed in (generation) it decodes that z instead.
     """
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """Refused: fairseq's would return its GeneratorHubInterface, which splits text on spaces and
+        never detokenizes, so it neither encodes nor decodes this plugin's units."""
+        raise InputError(f"{cls.__name__}.from_pretrained would return fairseq's GeneratorHubInterface, "
+                         "which cannot encode or decode this model's units: use fairseq_hybrid_vae."
+                         "TextVAEHubInterface.from_pretrained(model_dir, checkpoint_file, data_name_or_path)")
 
     def __init__(self, encoder, decoder, aux_head: Optional[nn.Module] = None):
         super().__init__(encoder, decoder)
