@@ -211,3 +211,14 @@ def test_a_record_is_one_line_whatever_its_text_holds():
     escapes = {"n": "\n", "t": "\t"}
     undone = re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(1)), record.split("\t")[2])
     assert undone == text
+
+
+def test_text_files_are_read_as_prepare_reads_a_corpus(tmp_path):
+    """A byte order mark is not part of the first text; undecodable bytes are one error naming the line."""
+    from fairseq_hybrid_vae.cli.latent import read_texts
+
+    (tmp_path / "marked.txt").write_bytes("\ufeffi love it\r\nno\r\n".encode("utf-8"))
+    assert read_texts(str(tmp_path / "marked.txt")) == ["i love it", "no"]
+    (tmp_path / "latin1.txt").write_bytes("ok\ncaf\xe9\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1.txt: line 2 is not valid UTF-8 .*: convert the file"):
+        read_texts(str(tmp_path / "latin1.txt"))

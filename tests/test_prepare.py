@@ -39,6 +39,16 @@ def test_char_units_round_trip_exactly(tmp_path):
     assert decode(str(tmp_path / "data"), "train") == TEXT * 5
 
 
+def test_a_byte_order_mark_and_windows_line_breaks_are_not_text(tmp_path):
+    """A file saved with a UTF-8 byte order mark and CRLF line breaks gives the units of the same text
+    saved plainly: the mark opens the file, it is not a character of its first line."""
+    corpus = tmp_path / "train.txt"
+    corpus.write_bytes(("\ufeff" + "\r\n".join(TEXT * 5) + "\r\n").encode("utf-8"))
+    cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "data")])
+    assert decode(str(tmp_path / "data"), "train") == TEXT * 5
+    assert "\ufeff" not in open(tmp_path / "data" / "dict.txt", encoding="utf-8").read()
+
+
 def test_split_ratio_makes_contiguous_blocks(tmp_path):
     corpus = tmp_path / "all.txt"
     lines = [f"line {i}" for i in range(100)]

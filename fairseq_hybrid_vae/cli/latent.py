@@ -23,13 +23,14 @@ from ..fairseq_fixes.patches import patch_for_the_command_line
 from ..hub_interface import TextVAEHubInterface
 from ..tasks.text_vae import load_latent_vector
 from .commands import configure_output
+from .prepare import CONVERT_TO_UTF8, read_lines
 
 logger = logging.getLogger(__name__)
 
 
 def read_texts(path: str) -> List[str]:
-    with open(path, encoding="utf-8") as f:
-        texts = [line.rstrip("\r\n") for line in f]
+    """One text per line, read as hybrid-vae-prepare reads a corpus (undecodable bytes: one line)."""
+    texts = list(read_lines(path, errors="strict", fix=CONVERT_TO_UTF8))
     if not texts:
         raise InputError(f"{path} holds no lines: give one text per line")
     return texts

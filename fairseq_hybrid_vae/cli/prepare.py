@@ -65,21 +65,24 @@ class Source:
         return itertools.islice(lines, self.start, self.stop)
 
 
-def read_lines(path: str, errors: str, progress: str = "") -> Iterator[str]:
-    """Lines without their line breaks; undecodable bytes are an error naming the line. A progress
-    bar over the file's bytes when `progress` names the pass and the file is large."""
+CONVERT_TO_UTF8 = "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+
+
+def read_lines(path: str, errors: str, progress: str = "",
+               fix: str = f"{CONVERT_TO_UTF8} or pass --encoding-errors replace") -> Iterator[str]:
+    """Lines without their line breaks; undecodable bytes are an error naming the line and `fix`. A
+    progress bar over the file's bytes when `progress` names the pass and the file is large."""
     size = os.path.getsize(path)
     with open(path, "rb") as f, tqdm(total=size, unit="B", unit_scale=True, desc=progress,
                                      disable=not progress or size < PROGRESS_BAR_BYTES) as bar:
         for number, raw in enumerate(f, start=1):
             bar.update(len(raw))
             try:
-                yield raw.decode("utf-8", errors=errors).rstrip("\r\n")
+                # utf-8-sig: a byte order mark opening the file is dropped, not read as a character
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8", errors=errors).rstrip("\r\n")
             except UnicodeDecodeError as err:
                 raise InputError(
-                    f"{path}: line {number} is not valid UTF-8 ({err.reason} at byte {err.start}): "
-                    "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8) or pass "
-                    "--encoding-errors replace"
+                    f"{path}: line {number} is not valid UTF-8 ({err.reason} at byte {err.start}): {fix}"
                 ) from None
 
 
