@@ -161,7 +161,7 @@ class TextVAETask(FairseqTask):
         # of another shape (ENCODER_INPUT_OPTIONS).
         self.state.merge_state_dict({"dictionary_checksum": dictionary_checksum(dictionary),
                                      **{name: str(getattr(cfg, name)) for name in ENCODER_INPUT_OPTIONS}})
-        self._units = None  # the data's sentencepiece model, loaded once (build_bpe)
+        self._sentencepiece = None  # the data's sentencepiece model, loaded once (build_bpe)
         self.bf16_on = {}  # device type -> whether --bf16-autocast runs there (decided once, see autocast)
 
     def load_state_dict(self, state_dict) -> None:
@@ -378,10 +378,10 @@ class TextVAETask(FairseqTask):
     def build_bpe(self, args=None) -> SentencePieceDecoder:
         """The data's sentencepiece model (loaded once): it detokenizes fairseq-generate's S-/T-/D- lines
         and encodes texts (encode_texts)."""
-        if self._units is None:
-            self._units = SentencePieceDecoder(os.path.join(utils.split_paths(self.cfg.data)[0], "spm.model"),
-                                               self.dictionary)
-        return self._units
+        if self._sentencepiece is None:
+            model_file = os.path.join(utils.split_paths(self.cfg.data)[0], "spm.model")
+            self._sentencepiece = SentencePieceDecoder(model_file, self.dictionary)
+        return self._sentencepiece
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """(B, L): each text's units padded to L as in training (more EOS with --line-padding eos); in
