@@ -183,6 +183,9 @@ ENTRY_POINT_CASES = [
      "--sample-size 32 differs from the checkpoint's 16: pass --sample-size 16"),
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--gen-mode", "prior"],
      "--gen-mode prior decodes draws of z, not the texts of a split: add --gen-subset prior"),
+    ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--gen-mode", "prior", "--results-path",
+                                                                  str(t / "results")],
+     "--gen-mode prior decodes draws of z"),  # fairseq opened results/generate-valid.txt before the refusal
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c, "prior"),
      "--gen-subset prior holds no text to encode: add --gen-mode prior"),
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--sample-mode", "line"],
@@ -206,5 +209,5 @@ ENTRY_POINT_CASES = [
 def test_each_entry_point_refuses_a_bad_value(tiny_data, tmp_path, trained, program, flags, message):
     (tmp_path / "a_file").write_text("some text\n")
     one_line_error(cli(program, flags(tiny_data, tmp_path, trained)), message)
-    written = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()]
+    written = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")]  # files and folders
     assert written == ["a_file"] and (tmp_path / "a_file").read_text() == "some text\n"

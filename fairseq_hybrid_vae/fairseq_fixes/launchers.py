@@ -5,6 +5,7 @@ GPU count) is above 1, so on CPU or one-GPU nodes every process trained alone. `
 launcher's world or refuses with the flag to add (docs/distributed.md).
 """
 
+import argparse
 import contextlib
 import datetime
 import os
@@ -12,10 +13,12 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional
+from typing import Callable, Iterator, List, Mapping, Optional
 
 import torch
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.distributed import utils as distributed_utils
+from fairseq_cli import generate
 
 from ..common.errors import MESSAGES_OF_OTHER_MODULES, InputError
 from ..criterions.hybrid_vae_elbo import warn_if_kl_weight_stays_low
@@ -145,14 +148,38 @@ def call_main(cfg, main: Callable, **kwargs) -> None:
         check_training_precision(cfg)
     if cfg.distributed_training.distributed_rank == 0 and getattr(cfg, "criterion", None) is not None:
         warn_if_kl_weight_stays_low(cfg.criterion, cfg.optimization.max_update)
-    save_dir = getattr(getattr(cfg, "checkpoint", None), "save_dir", None)
-    created_here = bool(save_dir) and not os.path.exists(save_dir)
-    try:
+    with left_empty_removed_on_failure([getattr(getattr(cfg, "checkpoint", None), "save_dir", None)]):
         _fairseq_call_main(cfg, main, **kwargs)
+
+
+_fairseq_generate_main = generate.main
+
+
+def generate_main(cfg) -> None:
+    """fairseq-generate's main. A run that fails leaves no empty --results-path folder or file: fairseq
+    opens generate-SPLIT.txt before it loads the model, so any refusal left an empty one behind."""
+    if isinstance(cfg, argparse.Namespace):
+        cfg = convert_namespace_to_omegaconf(cfg)
+    results = cfg.common_eval.results_path
+    made = [os.path.join(results, f"generate-{cfg.dataset.gen_subset}.txt"), results] if results else []
+    with left_empty_removed_on_failure(made):
+        _fairseq_generate_main(cfg)
+
+
+@contextlib.contextmanager
+def left_empty_removed_on_failure(paths: List[Optional[str]]) -> Iterator[None]:
+    """Of `paths` (files before their folders), those that do not exist yet are removed if the block
+    fails and leaves them empty; anything holding work is kept."""
+    made_here = [path for path in paths if path and not os.path.exists(path)]
+    try:
+        yield
     except BaseException:
-        if created_here:
+        for path in made_here:
             with contextlib.suppress(OSError):  # not empty (work in it), gone, or another rank's
-                os.rmdir(save_dir)
+                if os.path.isdir(path):
+                    os.rmdir(path)
+                elif os.path.getsize(path) == 0:
+                    os.remove(path)
         raise
 
 

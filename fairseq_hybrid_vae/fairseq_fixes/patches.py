@@ -11,6 +11,7 @@ from typing import Iterator, List, Sequence, Tuple
 from fairseq import checkpoint_utils, options
 from fairseq.distributed import utils as distributed_utils
 from fairseq.file_io import PathManager
+from fairseq_cli import generate
 
 from ..common import errors
 from . import checkpoint_safety, full_help, launchers
@@ -31,6 +32,8 @@ def command_line_replacements() -> List[Tuple[object, str, object]]:
         (distributed_utils, "broadcast_object", checkpoint_safety.broadcast_object),
         # Under torchrun or srun fairseq 0.12 trained each process alone: the launcher's world adopted.
         (distributed_utils, "call_main", launchers.call_main),
+        # fairseq-generate opens its --results-path file before loading the model: a refusal left it empty.
+        (generate, "main", launchers.generate_main),
     ]
 
 
