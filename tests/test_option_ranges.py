@@ -256,11 +256,13 @@ def test_python_api_warns_when_a_text_is_cut_to_l_units(vae, caplog):
     # A window model (the fixture's) reads "the cat " * 5 as 40 units: no EOS ends a window.
     vae.encode(["short", "the cat " * 5])
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warned == ["text 1 has 40 units, more than the model's L = 16: only its first 16 are encoded"]
+    assert warned == ["text 1 ('the cat the cat the cat ...') has 40 units, more than the model's L = 16: "
+                      "only its first 16 are encoded"]
     caplog.clear()  # encoded 2 at a time, a text is still named by its place in the list
-    vae.mean_posterior(["short"] * 3 + ["the cat " * 5], batch_size=2)
+    vae.mean_posterior(["short"] * 3 + ["the cat " * 3], batch_size=2)
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warned == ["text 3 has 40 units, more than the model's L = 16: only its first 16 are encoded"]
+    assert warned == ["text 3 ('the cat the cat the cat ') has 24 units, more than the model's L = 16: "
+                      "only its first 16 are encoded"]
 
 
 @pytest.mark.parametrize("arguments,message", [

@@ -400,8 +400,11 @@ class TextVAETask(FairseqTask):
             if len(units) > L:
                 # logged, not warnings.warn: no fixed stacklevel finds the caller's line through
                 # torch.no_grad's wrapper and the methods that encode, and a command prints it as one line
-                logger.warning(f"text {row} has {len(units)} units{'' if windows else ' with its EOS'}, "
-                               f"more than the model's L = {L}: only its first {L} are encoded")
+                # its start too: fairseq-interactive numbers texts within each buffer of lines read
+                start = text if len(text) <= TEXT_SHOWN else text[:TEXT_SHOWN] + "..."
+                logger.warning(f"text {row} ({start!r}) has {len(units)} units"
+                               f"{'' if windows else ' with its EOS'}, more than the model's L = {L}: only "
+                               f"its first {L} are encoded")
             units = units[:L]
             tokens[row, : len(units)] = torch.tensor(units, dtype=torch.long)
         return tokens
@@ -430,6 +433,8 @@ class TextVAETask(FairseqTask):
     def target_dictionary(self) -> Dictionary:
         return self.dictionary
 
+
+TEXT_SHOWN = 24  # characters of a text quoted in a warning about it
 
 LENGTH_DEFAULTS = {"min_len": 1, "max_len_a": 0, "max_len_b": 200}  # fairseq-generate's length options
 
