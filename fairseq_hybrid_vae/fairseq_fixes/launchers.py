@@ -2,7 +2,8 @@
 
 fairseq 0.12 reads torchrun's or srun's environment only when --distributed-world-size (default: the
 GPU count) is above 1, so on CPU or one-GPU nodes every process trained alone. `call_main` adopts the
-launcher's world or refuses with the flag to add (docs/distributed.md).
+launcher's world or refuses with the flag to add (docs/distributed.md). It and `generate_main`, where
+fairseq's commands start, also run the checks at start and remove what a failed start left empty.
 """
 
 import argparse
