@@ -203,3 +203,15 @@ def test_line_mode_refuses_a_min_len_no_sample_can_have(lengths, message):
         generate_from_prior(task, model, beam=1, **lengths)
     hypos = generate_from_prior(task, model, beam=1, min_len=4, max_len_a=0.5, max_len_b=0)  # 4 fits
     assert all(len(h[0]["tokens"]) == 5 for h in hypos)  # 4 units, then the EOS the length limit forces
+
+
+def test_fairseq_eval_lm_points_to_hybrid_vae_eval(tiny_data, checkpoint):
+    from conftest import PACKAGE_DIR
+    from fairseq import options
+    from fairseq_cli import eval_lm
+
+    args = options.parse_args_and_arch(options.get_eval_lm_parser(), [
+        tiny_data, "--user-dir", PACKAGE_DIR, "--task", "text_vae", "--sample-size", "16",
+        "--path", checkpoint, "--cpu", "--batch-size", "8"])
+    with pytest.raises(ValueError, match="^fairseq-eval-lm does not evaluate text_vae models: run hybrid"):
+        eval_lm.main(args)

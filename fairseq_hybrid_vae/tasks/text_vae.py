@@ -422,6 +422,13 @@ class TextVAETask(FairseqTask):
         return LineDataset(ListDataset(src_tokens, sizes=src_lengths), self.cfg.sample_size,
                            self.dictionary.pad(), self.dictionary.bos())
 
+    def eval_lm_dataloader(self, *args, **kwargs):
+        """fairseq-eval-lm: refused in a line naming the plugin's evaluation (fairseq's own command ended
+        in an AttributeError: this task is no language-modeling task)."""
+        raise InputError("fairseq-eval-lm does not evaluate text_vae models: run hybrid-vae-eval DATA --path "
+                         "CHECKPOINT (rec, KL, ELBO and IW-NLL in bits per unit; for a model without z, "
+                         "its exact NLL)")
+
     def max_positions(self):
         return (self.cfg.sample_size, self.cfg.sample_size)
 
