@@ -5,7 +5,6 @@
 """
 
 import copy
-import logging
 import os
 from typing import List, Sequence, Tuple
 
@@ -26,8 +25,6 @@ from .common.option_ranges import (
 )
 from .fairseq_fixes.patches import command_line_patches
 from .modules import interpolate_latents, reparameterize
-
-logger = logging.getLogger(__name__)
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 

@@ -389,18 +389,19 @@ class TextVAETask(FairseqTask):
         running text). A text longer than L units is cut to L, with a log line that says so."""
         windows, L, eos = self.cfg.sample_mode == "window", self.cfg.sample_size, self.dictionary.eos()
         fill = eos if not windows and self.cfg.line_padding == "eos" else self.dictionary.pad()
+        sentencepiece = self.build_bpe()
         tokens = torch.full((len(texts), L), fill, dtype=torch.long)
         for row, text in enumerate(texts):
             units = []
             for line in text.split("\n") if windows else [text]:
-                units += [self.dictionary.index(p) for p in self.build_bpe().encode(line).split(" ") if p]
+                units += [self.dictionary.index(p) for p in sentencepiece.encode(line).split(" ") if p]
                 units.append(eos)
             if windows:
                 units.pop()  # the last line's EOS: the text ends where it ends
             if len(units) > L:
                 # logged, not warnings.warn: no fixed stacklevel finds the caller's line through
-                # torch.no_grad's wrapper and the methods that encode, and a command prints it as one line
-                # its start too: fairseq-interactive numbers texts within each buffer of lines read
+                # torch.no_grad's wrapper and the methods that encode, and a command prints it as one
+                # line; quoted by its start too, as fairseq-interactive numbers texts per buffer read
                 start = text if len(text) <= TEXT_SHOWN else text[:TEXT_SHOWN] + "..."
                 logger.warning(f"text {row} ({start!r}) has {len(units)} units"
                                f"{'' if windows else ' with its EOS'}, more than the model's L = {L}: only "
