@@ -6,7 +6,7 @@ import torch
 
 from fairseq_hybrid_vae.data import LineDataset, WindowDataset
 
-PAD, BOS = 1, 0
+PAD, BOS, EOS = 1, 0, 2
 
 
 def test_random_windows_are_deterministic_per_seed_and_epoch():
@@ -70,7 +70,7 @@ class Lines:
 
 @pytest.mark.parametrize("long_lines,expected", [("drop", 2), ("truncate", 3)])
 def test_line_mode_pads_and_handles_long_lines(long_lines, expected):
-    dataset = LineDataset(Lines([3, 8, 5]), 5, PAD, BOS, long_lines=long_lines)
+    dataset = LineDataset(Lines([3, 8, 5]), 5, PAD, BOS, EOS, long_lines=long_lines)
     assert len(dataset) == expected
     first = dataset[0]["tokens"].tolist()
     assert first == [10, 11, 2, PAD, PAD]  # the line, its EOS, then padding
@@ -83,12 +83,12 @@ def test_line_mode_pads_and_handles_long_lines(long_lines, expected):
 
 def test_line_padding_eos_scores_every_position():
     """The paper's tweet accounting: EOS fills the line to L and every position is a target."""
-    dataset = LineDataset(Lines([3, 5]), 5, PAD, BOS, fill_eos=2)
+    dataset = LineDataset(Lines([3, 5]), 5, PAD, BOS, EOS, fill_with_eos=True)
     assert dataset[0]["tokens"].tolist() == [10, 11, 2, 2, 2]
     batch = dataset.collater([dataset[0], dataset[1]])
     assert batch["ntokens"] == 10  # both samples, all L positions
     assert batch["net_input"]["prev_output_tokens"][0].tolist() == [BOS, 10, 11, 2, 2]
-    padded = LineDataset(Lines([3, 5]), 5, PAD, BOS)
+    padded = LineDataset(Lines([3, 5]), 5, PAD, BOS, EOS)
     assert padded.collater([padded[0], padded[1]])["ntokens"] == 3 + 5
 
 

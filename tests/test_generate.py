@@ -181,10 +181,59 @@ def test_a_window_decodes_to_all_its_units_and_a_line_ends_at_eos(head, strategy
             assert len(hypo["tokens"]) == 2 and hypo["tokens"][-1] == eos  # min_len 1, then EOS
 
 
-def test_window_mode_refuses_length_options(tiny_data, checkpoint):
-    with pytest.raises(ValueError, match="--max-len-b 10: in window mode every sample decodes to exactly"):
-        run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--gen-mode", "prior", "--gen-subset",
-                                             "prior", "--max-len-b", "10"])
+@pytest.mark.parametrize("flags", [["--max-len-b", "10"], ["--match-source-len"]])
+def test_window_mode_refuses_length_options(tiny_data, checkpoint, flags):
+    with pytest.raises(ValueError, match=f"{' '.join(flags)}: in window mode every sample decodes"):
+        run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--gen-mode", "reconstruct",
+                                             "--gen-subset", "valid"] + flags)
+
+
+def reconstruct_lines(task, model, texts, ids=None, **generation):
+    """The task's reconstructions of `texts` (lists of unit ids) as one batch of its line dataset."""
+    import torch
+    from fairseq.data import ListDataset
+    from fairseq.dataclass.configs import GenerationConfig
+
+    from fairseq_hybrid_vae.data import LineDataset
+
+    d = task.dictionary
+    lines = [torch.tensor(text + [d.eos()]) for text in texts]
+    dataset = LineDataset(ListDataset(lines, sizes=[len(line) for line in lines]), task.cfg.sample_size,
+                          d.pad(), d.bos(), d.eos(), long_lines="truncate")
+    sample = dataset.collater([dataset[i] for i in range(len(texts))])
+    if ids is not None:
+        sample["id"] = torch.tensor(ids)
+    generator = task.build_generator([model], GenerationConfig(**generation))
+    return task.inference_step(generator, [model], sample)
+
+
+@pytest.mark.parametrize("head", ["lstm", "bytenet", "none"])
+@pytest.mark.parametrize("eos_bias", [30.0, -1e4])
+def test_match_source_len_decodes_each_line_to_its_inputs_length(head, eos_bias):
+    """fairseq's --match-source-len in line mode: as many units as the input line, then EOS, whether
+    the decoder would end at once (EOS favoured) or never (EOS suppressed)."""
+    task, model = tiny_task_and_model(8, "line", head, eos_bias=eos_bias)
+    a, b = (task.dictionary.index(c) for c in "ab")
+    texts = [[a, b, a], [b], [a] * 8, [b, b, a, a, b]]  # 8 units: a line cut at L, no EOS in the sample
+    for strategy in [{"beam": 1}, {"beam": 2, "nbest": 2}]:
+        for text, hypos in zip(texts, reconstruct_lines(task, model, texts, match_source_len=True,
+                                                        **strategy)):
+            for hypo in hypos:
+                assert hypo["tokens"].tolist()[len(text):] == [task.dictionary.eos()]
+                assert task.dictionary.eos() not in hypo["tokens"].tolist()[:len(text)]
+
+
+def test_diverse_beam_groups_decode_each_line_as_alone():
+    """fairseq 0.12's DiverseBeamSearch keeps per-sentence state indexed by sample id: with ids that
+    are not 0..B-1 (any batch but the first) it failed; each line now decodes as it does alone."""
+    task, model = tiny_task_and_model(8, "line")
+    a, b = (task.dictionary.index(c) for c in "ab")
+    texts = [[a, b, a], [b, b], [a, a, b, b, a]]
+    diverse = {"beam": 4, "nbest": 4, "diverse_beam_groups": 2}
+    together = reconstruct_lines(task, model, texts, ids=[7, 3, 12], **diverse)
+    for text, hypos in zip(texts, together):
+        alone = reconstruct_lines(task, model, [text], ids=[0], **diverse)[0]
+        assert [h["tokens"].tolist() for h in hypos] == [h["tokens"].tolist() for h in alone]
 
 
 @pytest.mark.parametrize("lengths,message", [

@@ -1,6 +1,6 @@
 """Fixed-length samples of L units: random or consecutive windows of a token stream, or whole lines."""
 
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 import torch
@@ -47,11 +47,16 @@ class FixedLengthDataset(FairseqDataset):
             "ntokens": int(target.ne(self.pad).sum()),
             "net_input": {
                 "src_tokens": target,
-                "src_lengths": torch.full((target.size(0),), self.sample_size),
+                "src_lengths": self.text_lengths(target),
                 "prev_output_tokens": prev_output_tokens,
             },
             "target": target if self.has_target else None,
         }
+
+    def text_lengths(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, L) -> (B,): each sample's units, what fairseq-generate's --match-source-len decodes: a
+        window's L."""
+        return torch.full((tokens.size(0),), self.sample_size)
 
     def num_tokens(self, index: int) -> int:
         return self.sample_size
@@ -132,8 +137,8 @@ class WindowDataset(FixedLengthDataset):
 class LineDataset(FixedLengthDataset):
     """One line (ending in EOS) per sample, padded to L; longer lines are dropped or truncated.
 
-    With `fill_eos` the padding is more EOS symbols, which the model must predict, so every sample is
-    scored over all L positions: the authors' tweet accounting (their <end> then <pad>, both targets).
+    With `fill_with_eos` the padding is more EOS symbols, which the model must predict, so every sample
+    is scored over all L positions: the authors' tweet accounting (their <end> then <pad>, both targets).
     """
 
     def __init__(
@@ -142,13 +147,15 @@ class LineDataset(FixedLengthDataset):
         sample_size: int,
         pad: int,
         bos: int,
+        eos: int,
         long_lines: str = "drop",
         shuffle_seed: int | None = None,
-        fill_eos: Optional[int] = None,
+        fill_with_eos: bool = False,
     ):
         super().__init__(sample_size, pad, bos, shuffle_seed)
-        if fill_eos is not None:
-            self.fill = fill_eos
+        self.eos = eos
+        if fill_with_eos:
+            self.fill = eos
         self.lines = lines
         lengths = np.asarray(lines.sizes)
         self.indices = np.arange(len(lengths))
@@ -162,6 +169,10 @@ class LineDataset(FixedLengthDataset):
 
     def sample_tokens(self, index: int) -> np.ndarray:
         return self.lines[self.indices[index]][: self.sample_size].numpy()
+
+    def text_lengths(self, tokens: torch.Tensor) -> torch.Tensor:
+        """A line's units, its EOS and padding not counted (as fairseq counts a source's length)."""
+        return (tokens.ne(self.pad) & tokens.ne(self.eos)).sum(dim=1)  # (B,)
 
 
 class PriorDataset(FixedLengthDataset):

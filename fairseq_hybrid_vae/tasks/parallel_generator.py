@@ -11,13 +11,14 @@ from torch import Tensor
 
 class ParallelGenerator:
     def __init__(self, tgt_dict, sampling: bool = False, sampling_topk: int = -1,
-                 temperature: float = 1.0, eos: Optional[int] = None):
+                 temperature: float = 1.0, eos: Optional[int] = None, match_source_len: bool = False):
         self.tgt_dict = tgt_dict
         self.pad, self.bos, self.unk = tgt_dict.pad(), tgt_dict.bos(), tgt_dict.unk()
         self.eos = tgt_dict.eos() if eos is None else eos  # what ends a hypothesis, as in SequenceGenerator
         self.sampling = sampling
         self.sampling_topk = sampling_topk
         self.temperature = temperature
+        self.match_source_len = match_source_len
         self.symbols_to_strip_from_output = {self.eos}
 
     @torch.no_grad()
@@ -31,6 +32,13 @@ class ParallelGenerator:
         lprobs = torch.log_softmax(logits.float() / self.temperature, dim=-1)
         lprobs[:, :, [self.pad, self.bos]] = -math.inf  # never emitted, as in SequenceGenerator
         lprobs[:, 0, self.eos] = -math.inf  # a sample has at least one unit (min_len 1)
+        if self.match_source_len:  # as many units as the input's text, then the end (as fairseq's search)
+            steps = torch.arange(lprobs.size(1), device=lprobs.device)  # (L,)
+            lengths = net_input["src_lengths"].unsqueeze(1)  # (B, 1)
+            lprobs[..., self.eos].masked_fill_(steps < lengths, -math.inf)  # (B, L)
+            end_only = torch.full_like(lprobs[0, 0], -math.inf)  # (V,)
+            end_only[self.eos] = 0
+            lprobs[steps == lengths] = end_only  # the position after the text
         if self.sampling:
             tokens = self._sample(lprobs)  # (B, L)
         else:

@@ -240,9 +240,8 @@ class TextVAETask(FairseqTask):
             logger.info(f"{split}: {len(stream)} units, {len(dataset)} windows of {L}")
         else:
             seed = self.cfg.seed if training else None
-            fill_eos = self.dictionary.eos() if self.cfg.line_padding == "eos" else None
-            dataset = LineDataset(lines, L, pad, bos, self.cfg.long_lines, shuffle_seed=seed,
-                                  fill_eos=fill_eos)
+            dataset = LineDataset(lines, L, pad, bos, self.dictionary.eos(), self.cfg.long_lines,
+                                  shuffle_seed=seed, fill_with_eos=self.cfg.line_padding == "eos")
             dataset.set_epoch(epoch)
             logger.info(
                 f"{split}: {len(dataset)} lines of at most {L} units "
@@ -310,7 +309,10 @@ class TextVAETask(FairseqTask):
                              "--gen-subset prior (and --num-samples N)")
         with torch.no_grad(), self.autocast(models[0]):
             sample["net_input"]["z"] = self.latent_codes(models[0], sample)
-            hypotheses = generator.generate(models, sample, prefix_tokens=prefix_tokens,
+            # fairseq 0.12's DiverseBeamSearch indexes its per-sentence state by sample["id"], dataset
+            # indices where it needs positions in the batch (an IndexError from the second batch on).
+            positions = {**sample, "id": torch.arange(sample["net_input"]["src_tokens"].size(0))}
+            hypotheses = generator.generate(models, positions, prefix_tokens=prefix_tokens,
                                             constraints=constraints, bos_token=self.dictionary.bos())
         if self.cfg.gen_mode != "interpolate":
             # The target is the input itself: fairseq-generate, which reads it after this step, would
@@ -359,6 +361,7 @@ class TextVAETask(FairseqTask):
                 self.target_dictionary, sampling=getattr(args, "sampling", False),
                 sampling_topk=getattr(args, "sampling_topk", -1),
                 temperature=getattr(args, "temperature", 1.0), eos=end,
+                match_source_len=getattr(args, "match_source_len", False),
             )
         args = copy.deepcopy(args)
         with open_dict(args) if OmegaConf.is_config(args) else contextlib.nullcontext():
@@ -421,7 +424,7 @@ class TextVAETask(FairseqTask):
             raise InputError(f"--gen-mode {self.cfg.gen_mode} does not read typed lines one by one: run "
                              "hybrid-vae-generate (docs/results.md), or reconstruct or steer here")
         return LineDataset(ListDataset(src_tokens, sizes=src_lengths), self.cfg.sample_size,
-                           self.dictionary.pad(), self.dictionary.bos())
+                           self.dictionary.pad(), self.dictionary.bos(), self.dictionary.eos())
 
     def eval_lm_dataloader(self, *args, **kwargs):
         """fairseq-eval-lm: refused in a line naming the plugin's evaluation (fairseq's own command ended
@@ -448,11 +451,13 @@ LENGTH_DEFAULTS = {"min_len": 1, "max_len_a": 0, "max_len_b": 200}  # fairseq-ge
 
 
 def check_window_lengths(args, sample_size: int) -> None:
-    """A window decodes to its L units: fairseq's length options would only contradict that."""
-    for name, default in LENGTH_DEFAULTS.items():
+    """A window decodes to its L units: fairseq's length options would only contradict that (and
+    --match-source-len's search would hold back EOS, a line break inside a window)."""
+    for name, default in {**LENGTH_DEFAULTS, "match_source_len": False}.items():
         value = getattr(args, name, default)
         if value != default:
-            raise InputError(f"{option_name(name)} {value}: in window mode every sample decodes "
+            given = option_name(name) + ("" if isinstance(value, bool) else f" {value}")
+            raise InputError(f"{given}: in window mode every sample decodes "
                              f"to exactly its L = {sample_size} units; drop the option (or train "
                              "with --sample-mode line for samples that end at EOS)")
 
