@@ -192,6 +192,8 @@ ENTRY_POINT_CASES = [
      "--sample-mode line differs from the checkpoint's window: pass --sample-mode window"),
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--beam", "0"],
      "--beam 0 is out of range"),
+    ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--post-process", "sentencepiece"],
+     "--post-process sentencepiece (or --remove-bpe): the task already turns"),  # S-/D- without spaces
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c.parent), "is a folder: give a file"),
     ("hybrid-vae-validate", lambda d, t, c: generate_flags(d, c.parent)[:9] + ["--cpu", "--batch-size", "8"],
      "is a folder: give a file"),

@@ -1,7 +1,8 @@
 """The few values of fairseq's own options that fairseq accepts and then misleads or loses work with:
 `--lr 0` (nothing learned, the whole run), `--clip-norm` below 0 (clipping silently off), a
-`--save-dir` that is a file (fails at the first checkpoint), and training precisions the machine does
-not have (a traceback about CUDA or torch_xla). docs/reliability.md says why only these.
+`--save-dir` that is a file (fails at the first checkpoint), training precisions the machine does
+not have (a traceback about CUDA or torch_xla), and `--post-process` (text without its spaces).
+docs/reliability.md says why only these.
 """
 
 import importlib.util
@@ -29,8 +30,15 @@ def fairseq_values(cfg: Any) -> Iterator[Tuple[str, Any]]:
 
 
 def check_fairseq_options(cfg: Any) -> None:
-    """Raise InputError for the first of FAIRSEQ_RANGES out of range (a parsed command line or a config)."""
+    """Raise InputError for the first of FAIRSEQ_RANGES out of range (a parsed command line or a config),
+    or a --post-process: fairseq applies it to the units before the task's sentencepiece decoder, which
+    then reads words as units ("sentencepiece" printed every S-/D- line without its spaces)."""
     for name, value in fairseq_values(cfg):
+        if name == "post_process" and value:
+            raise InputError(f"--post-process {value.strip()} (or --remove-bpe): the task already turns "
+                             "units into text with the data's sentencepiece model, and fairseq's "
+                             "post-processing before it garbles that text (sentencepiece: every space lost): "
+                             "drop the option")
         if name not in FAIRSEQ_RANGES or isinstance(value, str):  # str: an interpolation
             continue
         complaint = out_of_range(name, value, FAIRSEQ_RANGES[name])  # --lr is a list: item by item
