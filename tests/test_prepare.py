@@ -7,7 +7,8 @@ import pytest
 import sentencepiece as spm
 from fairseq.data import Dictionary, data_utils
 
-from fairseq_hybrid_vae.cli.prepare import cli_main, normalize_tweet
+from fairseq_hybrid_vae.cli.prepare import cli_main
+from fairseq_hybrid_vae.data.text_units import normalize_tweet
 
 TEXT = [
     " the <unk> company said N shares rose $ N ",
@@ -34,7 +35,7 @@ def test_char_units_round_trip_exactly(tmp_path):
     corpus.write_text("\n".join(TEXT * 5) + "\n", encoding="utf-8")
     cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "data")])
     assert sorted(os.listdir(tmp_path / "data")) == [
-        "dict.txt", "spm.model", "train.bin", "train.idx", "valid.bin", "valid.idx"
+        "dict.txt", "normalization.txt", "spm.model", "train.bin", "train.idx", "valid.bin", "valid.idx"
     ]
     assert decode(str(tmp_path / "data"), "train") == TEXT * 5
 
@@ -72,6 +73,36 @@ def test_tweet_mode_drops_blank_and_duplicate_lines(tmp_path):
     cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(tmp_path / "d"),
               "--normalize", "tweets"])
     assert decode(str(tmp_path / "d"), "train") == ["@userid hi", "other one"]
+
+
+def test_texts_encoded_for_a_model_are_normalized_as_its_data(tmp_path):
+    """--normalize is recorded in the folder, and the task encodes a user's raw tweet as the corpus's
+    tweets were (an @mention as @userid, a URL as url, HTML unescaped); a folder prepared before the
+    record encodes texts as they are, and a damaged record is one line."""
+    from fairseq_hybrid_vae.data.prepared_files import DamagedDataError
+    from fairseq_hybrid_vae.tasks.text_vae import TextVAEConfig, TextVAETask
+
+    corpus = tmp_path / "tweets.txt"
+    corpus.write_text("@a hi there http://x.y\nother one & more\n", encoding="utf-8")
+    raw = ["@bob hi  there https://t.co/z &amp; more"]
+    by_hand = [normalize_tweet(raw[0])]
+
+    def task_of(dest):
+        return TextVAETask.setup_task(TextVAEConfig(data=str(dest), sample_mode="line", sample_size=64))
+
+    for normalize in ["tweets", "none"]:
+        dest = tmp_path / normalize
+        cli_main(["--train", str(corpus), "--valid", str(corpus), "--destdir", str(dest),
+                  "--normalize", normalize])
+        assert (dest / "normalization.txt").read_text() == normalize + "\n"
+        task = task_of(dest)
+        assert task.encode_texts(raw).equal(task.encode_texts(by_hand)) == (normalize == "tweets")
+    (tmp_path / "tweets" / "normalization.txt").unlink()  # as prepared before the record
+    task = task_of(tmp_path / "tweets")
+    assert not task.encode_texts(raw).equal(task.encode_texts(by_hand))
+    (tmp_path / "tweets" / "normalization.txt").write_text("twets\n")
+    with pytest.raises(DamagedDataError, match="normalization.txt is damaged .'twets' is not a"):
+        task_of(tmp_path / "tweets").encode_texts(raw)
 
 
 def test_character_coverage_maps_rare_characters_to_unk(tmp_path):

@@ -1,11 +1,10 @@
 """hybrid-vae-prepare: raw UTF-8 text -> sentencepiece units -> fairseq binarized data (DATA/{train,valid,
-test}.{bin,idx}, dict.txt, spm.model). Each line's units end in EOS, the newline; `--unit char`
-round-trips the text exactly.
+test}.{bin,idx}, dict.txt, spm.model, normalization.txt). Each line's units end in EOS, the newline;
+`--unit char` round-trips the text exactly.
 """
 
 import argparse
 import hashlib
-import html
 import itertools
 import logging
 import os
@@ -23,6 +22,8 @@ from tqdm import tqdm
 
 from ..common.errors import InputError
 from ..common.option_ranges import AT_LEAST_2, Checked, OneLineArgumentParser, PathKind, Range, Validated
+from ..data.prepared_files import NORMALIZATION_FILE
+from ..data.text_units import NORMALIZERS
 from .commands import configure_output
 
 logger = logging.getLogger("fairseq_hybrid_vae.cli.prepare")
@@ -35,18 +36,6 @@ CHUNK_LINES = 10_000
 SENTENCEPIECE_SAMPLE_LINES = 500_000
 # Inputs at least this large show a progress bar.
 PROGRESS_BAR_BYTES = 10 << 20
-
-
-def normalize_tweet(line: str) -> str:
-    """The paper's tweet preprocessing plus HTML unescape and collapsed whitespace."""
-    tokens = []
-    for token in html.unescape(line).split():
-        if token.startswith(("http://", "https://")):
-            token = "url"
-        elif token.startswith("@"):
-            token = "@userid"
-        tokens.append(token)
-    return " ".join(tokens)
 
 
 @dataclass
@@ -93,7 +82,7 @@ def normalized(lines: Iterator[str], mode: str) -> Iterator[str]:
         yield from lines
         return
     seen: Set[bytes] = set()
-    for line in map(normalize_tweet, lines):
+    for line in map(NORMALIZERS[mode], lines):
         digest = hashlib.blake2b(line.encode(), digest_size=8).digest()
         if line and digest not in seen:
             seen.add(digest)
@@ -266,6 +255,8 @@ def prepare(args: argparse.Namespace) -> None:
             logger.info(f"{split}: {counts['lines']} lines, {counts['units']} units "
                         f"(EOS included), {counts['unknown']} unknown")
         os.remove(os.path.join(scratch, "spm.vocab"))
+        with open(os.path.join(scratch, NORMALIZATION_FILE), "w", encoding="utf-8") as f:
+            f.write(args.normalize + "\n")
         for name in os.listdir(scratch):
             os.replace(os.path.join(scratch, name), os.path.join(args.destdir, name))
     logger.info(f"wrote {args.destdir}: {len(dictionary)} types in dict.txt ({args.unit} units)")
@@ -308,9 +299,10 @@ def get_parser() -> argparse.ArgumentParser:
                         default=1.0,
                         help="share of characters kept; rarer ones become <unk> (e.g. 0.9995 "
                         "for tweets with emoji and mojibake)")
-    parser.add_argument("--normalize", choices=["none", "tweets"], default="none",
+    parser.add_argument("--normalize", choices=sorted(NORMALIZERS), default="none",
                         help="tweets: @mentions -> @userid, URLs -> url (the paper), HTML unescape, "
-                        "collapsed spaces, no blank or duplicate lines")
+                        "collapsed spaces, no blank or duplicate lines; recorded in the folder, so texts "
+                        "encoded for its models later are normalized alike")
     parser.add_argument("--encoding-errors", choices=["strict", "replace"], default="strict",
                         help="undecodable bytes: stop with the line number, or replace with U+FFFD")
     return parser

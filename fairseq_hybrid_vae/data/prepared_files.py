@@ -22,6 +22,10 @@ INDEX_MAGIC = b"MMIDIDX\x00\x00"
 INDEX_HEADER = struct.Struct("<9sQBQ")
 
 
+# hybrid-vae-prepare's --normalize, one word: texts encoded for the folder's models go through it too.
+NORMALIZATION_FILE = "normalization.txt"
+
+
 class DamagedDataError(InputError):
     """A prepared data file that is truncated or damaged."""
 
@@ -95,3 +99,16 @@ def load_sentencepiece(path: str, dictionary: Dictionary) -> spm.SentencePiecePr
     if unknown:
         raise DamagedDataError(path, f"{len(unknown)} units of its dict.txt are not among its pieces")
     return sp
+
+
+def load_normalization(data_dir: str, known) -> str:
+    """The --normalize a folder was prepared with, one of `known`; "none" for a folder prepared before
+    the plugin recorded it."""
+    path = os.path.join(data_dir, NORMALIZATION_FILE)
+    if not os.path.isfile(path):
+        return "none"
+    with open(path, encoding="utf-8", errors="replace") as f:
+        name = f.read().strip()
+    if name not in known:
+        raise DamagedDataError(path, f"{name[:20]!r} is not a normalization: {', '.join(sorted(known))}")
+    return name

@@ -31,8 +31,8 @@ from ..common.option_ranges import (
     shown,
 )
 from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
-from ..data.prepared_files import load_dictionary, load_split
-from ..data.text_units import SentencePieceDecoder, dictionary_checksum
+from ..data.prepared_files import load_dictionary, load_normalization, load_split
+from ..data.text_units import NORMALIZERS, SentencePieceDecoder, dictionary_checksum
 from ..models.text_vae_model import fill_in_old_options
 from ..modules import interpolate_latents, reparameterize
 from .distributed import average_batch_norm_statistics
@@ -382,12 +382,14 @@ class TextVAETask(FairseqTask):
         """The data's sentencepiece model (loaded once): it detokenizes fairseq-generate's S-/T-/D- lines
         and encodes texts (encode_texts)."""
         if self._sentencepiece is None:
-            model_file = os.path.join(utils.split_paths(self.cfg.data)[0], "spm.model")
-            self._sentencepiece = SentencePieceDecoder(model_file, self.dictionary)
+            folder = utils.split_paths(self.cfg.data)[0]
+            self._sentencepiece = SentencePieceDecoder(os.path.join(folder, "spm.model"), self.dictionary,
+                                                       load_normalization(folder, NORMALIZERS))
         return self._sentencepiece
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """(B, L): each text's units padded to L as in training (more EOS with --line-padding eos); in
+        """(B, L): each text's units padded to L as in training (more EOS with --line-padding eos), after
+        the normalization the data was prepared with (hybrid-vae-prepare --normalize); in
         line mode an EOS ends the text, in window mode every line break is an EOS (a window is cut from
         running text). A text longer than L units is cut to L, with a log line that says so."""
         windows, L, eos = self.cfg.sample_mode == "window", self.cfg.sample_size, self.dictionary.eos()
