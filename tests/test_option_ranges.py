@@ -8,9 +8,11 @@ parsers), so an option added without a range fails `test_every_*_option_declares
 import argparse
 import dataclasses
 import importlib.util
+import itertools
 import logging
 import os
 import typing
+from collections import Counter
 
 import pytest
 import torch
@@ -263,6 +265,26 @@ def test_python_api_warns_when_a_text_is_cut_to_l_units(vae, caplog):
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warned == ["text 3 ('the cat the cat the cat ') has 24 units, more than the model's L = 16: "
                       "only its first 16 are encoded"]
+
+
+def test_python_api_warns_of_units_the_dictionary_lacks(vae, caplog):
+    """Characters the training text never had (here capitals, a Q, an emoji: the tiny corpus is
+    lowercase) are read as <unk>, a run of them as one (sentencepiece's unknown piece): one warning
+    per call lists them by frequency."""
+    known = set(vae.task.dictionary.symbols) | {" "}
+    texts = ["the cat", "The Cat sees Q", "a dog \U0001F600", "QQ"]
+    expected = Counter("".join(run) for text in texts
+                       for is_known, run in itertools.groupby(text, key=lambda c: c in known) if not is_known)
+    assert list(expected) == ["T", "C", "Q", "\U0001F600", "QQ"]  # the premise: these are not units
+    tokens = vae.task.encode_texts(texts)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    listed = ", ".join(f"{c!r} x{n}" for c, n in expected.most_common())
+    assert warned == [f"3 of 4 texts hold units the model's dictionary lacks, each read as <unk>: {listed} "
+                      "(first in text 1, 'The Cat sees Q')"]
+    assert int((tokens == vae.task.dictionary.unk()).sum()) == sum(expected.values())
+    caplog.clear()
+    vae.task.encode_texts(["the cat", "a dog"])
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
 
 
 @pytest.mark.parametrize("arguments,message", [

@@ -4,6 +4,7 @@ import contextlib
 import copy
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -396,23 +397,32 @@ class TextVAETask(FairseqTask):
         fill = eos if not windows and self.cfg.line_padding == "eos" else self.dictionary.pad()
         sentencepiece = self.build_bpe()
         tokens = torch.full((len(texts), L), fill, dtype=torch.long)
+        unknown, rows_with_unknown = Counter(), set()  # units the dictionary lacks, read as <unk>
         for row, text in enumerate(texts):
             units = []
             for line in text.split("\n") if windows else [text]:
-                units += [self.dictionary.index(p) for p in sentencepiece.encode(line).split(" ") if p]
-                units.append(eos)
+                pieces = [p for p in sentencepiece.encode(line).split(" ") if p]
+                missing = [p for p in pieces if p not in self.dictionary.indices]
+                unknown.update(missing)
+                rows_with_unknown.update([row] if missing else [])
+                units += [self.dictionary.index(p) for p in pieces] + [eos]
             if windows:
                 units.pop()  # the last line's EOS: the text ends where it ends
             if len(units) > L:
                 # logged, not warnings.warn: no fixed stacklevel finds the caller's line through
                 # torch.no_grad's wrapper and the methods that encode, and a command prints it as one
                 # line; quoted by its start too, as fairseq-interactive numbers texts per buffer read
-                start = text if len(text) <= TEXT_SHOWN else text[:TEXT_SHOWN] + "..."
-                logger.warning(f"text {row} ({start!r}) has {len(units)} units"
+                logger.warning(f"text {row} ({shown_start(text)!r}) has {len(units)} units"
                                f"{'' if windows else ' with its EOS'}, more than the model's L = {L}: only "
                                f"its first {L} are encoded")
             units = units[:L]
             tokens[row, : len(units)] = torch.tensor(units, dtype=torch.long)
+        if unknown:  # e.g. capitals for a PTB model, emoji left out by --character-coverage
+            first = min(rows_with_unknown)
+            listed = ", ".join(f"{piece!r} x{n}" for piece, n in unknown.most_common(UNKNOWN_SHOWN))
+            logger.warning(f"{len(rows_with_unknown)} of {len(texts)} texts hold units the model's "
+                           f"dictionary lacks, each read as <unk>: {listed} (first in text {first}, "
+                           f"{shown_start(texts[first])!r})")
         return tokens
 
     def get_interactive_tokens_and_lengths(self, lines, encode_fn):
@@ -448,6 +458,11 @@ class TextVAETask(FairseqTask):
 
 
 TEXT_SHOWN = 24  # characters of a text quoted in a warning about it
+UNKNOWN_SHOWN = 10  # unknown units listed in a warning, the most frequent first
+
+
+def shown_start(text: str) -> str:
+    return text if len(text) <= TEXT_SHOWN else text[:TEXT_SHOWN] + "..."
 
 LENGTH_DEFAULTS = {"min_len": 1, "max_len_a": 0, "max_len_b": 200}  # fairseq-generate's length options
 
