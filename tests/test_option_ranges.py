@@ -37,6 +37,7 @@ from fairseq_hybrid_vae.common.option_ranges import (
 from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboConfig
 from fairseq_hybrid_vae.fairseq_fixes.fairseq_options import (
     FAIRSEQ_RANGES,
+    check_best_checkpoint_metric,
     check_fairseq_options,
     check_training_precision,
 )
@@ -137,6 +138,36 @@ def test_a_misleading_fairseq_value_is_refused_when_parsed_and_in_a_config(tmp_p
     with pytest.raises(InputError, match=f"^{flag} .*out of range"):
         check_fairseq_options(OmegaConf.create({"optimization": {name: [bad] if name == "lr" else bad}}))
     check_fairseq_options(OmegaConf.create({"optimization": {"lr": [1e-3], "clip_norm": 0.0}}))  # defaults
+
+
+def test_the_criterion_logs_exactly_its_validation_metrics():
+    """VALIDATION_METRICS, which --best-checkpoint-metric is checked against, is what reduce_metrics logs
+    (for a model with an aux head: every term)."""
+    from fairseq.logging import metrics
+
+    from fairseq_hybrid_vae.criterions.hybrid_vae_elbo import HybridVAEElboCriterion
+
+    log = {key: 1.0 for key in ["loss", "rec", "kl", "kl_weight", "aux", "alpha", "ntokens", "nsentences"]}
+    with metrics.aggregate(new_root=True) as logged:
+        HybridVAEElboCriterion.reduce_metrics([log])
+    assert sorted(logged.get_smoothed_values()) == sorted(HybridVAEElboCriterion.VALIDATION_METRICS)
+
+
+@pytest.mark.parametrize("metric,disable_validation,refused", [
+    ("iw_nll", False, True), ("iw_nll", True, False), ("elbo", False, False), ("kl_nats", False, False)])
+def test_a_best_checkpoint_metric_the_criterion_never_logs_is_refused(metric, disable_validation, refused):
+    """fairseq reads --best-checkpoint-metric after the first validation: a name the criterion does not
+    log ended the run there (KeyError), with no checkpoint saved."""
+    cfg = OmegaConf.create({"checkpoint": {"best_checkpoint_metric": metric},
+                            "criterion": {"_name": "hybrid_vae_elbo"},
+                            "dataset": {"disable_validation": disable_validation}})
+    if refused:
+        with pytest.raises(InputError, match=f"^--best-checkpoint-metric {metric} is not a validation"):
+            check_best_checkpoint_metric(cfg)
+    else:
+        check_best_checkpoint_metric(cfg)
+    cfg.criterion._name = "cross_entropy"  # another criterion: fairseq's own behaviour
+    check_best_checkpoint_metric(cfg)
 
 
 @pytest.mark.parametrize("flag,on_cpu,cuda,xla,refused", [

@@ -138,6 +138,9 @@ class HybridVAEElboCriterion(FairseqCriterion):
     in bits per unit; every logged term is too, except `kl_nats` (nats per sample) and `kl_weight`.
     """
 
+    # What reduce_metrics logs, each a possible --best-checkpoint-metric (aux and alpha: with an aux head).
+    VALIDATION_METRICS = ("loss", "elbo", "rec", "kl", "aux", "alpha", "kl_nats", "kl_weight")
+
     @classmethod
     def build_criterion(cls, cfg: HybridVAEElboConfig, task):
         check_options(cfg, HybridVAEElboConfig)

@@ -1,7 +1,9 @@
 """The few values of fairseq's own options that fairseq accepts and then misleads or loses work with:
 `--lr 0` (nothing learned, the whole run), `--clip-norm` below 0 (clipping silently off), a
-`--save-dir` that is a file (fails at the first checkpoint), training precisions the machine does
-not have (a traceback about CUDA or torch_xla), and `--post-process` (text without its spaces).
+`--save-dir` that is a file (fails at the first checkpoint), a `--best-checkpoint-metric` the
+criterion does not log (fails at the first validation, before any checkpoint), training precisions the
+machine does not have (a traceback about CUDA or torch_xla), and `--post-process` (text without its
+spaces).
 docs/reliability.md says why only these.
 """
 
@@ -9,6 +11,7 @@ import importlib.util
 from typing import Any, Iterator, Tuple
 
 import torch
+from fairseq.criterions import CRITERION_REGISTRY
 from omegaconf import DictConfig, OmegaConf
 
 from ..common.errors import InputError
@@ -53,6 +56,17 @@ def check_paths(cfg: DictConfig) -> None:
         complaint = wrong_kind(value, kind) if value else None
         if complaint:
             raise InputError(f"{option_name(name)} {complaint}")
+
+
+def check_best_checkpoint_metric(cfg: DictConfig) -> None:
+    """A --best-checkpoint-metric that the criterion logs (its VALIDATION_METRICS): fairseq reads it
+    only after the first validation, where another name ended the run in a KeyError with nothing saved."""
+    metric, criterion = cfg.checkpoint.best_checkpoint_metric, cfg.criterion.get("_name")
+    logged = getattr(CRITERION_REGISTRY.get(criterion), "VALIDATION_METRICS", None)
+    if logged and metric not in logged and not cfg.dataset.disable_validation:
+        raise InputError(f"--best-checkpoint-metric {metric} is not a validation metric of {criterion}: "
+                         f"choose one of {', '.join(logged)} (for IW-NLL, run hybrid-vae-eval on the "
+                         "checkpoints)")
 
 
 # fairseq's training precisions for a CUDA GPU only (the memory-efficient flag first: it sets --fp16 too):

@@ -23,7 +23,12 @@ from fairseq_cli import generate
 
 from ..common.errors import MESSAGES_OF_OTHER_MODULES, InputError
 from ..criterions.hybrid_vae_elbo import warn_if_kl_weight_stays_low
-from .fairseq_options import check_fairseq_options, check_paths, check_training_precision
+from .fairseq_options import (
+    check_best_checkpoint_metric,
+    check_fairseq_options,
+    check_paths,
+    check_training_precision,
+)
 
 # Keys the surviving ranks set in the rendezvous store after a collective failed (lost_rank_message).
 ANSWER_KEY = "fairseq_hybrid_vae/alive_after_failure/{rank}"
@@ -147,6 +152,7 @@ def call_main(cfg, main: Callable, **kwargs) -> None:
     check_paths(cfg)
     if getattr(main, "__module__", None) == "fairseq_cli.train":  # fairseq-train and hydra-train
         check_training_precision(cfg)
+        check_best_checkpoint_metric(cfg)
     if cfg.distributed_training.distributed_rank == 0 and getattr(cfg, "criterion", None) is not None:
         warn_if_kl_weight_stays_low(cfg.criterion, cfg.optimization.max_update)
     with left_empty_removed_on_failure([getattr(getattr(cfg, "checkpoint", None), "save_dir", None)]):
