@@ -39,6 +39,7 @@ def test_training_and_its_tools_print_no_warnings_or_debug_lines(tiny_data, tmp_
                     "--windows-per-epoch", "8", "--save-dir", str(tmp_path / "checkpoints"),
                     *tiny_model_flags("hybrid_vae_lstm"), cwd=str(tmp_path))
     assert "done training" in train and noise(train) == [], noise(train) or train[-2000:]
+    assert "has already been imported" not in train  # fairseq's line about the --user-dir the command adds
     checkpoint = str(tmp_path / "checkpoints" / "checkpoint_last.pt")
     for name, args in [("hybrid-vae-generate", ["--task", "text_vae", "--sample-size", "16", "--gen-mode",
                                                 "reconstruct", "--gen-subset", "valid", "--max-sentences",
