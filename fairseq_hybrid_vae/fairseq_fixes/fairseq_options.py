@@ -1,6 +1,7 @@
 """The few values of fairseq's own options that fairseq accepts and then misleads or loses work with:
 `--lr 0` (nothing learned, the whole run), `--clip-norm` below 0 (clipping silently off), a
-`--save-dir` that is a file (fails at the first checkpoint), a `--best-checkpoint-metric` the
+`--save-dir` that is a file (fails at the first checkpoint), a missing `--restore-file` (trains from
+scratch over the save dir), a `--best-checkpoint-metric` the
 criterion does not log (fails at the first validation, before any checkpoint), training precisions the
 machine does not have (a traceback about CUDA or torch_xla), and `--post-process` (text without its
 spaces).
@@ -8,6 +9,7 @@ docs/reliability.md says why only these.
 """
 
 import importlib.util
+import os
 from typing import Any, Iterator, Tuple
 
 import torch
@@ -49,13 +51,24 @@ def check_fairseq_options(cfg: Any) -> None:
             raise InputError(complaint)
 
 
+RESUME_FROM_SAVE_DIR = "checkpoint_last.pt"  # --restore-file's default: SAVE_DIR/checkpoint_last.pt, if any
+
+
 def check_paths(cfg: DictConfig) -> None:
-    """fairseq's path options of the right kind (at the start of training or validation)."""
+    """fairseq's path options of the right kind (at the start of training or validation), and a
+    --restore-file that exists: fairseq trained from scratch after one INFO line where it did not, and
+    wrote the untrained model over --save-dir's checkpoint_best.pt at its first validation."""
     for group, name, kind in FAIRSEQ_PATHS:
         value = getattr(getattr(cfg, group, None), name, None)
         complaint = wrong_kind(value, kind) if value else None
         if complaint:
             raise InputError(f"{option_name(name)} {complaint}")
+    restore = getattr(getattr(cfg, "checkpoint", None), "restore_file", RESUME_FROM_SAVE_DIR)
+    if restore != RESUME_FROM_SAVE_DIR and not os.path.isfile(restore):
+        what = "a folder" if os.path.isdir(restore) else "missing"
+        raise InputError(f"--restore-file {restore} is {what}: fairseq would train from scratch over "
+                         "--save-dir's checkpoints; give the checkpoint file (without the option a run "
+                         "resumes from SAVE_DIR/checkpoint_last.pt)")
 
 
 def check_best_checkpoint_metric(cfg: DictConfig) -> None:
