@@ -1,11 +1,10 @@
 """The few values of fairseq's own options that fairseq accepts and then misleads or loses work with:
 `--lr 0` (nothing learned, the whole run), `--clip-norm` below 0 (clipping silently off), a
 `--save-dir` that is a file (fails at the first checkpoint), a missing `--restore-file` (trains from
-scratch over the save dir), a `--best-checkpoint-metric` the
-criterion does not log (fails at the first validation, before any checkpoint), training precisions the
-machine does not have (a traceback about CUDA or torch_xla), and `--post-process` (text without its
-spaces).
-docs/reliability.md says why only these.
+scratch over the save dir), a `--best-checkpoint-metric` the criterion does not log (fails at the
+first validation, before any checkpoint), training precisions the machine does not have (a traceback
+about CUDA or torch_xla), and `--post-process` (text without its spaces). docs/reliability.md says why
+only these.
 """
 
 import importlib.util
