@@ -92,7 +92,7 @@ def run(name: str) -> None:
         logging.getLogger(quiet).setLevel(logging.WARNING)
     # fairseq says "--user-dir=... has already been imported" when the plugin was imported before it
     # read --user-dir, as it always is here (the command is in the package): a first line about nothing.
-    logging.getLogger("fairseq.utils").addFilter(lambda record: "has already been imported" not in record.msg)
+    logging.getLogger("fairseq.utils").addFilter(lambda r: "has already been imported" not in r.getMessage())
     argv = with_plugin(name, sys.argv[1:])
     from ..fairseq_fixes import (
         patches,  # the package itself was imported (stack checked, plugin registered) before
