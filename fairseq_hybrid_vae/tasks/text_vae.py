@@ -403,8 +403,9 @@ class TextVAETask(FairseqTask):
             for line in text.split("\n") if windows else [text]:
                 pieces = [p for p in sentencepiece.encode(line).split(" ") if p]
                 missing = [p for p in pieces if p not in self.dictionary.indices]
-                unknown.update(missing)
-                rows_with_unknown.update([row] if missing else [])
+                if missing:
+                    unknown.update(missing)
+                    rows_with_unknown.add(row)
                 units += [self.dictionary.index(p) for p in pieces] + [eos]
             if windows:
                 units.pop()  # the last line's EOS: the text ends where it ends
