@@ -5,7 +5,9 @@ its own save dir, its console log appended to <save dir>/train.log; its train/va
 (fairseq's JSON log lines) become rows of RESULTS/curves.csv (one file per grid, a `run` column),
 added when the run ends. An interrupted grid resumes where it stopped: a finished run (its rows exist)
 is skipped, an unfinished one continues from its checkpoint_last.pt, and the file is rewritten whole
-(atomically), so no half-written one looks complete.
+(atomically), so no half-written one looks complete. A run with a `parent` starts from the weights of
+that run's checkpoint_last.pt (a second stage of training; fairseq ignores the flag once the run has
+a checkpoint of its own, so it resumes as any other).
 
 With a `Convergence`, a run trains to `min_updates`, then `every` updates more at a time until its
 valid ELBO improved by less than `min_gain` bits/char over the last `every` updates.
@@ -42,6 +44,9 @@ class Run:
     arch: str
     flags: List[str]
     labels: Dict[str, object] = field(default_factory=dict)  # what the figure groups by
+    # a run of the same grid whose last checkpoint this one starts from (fairseq's
+    # --finetune-from-model: weights only; optimizer, schedule and update count start afresh)
+    parent: str | None = None
 
 
 def train_command(run: Run, data: str, save_dir: str, common: List[str]) -> List[str]:
@@ -49,7 +54,9 @@ def train_command(run: Run, data: str, save_dir: str, common: List[str]) -> List
             "--user-dir", os.path.join(REPO, "fairseq_hybrid_vae"), "--task", "text_vae",
             "--criterion", "hybrid_vae_elbo", "--arch", run.arch, "--save-dir", save_dir,
             "--log-format", "json", "--log-interval", "100", "--no-epoch-checkpoints",
-            "--best-checkpoint-metric", "elbo"] + common + run.flags
+            "--best-checkpoint-metric", "elbo"] + common + run.flags + (
+        ["--finetune-from-model", os.path.join(os.path.dirname(save_dir), run.parent, "checkpoint_last.pt")]
+        if run.parent else [])
 
 
 def parse_stats(log_lines: List[str], run: str, seconds: float) -> List[Dict]:
@@ -123,7 +130,7 @@ def run_grid(runs: List[Run], data: str, results_dir: str, work_dir: str, common
         seconds, max_update = 0.0, convergence.min_updates if convergence else None
         if convergence:  # validate at every step the rule looks at
             run = Run(run.name, run.arch, run.flags + ["--validate-interval-updates", str(convergence.every)],
-                      run.labels)
+                      run.labels, run.parent)
         while True:
             print(f"[{i + 1}/{len(runs)}] {run.name}: training" + (f" to {max_update} updates"
                   if max_update else ""), flush=True)

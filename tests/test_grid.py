@@ -6,12 +6,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from grid import (  # noqa: E402
     Convergence,
+    Run,
     converged,
     dedupe,
     final_valid,
     kept,
     parse_stats,
     read_results,
+    train_command,
     write_rows,
 )
 
@@ -71,3 +73,13 @@ def test_kept_computes_a_result_once_and_keeps_the_others(tmp_path):
     assert first == again == {"elbo": 1.5} and calls == ["a"]
     assert kept(str(tmp_path), "evaluations.json", "b") == {"elbo": 2.0}
     assert kept(str(tmp_path), "evaluations.json", "missing") is None
+
+
+def test_a_second_stage_starts_from_its_parents_last_checkpoint_and_a_first_from_nothing(tmp_path):
+    first = Run("first", "hybrid_vae_lstm", ["--free-bits", "1"])
+    second = Run("second", "hybrid_vae_lstm", ["--free-bits", "0"], parent="first")
+    assert "--finetune-from-model" not in train_command(first, "data", str(tmp_path / "first"), [])
+    command = train_command(second, "data", str(tmp_path / "second"), ["--lr", "1e-3"])
+    at = command.index("--finetune-from-model")
+    assert Path(command[at + 1]) == tmp_path / "first" / "checkpoint_last.pt"
+    assert command[command.index("--save-dir") + 1] == str(tmp_path / "second")

@@ -40,6 +40,15 @@ def schedule(updates: int) -> list:
 
 
 SCHEDULE = schedule(3000)  # about 6 minutes per candidate on 2 cores in bf16
+
+
+def less_free_bits(free_bits: float, updates: int = 4000) -> list:
+    """A second stage: the parent trained on with fewer free bits, Adam from 5e-4 (where the parent's
+    schedule stopped) falling to 0, KL weight 1 and alpha 0.2 throughout."""
+    return schedule(updates) + ["--lr", "5e-4", "--free-bits", str(free_bits), "--kl-weight", "1",
+                                "--alpha", "0.2"]
+
+
 ALPHA_FALLS = ["--alpha", "1", "--alpha-anneal-start", "1000", "--alpha-anneal-updates", "1000"]
 HYBRID = SCALES["cpu"]["hybrid"][1]  # z = 32, LSTM 256, encoder 64-128-256, KL weight 0.001 -> 1
 BYTENET = ["--head-layers", "3", "--head-channels", "128", "--head-dropout", "0.1"]  # the quickstart's head
@@ -74,6 +83,13 @@ CANDIDATES = [  # the baseline first: Table 2's CPU-scale hybrid, retrained here
         "--alpha-final", "0.2", "--free-bits", "0.75", "--latent-dim", "128", "--max-update", "36000"],
         {"model": "LSTM head, z = 128, free bits 0.75, alpha 1 -> 0.2, the 48,000-update schedule "
                   "stopped at 36,000"}),
+] + [
+    Run(f"z128-then-fb{free_bits}", "hybrid_vae_lstm",
+        HYBRID + ["--latent-dim", "128"] + less_free_bits(free_bits),
+        {"model": f"the z = 128 run above, then 4,000 updates with free bits {free_bits}"},
+        parent="z128-fb0.75-48k-stop36k")
+    for free_bits in [0.5, 0.55, 0.6]
+] + [
     Run("fb1.5-hd0.3", "hybrid_vae_lstm", HYBRID + SCHEDULE + ALPHA_FALLS + [
         "--alpha-final", "0.2", "--free-bits", "1.5", "--input-dropout", "0.3"],
         {"model": "LSTM head, history dropout 0.3, free bits 1.5, alpha 1 -> 0.2"}),
@@ -102,15 +118,24 @@ def reconstructions(save_dir: str, data: str) -> dict:
     return {"kept": share, "examples": list(zip(texts[:10], outputs[:10]))}
 
 
+def trained(results: str, run: Run) -> tuple:
+    """Seconds of training and the updates ("36,000 + 4,000" for a second stage), parents included."""
+    curve = read_results(results, [run.name])
+    seconds = float(curve[-1]["seconds"]) if curve else float("nan")
+    updates = f"{max(int(r['num_updates'] or 0) for r in curve) if curve else 0:,}"
+    if run.parent:
+        parent_seconds, parent_updates = trained(results, next(r for r in CANDIDATES if r.name == run.parent))
+        seconds, updates = seconds + parent_seconds, f"{parent_updates} + {updates}"
+    return seconds, updates
+
+
 def row(run: Run, results: str, work: str, data: str, units: float) -> str:
     nats = kept(results, EVALUATIONS, run.name)["nats_per_sample"]
     save_dir = os.path.join(work, run.name)
     share = kept(results, RECONSTRUCTIONS, run.name, lambda: reconstructions(save_dir, data))
-    curve = read_results(results, [run.name])
-    seconds = float(curve[-1]["seconds"]) if curve else float("nan")
-    updates = max(int(r["num_updates"] or 0) for r in curve) if curve else 0
+    seconds, updates = trained(results, run)
     elbo, iw_nll = (nats[key] / units / math.log(2) for key in ["elbo", "iw_nll"])
-    return (f"| {run.labels['model']} | {updates:,} | {seconds / 60:.0f} | {elbo:.3f} | {iw_nll:.3f} "
+    return (f"| {run.labels['model']} | {updates} | {seconds / 60:.0f} | {elbo:.3f} | {iw_nll:.3f} "
             f"| {nats['kl']:.1f} | {share['kept']:.3f} |")
 
 
