@@ -316,6 +316,13 @@ def test_python_api_warns_of_units_the_dictionary_lacks(vae, caplog):
     caplog.clear()
     vae.task.encode_texts(["the cat", "a dog"])
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    # a decoded <unk> (what to_text writes for one) is read back as that <unk>, with nothing to warn of
+    dictionary = vae.task.dictionary
+    unk_text = vae.to_text(torch.tensor([dictionary.index(c) for c in "cat"] + [dictionary.unk()]))
+    assert "\u2047" in unk_text
+    tokens = vae.task.encode_texts([unk_text])
+    assert int((tokens == vae.task.dictionary.unk()).sum()) == 1
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
 
 
 @pytest.mark.parametrize("arguments,message", [

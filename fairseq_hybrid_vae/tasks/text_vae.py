@@ -33,7 +33,7 @@ from ..common.option_ranges import (
 )
 from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
 from ..data.prepared_files import load_dictionary, load_normalization, load_split
-from ..data.text_units import NORMALIZERS, SentencePieceDecoder, dictionary_checksum
+from ..data.text_units import NORMALIZERS, UNKNOWN_MARK, SentencePieceDecoder, dictionary_checksum
 from ..models.text_vae_model import fill_in_old_options
 from ..modules import interpolate_latents, reparameterize
 from .distributed import average_batch_norm_statistics
@@ -402,7 +402,9 @@ class TextVAETask(FairseqTask):
             units = []
             for line in text.split("\n") if windows else [text]:
                 pieces = [p for p in sentencepiece.encode(line).split(" ") if p]
-                missing = [p for p in pieces if p not in self.dictionary.indices]
+                # UNKNOWN_MARK is how a decoded <unk> reads (to_text, a data split's text): read back
+                # as the <unk> it was, not news to warn of
+                missing = [p for p in pieces if p not in self.dictionary.indices and p != UNKNOWN_MARK]
                 if missing:
                     unknown.update(missing)
                     rows_with_unknown.add(row)
