@@ -39,7 +39,7 @@ from fairseq_hybrid_vae.common.atomic import atomic_open  # noqa: E402
 from fairseq_hybrid_vae.data.text_units import normalize_tweet  # noqa: E402
 from fairseq_hybrid_vae.modules import DEFAULT_LSTM_CELL  # noqa: E402
 
-AMOUNTS = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]  # content falls slowly with the amount: try far
+AMOUNTS = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0]  # content falls slowly with the amount: try far
 
 
 def sentiment_labels(tweets: str) -> dict:
