@@ -8,6 +8,9 @@ Every candidate is the CPU-scale hybrid of reproduce.py (z = 32, LSTM 256, conv 
 with what the quickstart's rounds found keeps information in z: free bits (nats per latent dimension
 below which the KL is not penalised), alpha falling from 1 (the historyless term pushes the tweet
 into z first), Adam's learning rate falling linearly to 0, bf16 autocast where the processor has it.
+A second stage (`less_free_bits`) trains a finished candidate on with fewer free bits: the first stage
+fills every dimension of z to its free bits whether the decoder uses them or not, the second gives
+back what it uses least.
 Per candidate: the valid bound and KL (hybrid-vae-eval, first 500 valid tweets, K = 50, as Table 2),
 how much of a tweet its greedy reconstruction keeps (difflib's ratio, first 500 test tweets, 1 =
 identical), and the training time. Output: results/latent-candidates.md beside the baseline (the
@@ -88,7 +91,7 @@ CANDIDATES = [  # the baseline first: Table 2's CPU-scale hybrid, retrained here
         HYBRID + ["--latent-dim", "128"] + less_free_bits(free_bits),
         {"model": f"the z = 128 run above, then 4,000 updates with free bits {free_bits}"},
         parent="z128-fb0.75-48k-stop36k")
-    for free_bits in [0.5, 0.55, 0.6]
+    for free_bits in [0, 0.4, 0.5, 0.55, 0.6]
 ] + [
     Run("fb1.5-hd0.3", "hybrid_vae_lstm", HYBRID + SCHEDULE + ALPHA_FALLS + [
         "--alpha-final", "0.2", "--free-bits", "1.5", "--input-dropout", "0.3"],
