@@ -152,7 +152,9 @@ def main() -> None:
     args = parser.parse_args()
     data, results = os.path.join(args.work, "data-bin"), os.path.join(HERE, "results", "latent")
     work = os.path.join(args.work, f"latent-{DEFAULT_LSTM_CELL}")
-    chosen = [r for r in CANDIDATES if not args.runs or r.name in args.runs.split(",")]
+    named = set(args.runs.split(",")) if args.runs else {r.name for r in CANDIDATES}
+    named |= {r.parent for r in CANDIDATES if r.name in named and r.parent}  # a second stage needs its first
+    chosen = [r for r in CANDIDATES if r.name in named]
     if not args.table_only:
         if not os.path.exists(os.path.join(data, "dict.txt")):
             if not args.tweets:
