@@ -167,3 +167,25 @@ def test_bounds_of_a_decoder_that_ignores_z_against_its_exact_likelihood(tiny_da
             assert nats["iw_nll"] == pytest.approx(nll, rel=1e-5)
         else:
             assert nll < nats["iw_nll"] < nll + kl
+
+
+def test_progress_is_logged_between_batches(tiny_data, trained, monkeypatch, caplog):
+    """With the interval at 0 every batch after the first says how many samples are scored; at its
+    default (30 s) a split of seconds says nothing."""
+    import logging
+
+    from fairseq import checkpoint_utils
+
+    from fairseq_hybrid_vae.cli import evaluate as evaluate_module
+
+    _, checkpoint = trained
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], arg_overrides={
+        "data": tiny_data})
+    caplog.set_level(logging.INFO, logger=evaluate_module.logger.name)
+    arguments = dict(iw_samples=2, iw_chunk=2, batch_size=8, max_samples=20, diversity_samples=0)
+    evaluate(models[0].eval(), task, cfg, "valid", **arguments)
+    assert not [r for r in caplog.records if r.name == evaluate_module.logger.name]
+    monkeypatch.setattr(evaluate_module, "PROGRESS_EVERY_S", 0.0)
+    evaluate(models[0].eval(), task, cfg, "valid", **arguments)
+    progress = [r.getMessage() for r in caplog.records if r.name == evaluate_module.logger.name]
+    assert [line.split(" samples scored")[0] for line in progress] == ["valid: 8 of 20", "valid: 16 of 20"]

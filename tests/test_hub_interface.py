@@ -113,3 +113,27 @@ def test_text_round_trip_through_units(vae):
     assert vae.to_text(vae.to_tokens(["\nab\n"])[0]) == "\nab\n"  # line breaks at the ends are kept
     assert vae.to_text(vae.to_tokens(["a dog eats!"])[0]) == "a dog eats\u2047"  # "!" is unseen
     assert os.path.isfile(os.path.join(vae.task.cfg.data, "spm.model"))
+
+
+def test_the_python_api_example_prints_what_the_api_returns(tiny_data, tmp_path):
+    """examples/python_api.py (docs/python_api.md) runs on any checkpoint and prints, for the inputs it
+    takes from the valid split, the reconstructions the API returns."""
+    import ast
+    import subprocess
+    import sys
+
+    # the KL weight at its floor: a decoder that reads z, so that each input reconstructs otherwise
+    run_train(tiny_data, str(tmp_path), "hybrid_vae_lstm",
+              ["--max-update", "80", "--windows-per-epoch", "960", "--kl-anneal-start", "1000"])
+    script = os.path.join(os.path.dirname(__file__), "..", "examples", "python_api.py")
+    out = subprocess.run([sys.executable, script, "--save-dir", str(tmp_path), "--checkpoint",
+                          "checkpoint_last.pt", "--data", tiny_data],
+                         capture_output=True, text=True, check=True)
+    blocks = out.stdout.split("```")[1::2]  # the printed results, one block per call
+    quoted = [[ast.literal_eval(line) for line in block.strip().splitlines()] for block in blocks]
+    inputs, reconstructions = quoted[1], quoted[3]
+    vae = TextVAEHubInterface.from_pretrained(str(tmp_path), "checkpoint_last.pt",
+                                              data_name_or_path=tiny_data)
+    assert len(inputs) == 3 and reconstructions == vae.reconstruct(inputs)
+    assert len(set(reconstructions)) > 1  # else a script that mixed up its inputs would pass too
+    assert len(quoted[7]) == 5  # interpolate(..., steps=5)

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import sys
+import time
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -21,6 +22,8 @@ from ..modules import gaussian_kl, log_normal, reparameterize
 from .commands import configure_output
 
 logger = logging.getLogger("fairseq_hybrid_vae.cli.evaluate")
+
+PROGRESS_EVERY_S = 30.0  # a log line of progress at most this often: IW-NLL over a split takes minutes
 
 
 @torch.no_grad()
@@ -111,7 +114,12 @@ def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch
     accuracy = {"hits": 0, "prior_hits": 0, "units": 0, "blank": 0, "non_blank": 0}
     # filled in place, as TextVAEHubInterface.split_codes does (docs/benchmarks.md): (N, Z) each
     mus, logvars = (torch.empty(count, model.encoder.latent_dim) for _ in range(2))
+    started = last_logged = time.monotonic()
     for start in range(0, count, batch_size):
+        if start and time.monotonic() - last_logged >= PROGRESS_EVERY_S:
+            last_logged, spent = time.monotonic(), time.monotonic() - started
+            logger.info(f"{split}: {start} of {count} samples scored in {spent / 60:.1f} min, about "
+                        f"{spent / start * (count - start) / 60:.1f} min left")
         rows = slice(start, min(start + batch_size, count))
         sample = _to(dataset.collater([dataset[i] for i in range(rows.start, rows.stop)]), device)
         mu, logvar = model.encoder.posterior(sample["net_input"]["src_tokens"])
