@@ -8,13 +8,13 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator, List, Sequence, Tuple
 
-from fairseq import checkpoint_utils, options
+from fairseq import checkpoint_utils, options, trainer
 from fairseq.distributed import utils as distributed_utils
 from fairseq.file_io import PathManager
 from fairseq_cli import generate
 
 from ..common import errors
-from . import checkpoint_safety, full_help, launchers
+from . import checkpoint_safety, ema, full_help, launchers
 
 
 def command_line_replacements() -> List[Tuple[object, str, object]]:
@@ -34,6 +34,8 @@ def command_line_replacements() -> List[Tuple[object, str, object]]:
         (distributed_utils, "call_main", launchers.call_main),
         # fairseq-generate opens its --results-path file before loading the model: a refusal left it empty.
         (generate, "main", launchers.generate_main),
+        # --store-ema failed at the first update on BatchNorm's integer counters.
+        (trainer, "build_ema", ema.build_ema),
     ]
 
 
