@@ -117,7 +117,8 @@ def evaluate(model, task, cfg, split: str, iw_samples: int, iw_chunk: int, batch
     started = last_logged = time.monotonic()
     for start in range(0, count, batch_size):
         if start and time.monotonic() - last_logged >= PROGRESS_EVERY_S:
-            last_logged, spent = time.monotonic(), time.monotonic() - started
+            last_logged = time.monotonic()
+            spent = last_logged - started
             logger.info(f"{split}: {start} of {count} samples scored in {spent / 60:.1f} min, about "
                         f"{spent / start * (count - start) / 60:.1f} min left")
         rows = slice(start, min(start + batch_size, count))
