@@ -55,6 +55,17 @@ def test_training_and_its_tools_print_no_warnings_or_debug_lines(tiny_data, tmp_
         assert noise(output) == [], (name, noise(output), output[-2000:])
 
 
+def test_the_shipped_hydra_config_trains_without_warnings(tiny_data, tmp_path):
+    """fairseq-hydra-train stores its schema under the config's name and hydra warns of that, of the
+    config's package header and of its working directory, whichever config is given: filtered for the
+    shipped one too, not only for fairseq's own 'config'."""
+    output = command("hybrid-vae-hydra-train", "--config-name", "hybrid_vae_lstm_ptb",
+                     f"task.data={tiny_data}", "task.sample_size=16", "common.cpu=true",
+                     "optimization.max_update=1", "dataset.batch_size=4", "dataset.num_workers=0",
+                     f"checkpoint.save_dir={tmp_path / 'checkpoints'}", cwd=str(tmp_path))
+    assert "done training" in output and noise(output) == [], noise(output) or output[-2000:]
+
+
 def test_importing_the_plugin_leaves_a_scripts_logging_as_it_was():
     """fairseq's import configures the root logger at DEBUG; a script or notebook that imports the plugin
     (the Python API) keeps its own logging, or none: another library's DEBUG line stays silent."""

@@ -62,8 +62,11 @@ LOG_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"  # fairseq_c
 UPSTREAM_WARNINGS = [
     (UserWarning, r"hydra\.experimental\.(initialize|compose)\(\) is no longer experimental"),
     (UserWarning, r"\s*The version_base parameter is not specified"),
-    (UserWarning, r"In 'config': Usage of deprecated keyword in package header"),
-    (UserWarning, r"\s*'config' is validated against ConfigStore schema"),
+    # fairseq-hydra-train stores its schema under the name of the config it is given (fairseq's own
+    # 'config', or the plugin's shipped one): hydra 1.3 warns of that and of 0.12's package headers
+    (UserWarning, r"In '[^']+': Usage of deprecated keyword in package header"),
+    (UserWarning, r"\s*'[^']+' is validated against ConfigStore schema"),
+    (UserWarning, r"Future Hydra versions will no longer change working directory"),
     (UserWarning, r"\s*The strict flag in the compose API is deprecated"),
     (UserWarning, r"'pin_memory' argument is set as true but no accelerator is found"),
     (FutureWarning, r"`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated"),
