@@ -68,17 +68,16 @@ def test_store_ema_averages_the_weights_and_copies_batchnorm_counters(tiny_data,
     import torch
     from conftest import run_train
 
-    ema_of = {}
     for decay in ("0", "0.5"):
         save_dir = tmp_path / decay
         with command_line_patches(only=["build_ema"]):
             run_train(tiny_data, str(save_dir), "hybrid_vae_lstm",
                       ["--max-update", "6", "--store-ema", "--ema-decay", decay])
         state = torch.load(save_dir / "checkpoint_last.pt")
-        ema_of[decay], model = state["extra_state"]["ema"], state["model"]
-        assert ema_of[decay].keys() == model.keys()
+        ema, model = state["extra_state"]["ema"], state["model"]
+        assert ema.keys() == model.keys()
         counters = [key for key in model if key.endswith("num_batches_tracked")]
-        assert counters and all(int(model[key]) == 6 and int(ema_of[decay][key]) == 6 for key in counters)
+        assert counters and all(int(model[key]) == 6 and int(ema[key]) == 6 for key in counters)
         weights = [key for key in model if torch.is_floating_point(model[key])]
-        same = [torch.equal(ema_of[decay][key], model[key]) for key in weights]
+        same = [torch.equal(ema[key], model[key]) for key in weights]
         assert all(same) if decay == "0" else not any(same[:3])  # the encoder's first tensors
