@@ -7,7 +7,7 @@ import pytest
 import sentencepiece as spm
 from fairseq.data import Dictionary, data_utils
 
-from fairseq_hybrid_vae.cli.prepare import cli_main
+from fairseq_hybrid_vae.cli.prepare import cli_main, sliced
 from fairseq_hybrid_vae.data.text_units import normalize_tweet
 
 TEXT = [
@@ -117,6 +117,34 @@ def test_character_coverage_maps_rare_characters_to_unk(tmp_path):
     assert decoded[300] != lines[300] and decoded[300].startswith("rare ")
 
 
+@pytest.mark.parametrize("unit", ["char", "subword"])
+def test_a_corpus_on_one_line_is_split_by_characters(tmp_path, unit):
+    """A corpus on one line (text8's shape), longer than sentencepiece's longest training sentence:
+    --split-ratio cuts its characters into contiguous blocks, each a line that decodes back exactly."""
+    rng = np.random.default_rng(0)
+    words = ["".join(rng.choice(list("abcdefgh"), rng.integers(1, 9))) for _ in range(200)]
+    text = " ".join(rng.choice(words, 12_000))  # about 66,000 characters
+    corpus = tmp_path / "text8.txt"
+    corpus.write_text(text, encoding="utf-8")
+    cli_main(["--train", str(corpus), "--destdir", str(tmp_path / "d"), "--unit", unit,
+              "--vocab-size", "100"])
+    n_valid = n_test = int(len(text) * 0.05)  # the default 0.9,0.05,0.05
+    n_train = len(text) - n_valid - n_test
+    assert decode(str(tmp_path / "d"), "train") == [text[:n_train]]
+    assert decode(str(tmp_path / "d"), "valid") == [text[n_train:n_train + n_valid]]
+    assert decode(str(tmp_path / "d"), "test") == [text[n_train + n_valid:]]
+
+
+@pytest.mark.parametrize("line", ["ab cd " * 20, "x" * 70, "  " * 40, "short"])
+def test_long_lines_train_sentencepiece_in_slices_that_keep_every_character(line):
+    slices, ends = zip(*sliced(iter([line, "next"]), 16))
+    assert "".join(slices[:-1]) == line and slices[-1] == "next"
+    assert ends == (False,) * (len(slices) - 2) + (True, True)  # where each line ends
+    assert all(0 < len(piece) <= 16 for piece in slices)
+    if " " in line[1:]:  # cut before a space: no word is split
+        assert all(piece.startswith(" ") for piece in slices[1:-1])
+
+
 def test_subword_units(tmp_path):
     corpus = tmp_path / "train.txt"
     rng = np.random.default_rng(0)
@@ -137,6 +165,8 @@ def test_subword_units(tmp_path):
         (b"ab ab\n" * 50, ["--unit", "subword", "--vocab-size", "500"], "Vocabulary size too high"),
         (b"ab\n", ["--split-ratio", "0.9,x,0.05"], "three non-negative numbers summing to 1"),
         (b"ab\n", ["--split-ratio", "0.9,0.2,0.05"], "three non-negative numbers summing to 1"),
+        (b"ab\n" * 10, [], "(10 lines) is too short for --split-ratio 0.9,0.05,0.05: valid and test would"),
+        (b"abc", [], "(one line of 3 characters) is too short"),
     ],
 )
 def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, content, flags, message):
@@ -145,6 +175,15 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, content, flag
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["--train", str(corpus), "--destdir", str(tmp_path / "d")] + flags)
     assert message in str(exit_info.value) and "\n" not in str(exit_info.value)
-    assert not os.path.exists(tmp_path / "d" / "dict.txt")
+    assert not os.path.exists(tmp_path / "d")  # not even the empty folder
+
+
+def test_a_failed_run_keeps_a_destination_folder_that_was_there(tmp_path):
+    corpus, kept = tmp_path / "train.txt", tmp_path / "mine"
+    corpus.write_bytes(b"ab ab\n" * 50)
+    kept.mkdir()
+    with pytest.raises(SystemExit):
+        cli_main(["--train", str(corpus), "--destdir", str(kept), "--unit", "subword", "--vocab-size", "500"])
+    assert os.listdir(kept) == []
 
 

@@ -4,6 +4,7 @@ test}.{bin,idx}, dict.txt, spm.model, normalization.txt). Each line's units end 
 """
 
 import argparse
+import functools
 import hashlib
 import itertools
 import logging
@@ -11,7 +12,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Set
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import sentencepiece as spm
@@ -20,6 +21,7 @@ from fairseq.data import Dictionary, indexed_dataset
 from sentencepiece import sentencepiece_model_pb2
 from tqdm import tqdm
 
+from ..common.atomic import left_empty_removed_on_failure
 from ..common.errors import InputError
 from ..common.option_ranges import AT_LEAST_2, Checked, OneLineArgumentParser, PathKind, Range, Validated
 from ..data.prepared_files import NORMALIZATION_FILE
@@ -30,8 +32,11 @@ logger = logging.getLogger("fairseq_hybrid_vae.cli.prepare")
 
 # A piece that cannot be a character: the default "<unk>" would swallow PTB's literal "<unk>".
 UNK_PIECE = "<UNK_>"
-# Lines encoded and written at a time: memory stays bounded whatever the corpus size.
-CHUNK_LINES = 10_000
+# Lines (or slices of long lines) encoded and written at a time, and at most this many characters: memory
+# stays bounded whatever the corpus size and line length.
+CHUNK_LINES, CHUNK_CHARACTERS = 10_000, 1 << 24
+# Longer lines are read by sentencepiece in slices (`sliced`).
+SLICE_CHARACTERS = 1 << 14
 # sentencepiece trains on at most this many lines, sampled from the whole training text.
 SENTENCEPIECE_SAMPLE_LINES = 500_000
 # Inputs at least this large show a progress bar.
@@ -41,16 +46,19 @@ PROGRESS_BAR_BYTES = 10 << 20
 @dataclass
 class Source:
     """One text file, read line by line (each pass reads it again, so nothing grows with its size);
-    lines `start` to `stop` of its normalised lines."""
+    lines `start` to `stop` of its normalised lines, or characters `start` to `stop` of its one line."""
 
     path: str
     encoding_errors: str
     normalization: str
     start: int = 0
     stop: Optional[int] = None
+    by_character: bool = False
 
     def lines(self, progress: str = "") -> Iterator[str]:
         lines = normalized(read_lines(self.path, self.encoding_errors, progress), self.normalization)
+        if self.by_character:
+            return (line[self.start:self.stop] for line in lines)
         return itertools.islice(lines, self.start, self.stop)
 
 
@@ -110,10 +118,11 @@ def split_ratio_text(text: str) -> str:
     return text
 
 
-def split_sizes(num_lines: int, ratios: Sequence[float]) -> Dict[str, int]:
-    """Lines per split: contiguous train/valid/test blocks, so no valid line sits between train lines."""
-    n_valid, n_test = int(num_lines * ratios[1]), int(num_lines * ratios[2])
-    return {"train": num_lines - n_valid - n_test, "valid": n_valid, "test": n_test}
+def split_sizes(size: int, ratios: Sequence[float]) -> Dict[str, int]:
+    """Lines (or characters) per split: contiguous train/valid/test blocks, so no valid line sits
+    between train lines."""
+    n_valid, n_test = int(size * ratios[1]), int(size * ratios[2])
+    return {"train": size - n_valid - n_test, "valid": n_valid, "test": n_test}
 
 
 @dataclass
@@ -140,7 +149,7 @@ def train_sentencepiece(lines: Iterator[str], stats: TrainingTextStats, model_pr
         vocab_size = len(stats.characters) + 1  # every character, plus the unknown piece
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=lines,
+            sentence_iterator=(text for text, _ in sliced(lines)),
             model_prefix=model_prefix,
             model_type="char" if unit == "char" else "unigram",
             vocab_size=vocab_size,
@@ -154,7 +163,7 @@ def train_sentencepiece(lines: Iterator[str], stats: TrainingTextStats, model_pr
             bos_id=-1,
             eos_id=-1,
             pad_id=-1,
-            max_sentence_length=1 << 16,
+            max_sentence_length=4 * SLICE_CHARACTERS,  # bytes: 4 per character at most
             input_sentence_size=SENTENCEPIECE_SAMPLE_LINES,  # a bounded sample of a large corpus
             shuffle_input_sentence=True,
             num_threads=os.cpu_count() or 1,
@@ -164,6 +173,21 @@ def train_sentencepiece(lines: Iterator[str], stats: TrainingTextStats, model_pr
         raise InputError(f"sentencepiece: {str(err).splitlines()[0]}") from None
     forget_scratch_path(model_prefix + ".model")
     return spm.SentencePieceProcessor(model_file=model_prefix + ".model")
+
+
+def sliced(lines: Iterator[str], limit: int = SLICE_CHARACTERS) -> Iterator[Tuple[str, bool]]:
+    """Each line in slices of at most `limit` characters, each with whether it ends its line. A slice is cut
+    before a space where it holds one: sentencepiece reads each space-led word alone, so the slices'
+    pieces are the line's. Whole, a long line would be left out of sentencepiece's training, and encoded
+    at about 40 bytes a character (4 GB for text8, a corpus on one line)."""
+    for line in lines:
+        start = 0
+        while len(line) - start > limit:
+            cut = line.rfind(" ", start + 1, start + limit + 1)  # the next slice starts at this space
+            cut = cut if cut > start else start + limit
+            yield line[start:cut], False
+            start = cut
+        yield line[start:], True
 
 
 def forget_scratch_path(model_file: str) -> None:
@@ -177,10 +201,22 @@ def forget_scratch_path(model_file: str) -> None:
         f.write(model.SerializeToString())
 
 
-def encoded_chunks(sp: spm.SentencePieceProcessor, lines: Iterator[str]) -> Iterator[List[List[int]]]:
-    """Sentencepiece ids of CHUNK_LINES lines at a time, encoded on every core."""
-    while chunk := list(itertools.islice(lines, CHUNK_LINES)):
-        yield sp.encode(chunk, out_type=int, num_threads=os.cpu_count() or 1)
+def encoded_chunks(sp: spm.SentencePieceProcessor,
+                   lines: Iterator[str]) -> Iterator[Tuple[List[List[int]], Tuple[bool, ...]]]:
+    """Sentencepiece ids of the lines' slices (`sliced`), CHUNK_LINES or CHUNK_CHARACTERS at a time, encoded
+    on every core, and whether each slice ends its line."""
+    slices = sliced(lines)
+    while True:
+        chunk, characters = [], 0
+        for text, ends_line in slices:
+            chunk.append((text, ends_line))
+            characters += len(text)
+            if len(chunk) == CHUNK_LINES or characters >= CHUNK_CHARACTERS:
+                break
+        if not chunk:
+            return
+        texts, ends = zip(*chunk)
+        yield sp.encode(list(texts), out_type=int, num_threads=os.cpu_count() or 1), ends
 
 
 def flat(chunk: List[List[int]]) -> np.ndarray:
@@ -192,7 +228,7 @@ def flat(chunk: List[List[int]]) -> np.ndarray:
 def build_dictionary(sp: spm.SentencePieceProcessor, train: Iterator[str]) -> Dictionary:
     """fairseq's dictionary over the sentencepiece pieces, most frequent first, with train counts."""
     counts = np.zeros(sp.get_piece_size(), dtype=np.int64)
-    for chunk in encoded_chunks(sp, train):
+    for chunk, _ in encoded_chunks(sp, train):
         counts += np.bincount(flat(chunk), minlength=len(counts))
     dictionary = Dictionary()
     for sp_id in range(sp.get_piece_size()):
@@ -208,14 +244,19 @@ def binarize(sp: spm.SentencePieceProcessor, lines: Iterator[str], to_fairseq: n
     counts."""
     dtype = indexed_dataset.best_fitting_int_dtype(len(to_fairseq) + 4)
     builder = indexed_dataset.MMapIndexedDatasetBuilder(indexed_dataset.data_file_path(prefix), dtype)
+    to_fairseq = to_fairseq.astype(dtype)  # a line's units are held in the file's dtype until written
     counts = {"lines": 0, "units": 0, "unknown": 0}
-    for chunk in encoded_chunks(sp, lines):
+    line = []  # the units of the line being read, slice by slice
+    for chunk, ends in encoded_chunks(sp, lines):
         ids = flat(chunk)  # (N,)
-        line_starts = np.cumsum([len(line) for line in chunk])[:-1]
-        for units in np.split(to_fairseq[ids], line_starts):  # lines x (units,)
-            builder.add_item(torch.from_numpy(np.append(units, eos)))  # the line's units, then EOS
-        counts["lines"] += len(chunk)
-        counts["units"] += len(ids) + len(chunk)
+        slice_starts = np.cumsum([len(text) for text in chunk])[:-1]
+        for units, ends_line in zip(np.split(to_fairseq[ids], slice_starts), ends):  # slices x (units,)
+            line.append(units)
+            if ends_line:  # the line's units, then EOS
+                builder.add_item(torch.from_numpy(np.concatenate(line + [np.array([eos], dtype)])))
+                line = []
+        counts["lines"] += sum(ends)
+        counts["units"] += len(ids) + sum(ends)
         counts["unknown"] += int((ids == sp.unk_id()).sum())
     builder.finalize(indexed_dataset.index_file_path(prefix))
     return counts
@@ -228,43 +269,58 @@ def prepare(args: argparse.Namespace) -> None:
                   if getattr(args, split)}
     else:
         ratios = split_ratios(args.split_ratio)
-        sizes = split_sizes(sum(1 for _ in source(args.train).lines("counting lines")), ratios)
-        splits = {"train": source(args.train, stop=sizes["train"]),
-                  "valid": source(args.train, start=sizes["train"], stop=sizes["train"] + sizes["valid"]),
-                  "test": source(args.train, start=sizes["train"] + sizes["valid"])}
+        num_lines, length = 0, 0  # length: of the last line
+        for line in source(args.train).lines("counting lines"):
+            num_lines, length = num_lines + 1, len(line)
+        # A corpus on one line (text8) splits by characters: 0.9,0.05,0.05 is text8's usual split.
+        by_character = num_lines == 1
+        sizes = split_sizes(length if by_character else num_lines, ratios)
+        empty = [split for split, ratio in zip(("valid", "test"), ratios[1:]) if ratio and not sizes[split]]
+        if empty and num_lines:  # (no lines at all: "no text left", below)
+            size = f"one line of {length} characters" if by_character else f"{num_lines} lines"
+            raise InputError(f"{args.train} ({size}) is too short for --split-ratio "
+                             f"{args.split_ratio}: {' and '.join(empty)} would be empty; give --valid and "
+                             "--test files, or more text")
+        part = functools.partial(source, args.train, by_character=by_character)
+        splits = {"train": part(stop=sizes["train"]),
+                  "valid": part(start=sizes["train"], stop=sizes["train"] + sizes["valid"]),
+                  "test": part(start=sizes["train"] + sizes["valid"])}
     stats = TrainingTextStats.of(splits["train"].lines("reading --train"))
     if not stats.has_text:
         raise InputError(f"{args.train}: no text left for training (empty after --normalize?)")
 
-    os.makedirs(args.destdir, exist_ok=True)
-    # Build everything in a scratch folder beside the destination, then move it in: an interrupted
-    # run never leaves files that look complete.
-    with tempfile.TemporaryDirectory(dir=args.destdir, prefix=".prepare-") as scratch:
-        sp = train_sentencepiece(splits["train"].lines("sentencepiece"), stats, os.path.join(scratch, "spm"),
-                                 args.unit, args.vocab_size, args.character_coverage)
-        check_round_trip(sp, itertools.islice(splits["train"].lines(), 2000), args.unit)
-        dictionary = build_dictionary(sp, splits["train"].lines("counting units"))
-        dictionary.save(os.path.join(scratch, "dict.txt"))
-        to_fairseq = np.array(
-            [dictionary.index(sp.id_to_piece(i)) for i in range(sp.get_piece_size())]
-        )
-        to_fairseq[sp.unk_id()] = dictionary.unk()
-        for split, lines in splits.items():
-            counts = binarize(sp, lines.lines(f"binarizing {split}"), to_fairseq, dictionary.eos(),
-                              os.path.join(scratch, split))
-            logger.info(f"{split}: {counts['lines']} lines, {counts['units']} units "
-                        f"(EOS included), {counts['unknown']} unknown")
-        os.remove(os.path.join(scratch, "spm.vocab"))
-        with open(os.path.join(scratch, NORMALIZATION_FILE), "w", encoding="utf-8") as f:
-            f.write(args.normalize + "\n")
-        for name in os.listdir(scratch):
-            os.replace(os.path.join(scratch, name), os.path.join(args.destdir, name))
+    # Build everything in a scratch folder inside the destination, then move it in: an interrupted
+    # run never leaves files that look complete, and a failed one no empty folder it made.
+    with left_empty_removed_on_failure([args.destdir]):
+        os.makedirs(args.destdir, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=args.destdir, prefix=".prepare-") as scratch:
+            sp = train_sentencepiece(splits["train"].lines("sentencepiece"), stats,
+                                     os.path.join(scratch, "spm"), args.unit, args.vocab_size,
+                                     args.character_coverage)
+            check_round_trip(sp, splits["train"].lines(), args.unit)
+            dictionary = build_dictionary(sp, splits["train"].lines("counting units"))
+            dictionary.save(os.path.join(scratch, "dict.txt"))
+            to_fairseq = np.array(
+                [dictionary.index(sp.id_to_piece(i)) for i in range(sp.get_piece_size())]
+            )
+            to_fairseq[sp.unk_id()] = dictionary.unk()
+            for split, lines in splits.items():
+                counts = binarize(sp, lines.lines(f"binarizing {split}"), to_fairseq, dictionary.eos(),
+                                  os.path.join(scratch, split))
+                logger.info(f"{split}: {counts['lines']} lines, {counts['units']} units "
+                            f"(EOS included), {counts['unknown']} unknown")
+            os.remove(os.path.join(scratch, "spm.vocab"))
+            with open(os.path.join(scratch, NORMALIZATION_FILE), "w", encoding="utf-8") as f:
+                f.write(args.normalize + "\n")
+            for name in os.listdir(scratch):
+                os.replace(os.path.join(scratch, name), os.path.join(args.destdir, name))
     logger.info(f"wrote {args.destdir}: {len(dictionary)} types in dict.txt ({args.unit} units)")
 
 
 def check_round_trip(sp: spm.SentencePieceProcessor, lines: Iterator[str], unit: str) -> None:
-    """Character units must give back the text, except characters left out by --character-coverage."""
-    for line in lines:
+    """Character units must give back the text (its first 2,000 slices), except characters left out by
+    --character-coverage."""
+    for line, _ in itertools.islice(sliced(lines), 2000):
         ids = sp.encode(line, out_type=int)
         decoded = sp.decode(ids)
         if decoded != line and unit == "char" and sp.unk_id() not in ids:

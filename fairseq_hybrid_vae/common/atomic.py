@@ -1,8 +1,8 @@
 """Files that appear complete or not at all: written beside the destination, then renamed over it."""
 
 import os
-from contextlib import contextmanager
-from typing import IO, Iterator
+from contextlib import contextmanager, suppress
+from typing import IO, Iterator, List, Optional
 
 
 @contextmanager
@@ -23,3 +23,20 @@ def atomic_open(path: str, mode: str = "w", **kwargs) -> Iterator[IO]:
     with atomic_path(path) as partial:
         with open(partial, mode, **kwargs) as f:
             yield f
+
+
+@contextmanager
+def left_empty_removed_on_failure(paths: List[Optional[str]]) -> Iterator[None]:
+    """Of `paths` (files before their folders), those that do not exist yet are removed if the block
+    fails and leaves them empty; anything holding work is kept."""
+    made_here = [path for path in paths if path and not os.path.exists(path)]
+    try:
+        yield
+    except BaseException:
+        for path in made_here:
+            with suppress(OSError):  # not empty (work in it), gone, or another rank's
+                if os.path.isdir(path):
+                    os.rmdir(path)
+                elif os.path.getsize(path) == 0:
+                    os.remove(path)
+        raise

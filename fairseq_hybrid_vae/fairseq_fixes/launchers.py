@@ -7,20 +7,20 @@ fairseq's commands start, also run the checks at start and remove what a failed 
 """
 
 import argparse
-import contextlib
 import datetime
 import os
 import re
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Mapping, Optional
+from typing import Callable, List, Mapping, Optional
 
 import torch
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.distributed import utils as distributed_utils
 from fairseq_cli import generate
 
+from ..common.atomic import left_empty_removed_on_failure
 from ..common.errors import MESSAGES_OF_OTHER_MODULES, InputError
 from ..criterions.hybrid_vae_elbo import warn_if_kl_weight_stays_low
 from .fairseq_options import (
@@ -171,23 +171,6 @@ def generate_main(cfg) -> None:
     made = [os.path.join(results, f"generate-{cfg.dataset.gen_subset}.txt"), results] if results else []
     with left_empty_removed_on_failure(made):
         _fairseq_generate_main(cfg)
-
-
-@contextlib.contextmanager
-def left_empty_removed_on_failure(paths: List[Optional[str]]) -> Iterator[None]:
-    """Of `paths` (files before their folders), those that do not exist yet are removed if the block
-    fails and leaves them empty; anything holding work is kept."""
-    made_here = [path for path in paths if path and not os.path.exists(path)]
-    try:
-        yield
-    except BaseException:
-        for path in made_here:
-            with contextlib.suppress(OSError):  # not empty (work in it), gone, or another rank's
-                if os.path.isdir(path):
-                    os.rmdir(path)
-                elif os.path.getsize(path) == 0:
-                    os.remove(path)
-        raise
 
 
 def is_peer_lost(error: BaseException) -> bool:
