@@ -50,6 +50,20 @@ def test_a_byte_order_mark_and_windows_line_breaks_are_not_text(tmp_path):
     assert "\ufeff" not in open(tmp_path / "data" / "dict.txt", encoding="utf-8").read()
 
 
+def test_preparing_a_folder_again_leaves_no_split_of_the_earlier_preparation(tmp_path):
+    """A split the new preparation does not write (no --test this time) would be read with the new
+    dict.txt: its file is removed, not left to be evaluated as the new corpus's test split."""
+    first, second, data = tmp_path / "first.txt", tmp_path / "second.txt", str(tmp_path / "d")
+    first.write_text("hello world\nfoo bar\n", encoding="utf-8")
+    second.write_text("zzz yyy\nqqq\n", encoding="utf-8")
+    cli_main(["--train", str(first), "--valid", str(first), "--test", str(first), "--destdir", data])
+    cli_main(["--train", str(second), "--valid", str(second), "--destdir", data])
+    assert sorted(os.listdir(data)) == [
+        "dict.txt", "normalization.txt", "spm.model", "train.bin", "train.idx", "valid.bin", "valid.idx"
+    ]
+    assert decode(data, "valid") == ["zzz yyy", "qqq"]
+
+
 def test_split_ratio_makes_contiguous_blocks(tmp_path):
     corpus = tmp_path / "all.txt"
     lines = [f"line {i}" for i in range(100)]

@@ -312,6 +312,13 @@ def prepare(args: argparse.Namespace) -> None:
             os.remove(os.path.join(scratch, "spm.vocab"))
             with open(os.path.join(scratch, NORMALIZATION_FILE), "w", encoding="utf-8") as f:
                 f.write(args.normalize + "\n")
+            # A split of an earlier preparation that this one does not replace goes first: its ids
+            # follow the old dict.txt.
+            for split in sorted({"train", "valid", "test"} - set(splits)):
+                stale = [os.path.join(args.destdir, f"{split}.{ext}") for ext in ("bin", "idx")]
+                for path in filter(os.path.exists, stale):
+                    os.remove(path)
+                    logger.warning(f"removed {path}: a split of an earlier preparation, not replaced")
             for name in os.listdir(scratch):
                 os.replace(os.path.join(scratch, name), os.path.join(args.destdir, name))
     logger.info(f"wrote {args.destdir}: {len(dictionary)} types in dict.txt ({args.unit} units)")
