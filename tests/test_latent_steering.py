@@ -138,6 +138,12 @@ def test_the_cli_writes_a_vector_and_steers(toy, tmp_path):
     made = run("vector", "--with", str(tmp_path / "upper.txt"), "--without", str(tmp_path / "lower.txt"),
                "--out", str(tmp_path / "v.pt"))
     assert made.returncode == 0, made.stderr[-2000:]
+    (tmp_path / "upper_blank.txt").write_text("\n\n".join(upper) + "\n \n\n")  # blank lines are no texts
+    made = run("vector", "--with", str(tmp_path / "upper_blank.txt"),
+               "--without", str(tmp_path / "lower.txt"), "--out", str(tmp_path / "v_blank.pt"))
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert f"{len(upper) + 1} blank line(s) skipped" in made.stderr
+    assert torch.equal(torch.load(tmp_path / "v_blank.pt"), torch.load(tmp_path / "v.pt"))
     steered = run("steer", "--vector", str(tmp_path / "v.pt"), "--input", str(tmp_path / "lower.txt"),
                   "--amounts", "0,2")
     assert steered.returncode == 0, steered.stderr[-2000:]
@@ -219,6 +225,9 @@ def test_text_files_are_read_as_prepare_reads_a_corpus(tmp_path):
 
     (tmp_path / "marked.txt").write_bytes("\ufeffi love it\r\nno\r\n".encode("utf-8"))
     assert read_texts(str(tmp_path / "marked.txt")) == ["i love it", "no"]
+    (tmp_path / "blank.txt").write_text("a\n\n  \nb\n")
+    assert read_texts(str(tmp_path / "blank.txt")) == ["a", "", "  ", "b"]  # labels: one per line, kept
+    assert read_texts(str(tmp_path / "blank.txt"), skip_blank=True) == ["a", "b"]
     (tmp_path / "latin1.txt").write_bytes("ok\ncaf\xe9\n".encode("latin-1"))
     with pytest.raises(InputError, match=r"latin1.txt: line 2 is not valid UTF-8 .*: convert the file"):
         read_texts(str(tmp_path / "latin1.txt"))

@@ -28,11 +28,15 @@ from .prepare import CONVERT_TO_UTF8, read_lines
 logger = logging.getLogger(__name__)
 
 
-def read_texts(path: str) -> List[str]:
-    """One text per line, read as hybrid-vae-prepare reads a corpus (undecodable bytes: one line)."""
+def read_texts(path: str, skip_blank: bool = False) -> List[str]:
+    """One text per line, read as hybrid-vae-prepare reads a corpus (undecodable bytes: one line); with
+    `skip_blank`, a blank line is no text (one log line counts them)."""
     texts = list(read_lines(path, errors="strict", fix=CONVERT_TO_UTF8))
+    if skip_blank and (blank := sum(not text.strip() for text in texts)):
+        logger.warning(f"{path}: {blank} blank line(s) skipped")
+        texts = [text for text in texts if text.strip()]
     if not texts:
-        raise InputError(f"{path} holds no lines: give one text per line")
+        raise InputError(f"{path} holds no {'text' if skip_blank else 'lines'}: give one text per line")
     return texts
 
 
@@ -60,7 +64,9 @@ def load(args) -> TextVAEHubInterface:
 
 def vector(args) -> None:
     vae = load(args)
-    direction = vae.attribute_vector(read_texts(args.with_attribute), read_texts(args.without_attribute))
+    # a blank line (a file's trailing one, a separator) would add an empty text's z to a mean
+    direction = vae.attribute_vector(read_texts(args.with_attribute, skip_blank=True),
+                                     read_texts(args.without_attribute, skip_blank=True))
     with atomic_path(args.out) as partial:
         torch.save(direction.cpu(), partial)
     print(f"wrote {args.out}: a direction of norm {float(direction.norm()):.3f} in the "
