@@ -186,7 +186,7 @@ class TextVAEHubInterface(nn.Module):
         """Posterior means (N, Z) and units (N, L) of every sample of a split of the data directory, in
         order; computed once per split."""
         if split not in self._split_codes:
-            self.task.load_dataset(split, every_sample=True)
+            self.task.load_dataset(split)  # consecutive windows (or lines in order), each unit once
             dataset = self.task.dataset(split)
             # Filled in place: a list of small per-batch tensors kept between each batch's large
             # temporaries fragmented the heap (210k tweets: 3.8 GB peak, 0.75 GB so; docs/benchmarks.md).

@@ -1,7 +1,11 @@
 """fairseq-generate in-process: prior samples and reconstructions from a tiny trained model."""
 
+import math
+import os
+
 import pytest
 from conftest import run_generate, run_interactive, run_train
+from fairseq.data import data_utils
 
 pytestmark = pytest.mark.float_sensitive  # scripts/test.sh runs these again one instruction set down
 
@@ -48,6 +52,16 @@ def test_reconstructions_and_decoding_strategies(tiny_data, checkpoint):
         # The S- lines are detokenized windows of the synthetic sentences.
         assert all(len(s[1]) <= 16 for s in sources)
         assert any(" " in s[1] for s in sources)
+
+
+def test_the_training_split_is_reconstructed_window_by_window(tiny_data, checkpoint):
+    """--gen-subset train reads the split as valid is read: consecutive windows, each unit once (not the
+    trainer's --windows-per-epoch random windows, 64,000 by default)."""
+    train = data_utils.load_indexed_dataset(os.path.join(tiny_data, "train"), None)  # held: sizes is its mmap
+    units = int(train.sizes.sum())
+    output = run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--gen-subset", "train",
+                                                  "--beam", "1"])
+    assert sorted(int(s[0][2:]) for s in lines_of(output, "S-")) == list(range(math.ceil(units / 16)))
 
 
 @pytest.mark.parametrize("path", ["lerp", "slerp"])

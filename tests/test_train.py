@@ -40,6 +40,13 @@ def test_each_arch_trains_and_its_loss_falls(tiny_data, tmp_path, caplog, arch):
         "WARNING"]
 
 
+def test_an_epoch_is_windows_per_epoch_random_windows(tiny_data, tmp_path, caplog):
+    """fairseq-train draws --windows-per-epoch windows per epoch (160 in batches of 16: 10 updates), not
+    the consecutive windows (847 here) that validation and fairseq-generate read of a split."""
+    stats = run_train(tiny_data, str(tmp_path), "hybrid_vae_feedforward", ["--max-epoch", "2"], caplog)
+    assert [int(s["epoch"]) for s in stats] == [1] * 10 + [2] * 10
+
+
 def test_fairseq_train_through_the_fused_lstm_pass_logs_autograds_losses(tiny_data, tmp_path, caplog,
                                                                          monkeypatch):
     """The default cell's fused training pass (compiled kernels) through fairseq-train: the same

@@ -214,10 +214,10 @@ class TextVAETask(FairseqTask):
                              f"{trained_with} units)")
         return super().build_model(cfg, from_checkpoint)
 
-    def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, every_sample: bool = False,
-                     **kwargs):
-        """every_sample: the training split too as consecutive windows (or lines in file order), each
-        unit once, as valid and test are; for searches over it (hybrid-vae-latent neighbours)."""
+    def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs):
+        """For training, random windows (or shuffled lines), redrawn each epoch; for any other reader
+        (validation, fairseq-generate, hybrid-vae-eval, the Python API), consecutive windows (or lines in
+        file order), each unit once, whatever the split."""
         L, pad, bos = self.cfg.sample_size, self.dictionary.pad(), self.dictionary.bos()
         if split == "prior":
             if self.cfg.gen_mode != "prior":
@@ -233,7 +233,9 @@ class TextVAETask(FairseqTask):
                 f"split '{split}' not found: no {prefix}.bin/.idx; prepare it with "
                 "hybrid-vae-prepare or choose another split (--valid-subset / --gen-subset)"
             )
-        training = split == "train" and not every_sample
+        # fairseq's trainer loads the split it trains on (--train-subset) with combine=True, and every
+        # other reader without; only "valid" also comes with it (--combine-valid-subsets).
+        training = combine and split != "valid"
         if self.cfg.sample_mode == "window":
             stream = np.concatenate([lines[i].numpy() for i in range(len(lines))])
             num_windows = self.cfg.windows_per_epoch if training else None
