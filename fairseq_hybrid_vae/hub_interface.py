@@ -84,13 +84,8 @@ class TextVAEHubInterface(nn.Module):
 
     def to_text(self, tokens: Tensor) -> str:
         """Units -> text, padding ignored: in line mode a final EOS ends the text, in window mode every
-        EOS is a line break."""
-        tokens = tokens[tokens.ne(self.dictionary.pad())]
-        if not self.windows:
-            return self.bpe.decode(self.dictionary.string(tokens))
-        lines = torch.tensor_split(tokens, tokens.eq(self.dictionary.eos()).nonzero()[:, 0].tolist())
-        # Each piece after the first starts with the EOS that ended the line before (string() drops it).
-        return "\n".join(self.bpe.decode(self.dictionary.string(line)) for line in lines)
+        EOS is a line break (WindowDictionary keeps it)."""
+        return self.bpe.text(self.dictionary.string(tokens[tokens.ne(self.dictionary.pad())]))
 
     # the latent space
     @torch.no_grad()

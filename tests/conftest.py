@@ -74,6 +74,11 @@ def tiny_data(tmp_path_factory) -> str:
     return data
 
 
+def unescaped(record_field: str) -> str:
+    """A record's text as it was before one_line escaped its line breaks, tabs and backslashes."""
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), record_field)
+
+
 def train_flags(data_dir: str, save_dir: str, arch: str, extra: List[str]) -> List[str]:
     return [
         data_dir, "--user-dir", PACKAGE_DIR, "--task", "text_vae", "--arch", arch,

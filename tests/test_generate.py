@@ -4,7 +4,7 @@ import math
 import os
 
 import pytest
-from conftest import run_generate, run_interactive, run_train
+from conftest import run_generate, run_interactive, run_train, synthetic_lines, unescaped
 from fairseq.data import data_utils
 
 pytestmark = pytest.mark.float_sensitive  # scripts/test.sh runs these again one instruction set down
@@ -29,7 +29,7 @@ def test_prior_samples(tiny_data, checkpoint):
     samples = lines_of(output, "D-")
     assert sorted(int(d[0][2:]) for d in samples) == list(range(12))
     texts = [d[2] for d in samples]
-    assert all(0 < len(text) <= 16 for text in texts)  # at most L units (characters here)
+    assert all(0 < len(unescaped(text)) <= 16 for text in texts)  # at most L units (characters here)
     assert lines_of(output, "T-") == []  # nothing to score against
     # Greedy decoding: one run differs from another only through z, which --seed fixes.
     again = [d[2] for d in lines_of(run_generate(tiny_data, checkpoint, flags), "D-")]
@@ -50,8 +50,19 @@ def test_reconstructions_and_decoding_strategies(tiny_data, checkpoint):
         assert len(hypotheses) == nbest * len(sources)
         assert lines_of(output, "T-") == [] and not any("BLEU" in line for line in output)  # T- was S-
         # The S- lines are detokenized windows of the synthetic sentences.
-        assert all(len(s[1]) <= 16 for s in sources)
+        assert all(len(unescaped(s[1])) <= 16 for s in sources)
         assert any(" " in s[1] for s in sources)
+
+
+def test_a_window_record_shows_its_line_breaks(tiny_data, checkpoint):
+    """In a window EOS is a line break inside the text: S- records are the corpus's characters, window by
+    window, with each break shown as \\n (fairseq's string() would drop it, gluing the words)."""
+    text = "\n".join(synthetic_lines(60, 1)) + "\n"  # valid.txt, the tiny data's valid split
+    output = run_generate(tiny_data, checkpoint, ["--sample-size", "16", "--gen-subset", "valid",
+                                                  "--beam", "1"])
+    records = {int(s[0][2:]): s[1] for s in lines_of(output, "S-")}
+    assert [records[i] for i in sorted(records)] == [
+        text[start:start + 16].replace("\n", "\\n") for start in range(0, len(text), 16)]
 
 
 def test_the_training_split_is_reconstructed_window_by_window(tiny_data, checkpoint):
@@ -124,9 +135,8 @@ def test_interactive_reconstructs_typed_lines_as_the_python_api_does(tiny_data, 
     decoded = {int(d[0][2:]): d[2] for d in lines_of(output, "D-")}
     vae = TextVAEHubInterface.from_pretrained(os.path.dirname(checkpoint), os.path.basename(checkpoint),
                                               data_name_or_path=tiny_data)
-    # D- lines drop a window's line breaks (EOS), as fairseq-generate's do; the API's text keeps them
-    expected = [text.replace("\n", "") for text in vae.reconstruct(texts, beam=3)]
-    assert [decoded[i] for i in range(len(texts))] == expected
+    # a D- record shows a window's line breaks (EOS) escaped; the API's text holds them
+    assert [unescaped(decoded[i]) for i in range(len(texts))] == vae.reconstruct(texts, beam=3)
     with pytest.raises(ValueError, match="--gen-mode prior does not read typed lines"):
         run_interactive(tiny_data, checkpoint, ["--sample-size", "16", "--gen-mode", "prior"], texts)
 

@@ -2,14 +2,13 @@
 the attribute vector (upper minus lower) turns lower-case inputs into upper case, amount 0 keeps them."""
 
 import os
-import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import PACKAGE_DIR, run_generate, run_train, synthetic_lines
+from conftest import PACKAGE_DIR, run_generate, run_train, synthetic_lines, unescaped
 
 from fairseq_hybrid_vae import TextVAEHubInterface
 from fairseq_hybrid_vae.cli.latent import cli_main as latent_cli
@@ -209,14 +208,12 @@ def test_reconstruction_accuracy_counts_characters_at_their_position(vae, toy):
 def test_a_record_is_one_line_whatever_its_text_holds():
     """A window's decoded text holds line breaks (its EOS units); its record escapes them, and tabs,
     and the escapes undo to the text."""
-    from fairseq_hybrid_vae.cli.latent import one_line
+    from fairseq_hybrid_vae.data.text_units import one_line
 
     text = "the end\nof a line\tand a \\n that was typed"
     record = f"D-0\t1\t{one_line(text)}"
     assert record.splitlines() == [record] and record.count("\t") == 2
-    escapes = {"n": "\n", "t": "\t"}
-    undone = re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(1)), record.split("\t")[2])
-    assert undone == text
+    assert unescaped(record.split("\t")[2]) == text
 
 
 def test_text_files_are_read_as_prepare_reads_a_corpus(tmp_path):

@@ -88,7 +88,8 @@ def positional_hits(decoded: List[Tensor], target: Tensor, pad: int) -> Tuple[in
 
 def is_blank(tokens: Tensor, dictionary) -> bool:
     """No visible character among the units (EOS, padding and spaces only)."""
-    return not dictionary.string(tokens[tokens.ne(dictionary.pad())]).replace(" ", "").replace("\u2581", "")
+    shown = tokens[tokens.ne(dictionary.pad()) & tokens.ne(dictionary.eos())]
+    return not dictionary.string(shown).replace(" ", "").replace("\u2581", "")
 
 
 def active_units(mu: Tensor, threshold: float = 0.01) -> int:

@@ -19,6 +19,7 @@ from ..common.atomic import atomic_path
 from ..common.compat import keep_freed_memory
 from ..common.errors import InputError
 from ..common.option_ranges import AT_LEAST_1, FINITE, Checked, OneLineArgumentParser, PathKind, Validated
+from ..data.text_units import one_line
 from ..fairseq_fixes.patches import patch_for_the_command_line
 from ..hub_interface import TextVAEHubInterface
 from ..tasks.text_vae import load_latent_vector
@@ -71,12 +72,6 @@ def vector(args) -> None:
         torch.save(direction.cpu(), partial)
     print(f"wrote {args.out}: a direction of norm {float(direction.norm()):.3f} in the "
           f"{len(direction)}-d latent space")
-
-
-def one_line(text: str) -> str:
-    """A text as one field of one record: its line breaks (a window's EOS units) and tabs escaped, so
-    that each S-/D-/N- record stays on one line for grep and cut."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
 
 
 def steer(args) -> None:

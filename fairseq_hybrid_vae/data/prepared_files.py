@@ -33,10 +33,10 @@ class DamagedDataError(InputError):
         super().__init__(f"{path} is damaged ({what}): {FIX}")
 
 
-def load_dictionary(path: str) -> Dictionary:
+def load_dictionary(path: str, dictionary_class: type = Dictionary) -> Dictionary:
     """dict.txt, as fairseq reads it."""
     try:
-        return Dictionary.load(path)
+        return dictionary_class.load(path)
     except (ValueError, RuntimeError, UnicodeDecodeError) as error:
         raise DamagedDataError(path, " ".join(str(error).split())[:200]) from None
 

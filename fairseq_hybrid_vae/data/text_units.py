@@ -34,6 +34,21 @@ def normalize_tweet(line: str) -> str:
 NORMALIZERS: Dict[str, Callable[[str], str]] = {"none": lambda text: text, "tweets": normalize_tweet}
 
 
+class WindowDictionary(Dictionary):
+    """A window model's dictionary. In a window, EOS is a line break inside the text, not its end:
+    fairseq's string() (every S-/D- record of fairseq-generate) keeps it for the decoder to show, where
+    it would drop it and glue the words on either side of the break together."""
+
+    def string(self, tensor, *args, include_eos: bool = True, **kwargs) -> str:
+        return super().string(tensor, *args, include_eos=True, **kwargs)
+
+
+def one_line(text: str) -> str:
+    """A text as one field of one record: its line breaks (a window's EOS units) and tabs escaped, so
+    that each S-/D- record stays on one line for grep and cut."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
 class SentencePieceDecoder:
     """fairseq's bpe interface: space-separated pieces -> text. Not fairseq's SentencepieceBPE: it strips a
     window's edge spaces and leaves <unk> as five characters. A text is encoded after the normalization
@@ -42,12 +57,22 @@ class SentencePieceDecoder:
 
     def __init__(self, model_file: str, dictionary: Dictionary, normalization: str = "none"):
         self.sp = load_sentencepiece(model_file, dictionary)
+        self.eos = dictionary.eos_word
         self.normalize = NORMALIZERS[normalization]
 
     def encode(self, text: str) -> str:
         return " ".join(self.sp.encode(self.normalize(text), out_type=str))
 
+    def text(self, pieces: str) -> str:
+        """Space-separated pieces (Dictionary.string's) -> text; an EOS piece is a line break."""
+        lines = [[]]
+        for piece in pieces.split(" ") if pieces else []:
+            if piece == self.eos:
+                lines.append([])
+            else:  # fairseq's <unk> becomes sentencepiece's own mark: PTB's literal "<unk>" is five units
+                lines[-1].append(UNKNOWN_MARK if piece == "<unk>" else piece)
+        return "\n".join(map(self.sp.decode_pieces, lines))
+
     def decode(self, pieces: str) -> str:
-        # fairseq's <unk> becomes sentencepiece's own mark: PTB's literal "<unk>" is five units.
-        units = [UNKNOWN_MARK if p == "<unk>" else p for p in pieces.split(" ")] if pieces else []
-        return self.sp.decode_pieces(units)
+        """fairseq's interface, for fairseq-generate's and -interactive's records: the text on one line."""
+        return one_line(self.text(pieces))

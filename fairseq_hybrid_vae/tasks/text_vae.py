@@ -33,7 +33,13 @@ from ..common.option_ranges import (
 )
 from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
 from ..data.prepared_files import load_dictionary, load_normalization, load_split
-from ..data.text_units import NORMALIZERS, UNKNOWN_MARK, SentencePieceDecoder, dictionary_checksum
+from ..data.text_units import (
+    NORMALIZERS,
+    UNKNOWN_MARK,
+    SentencePieceDecoder,
+    WindowDictionary,
+    dictionary_checksum,
+)
 from ..models.text_vae_model import fill_in_old_options
 from ..modules import interpolate_latents, reparameterize
 from .distributed import average_batch_norm_statistics
@@ -196,7 +202,8 @@ class TextVAETask(FairseqTask):
                 f"no dictionary at {dict_path}: pass the data directory written by "
                 "hybrid-vae-prepare (it holds dict.txt, spm.model and the binarized splits)"
             )
-        dictionary = load_dictionary(dict_path)
+        window = cfg.sample_mode == "window"  # EOS inside a sample: a line break, shown in records
+        dictionary = load_dictionary(dict_path, WindowDictionary if window else Dictionary)
         logger.info(f"dictionary: {len(dictionary)} types")
         return cls(cfg, dictionary)
 
