@@ -131,15 +131,16 @@ def test_character_coverage_maps_rare_characters_to_unk(tmp_path):
     assert decoded[300] != lines[300] and decoded[300].startswith("rare ")
 
 
-@pytest.mark.parametrize("unit", ["char", "subword"])
-def test_a_corpus_on_one_line_is_split_by_characters(tmp_path, unit):
-    """A corpus on one line (text8's shape), longer than sentencepiece's longest training sentence:
-    --split-ratio cuts its characters into contiguous blocks, each a line that decodes back exactly."""
+@pytest.mark.parametrize("unit,blank_lines", [("char", ""), ("subword", ""), ("char", "\n\n")])
+def test_a_corpus_on_one_line_is_split_by_characters(tmp_path, unit, blank_lines):
+    """A corpus on one line (text8's shape; blank lines after it aside), longer than sentencepiece's
+    longest training sentence: --split-ratio cuts its characters into contiguous blocks, each a line
+    that decodes back exactly."""
     rng = np.random.default_rng(0)
     words = ["".join(rng.choice(list("abcdefgh"), rng.integers(1, 9))) for _ in range(200)]
     text = " ".join(rng.choice(words, 12_000))  # about 66,000 characters
     corpus = tmp_path / "text8.txt"
-    corpus.write_text(text, encoding="utf-8")
+    corpus.write_text(text + blank_lines, encoding="utf-8")
     cli_main(["--train", str(corpus), "--destdir", str(tmp_path / "d"), "--unit", unit,
               "--vocab-size", "100"])
     n_valid = n_test = int(len(text) * 0.05)  # the default 0.9,0.05,0.05

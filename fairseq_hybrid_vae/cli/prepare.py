@@ -46,7 +46,8 @@ PROGRESS_BAR_BYTES = 10 << 20
 @dataclass
 class Source:
     """One text file, read line by line (each pass reads it again, so nothing grows with its size);
-    lines `start` to `stop` of its normalised lines, or characters `start` to `stop` of its one line."""
+    lines `start` to `stop` of its normalised lines, or characters `start` to `stop` of its one line
+    that is not blank."""
 
     path: str
     encoding_errors: str
@@ -58,7 +59,7 @@ class Source:
     def lines(self, progress: str = "") -> Iterator[str]:
         lines = normalized(read_lines(self.path, self.encoding_errors, progress), self.normalization)
         if self.by_character:
-            return (line[self.start:self.stop] for line in lines)
+            return (line[self.start:self.stop] for line in lines if line)
         return itertools.islice(lines, self.start, self.stop)
 
 
@@ -269,11 +270,14 @@ def prepare(args: argparse.Namespace) -> None:
                   if getattr(args, split)}
     else:
         ratios = split_ratios(args.split_ratio)
-        num_lines, length = 0, 0  # length: of the last line
+        num_lines, text_lines, length = 0, 0, 0  # length: of the last line that is not blank
         for line in source(args.train).lines("counting lines"):
-            num_lines, length = num_lines + 1, len(line)
-        # A corpus on one line (text8) splits by characters: 0.9,0.05,0.05 is text8's usual split.
-        by_character = num_lines == 1
+            num_lines += 1
+            if line:
+                text_lines, length = text_lines + 1, len(line)
+        # A corpus on one line (text8; blank lines aside) splits by characters: 0.9,0.05,0.05 is text8's
+        # usual split.
+        by_character = text_lines == 1
         sizes = split_sizes(length if by_character else num_lines, ratios)
         empty = [split for split, ratio in zip(("valid", "test"), ratios[1:]) if ratio and not sizes[split]]
         if empty and num_lines:  # (no lines at all: "no text left", below)
