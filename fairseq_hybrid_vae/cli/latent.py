@@ -33,9 +33,11 @@ def read_texts(path: str, skip_blank: bool = False) -> List[str]:
     """One text per line, read as hybrid-vae-prepare reads a corpus (undecodable bytes: one line); with
     `skip_blank`, a blank line is no text (one log line counts them)."""
     texts = list(read_lines(path, errors="strict", fix=CONVERT_TO_UTF8))
-    if skip_blank and (blank := sum(not text.strip() for text in texts)):
-        logger.warning(f"{path}: {blank} blank line(s) skipped")
-        texts = [text for text in texts if text.strip()]
+    if skip_blank:
+        kept = [text for text in texts if text.strip()]
+        if len(kept) < len(texts):
+            logger.warning(f"{path}: {len(texts) - len(kept)} blank line(s) skipped")
+        texts = kept
     if not texts:
         raise InputError(f"{path} holds no {'text' if skip_blank else 'lines'}: give one text per line")
     return texts

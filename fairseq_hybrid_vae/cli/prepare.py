@@ -246,6 +246,7 @@ def binarize(sp: spm.SentencePieceProcessor, lines: Iterator[str], to_fairseq: n
     dtype = indexed_dataset.best_fitting_int_dtype(len(to_fairseq) + 4)
     builder = indexed_dataset.MMapIndexedDatasetBuilder(indexed_dataset.data_file_path(prefix), dtype)
     to_fairseq = to_fairseq.astype(dtype)  # a line's units are held in the file's dtype until written
+    line_end = np.array([eos], dtype)
     counts = {"lines": 0, "units": 0, "unknown": 0}
     line = []  # the units of the line being read, slice by slice
     for chunk, ends in encoded_chunks(sp, lines):
@@ -254,7 +255,7 @@ def binarize(sp: spm.SentencePieceProcessor, lines: Iterator[str], to_fairseq: n
         for units, ends_line in zip(np.split(to_fairseq[ids], slice_starts), ends):  # slices x (units,)
             line.append(units)
             if ends_line:  # the line's units, then EOS
-                builder.add_item(torch.from_numpy(np.concatenate(line + [np.array([eos], dtype)])))
+                builder.add_item(torch.from_numpy(np.concatenate(line + [line_end])))
                 line = []
         counts["lines"] += sum(ends)
         counts["units"] += len(ids) + sum(ends)
