@@ -130,6 +130,7 @@ def test_the_cli_writes_a_vector_and_steers(toy, tmp_path):
     upper, lower = classes(lines)
     (tmp_path / "upper.txt").write_text("\n".join(upper) + "\n")
     (tmp_path / "lower.txt").write_text("\n".join(lower[:5]) + "\n")
+
     def run(*args):
         command = [os.path.join(BIN, "hybrid-vae-latent"), *args, data, "--path", str(checkpoint), "--cpu"]
         return subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -149,6 +150,10 @@ def test_the_cli_writes_a_vector_and_steers(toy, tmp_path):
     assert all(line[:2] in ("S-", "D-") for line in steered.stdout.splitlines()), steered.stdout
     d_lines = [line.split("\t") for line in steered.stdout.splitlines() if line.startswith("D-")]
     assert [(amount) for _, amount, _ in d_lines] == ["0", "2"] * 5
+    (tmp_path / "lower_blank.txt").write_text("\n".join(lower[:2]) + "\n\n" + "\n".join(lower[2:5]) + "\n")
+    skipped = run("steer", "--vector", str(tmp_path / "v.pt"), "--input", str(tmp_path / "lower_blank.txt"),
+                  "--amounts", "0,2")
+    assert skipped.stdout == steered.stdout and "1 blank line(s) skipped" in skipped.stderr
     (tmp_path / "long.txt").write_text(lower[0] + "\n" + " ".join(lower) + "\n")  # the second is > L
     cut = run("steer", "--vector", str(tmp_path / "v.pt"), "--input", str(tmp_path / "long.txt"),
               "--amounts", "0,1,2")

@@ -79,7 +79,7 @@ def vector(args) -> None:
 def steer(args) -> None:
     vae = load(args)
     direction = load_latent_vector(args.vector, vae.model.encoder.latent_dim, "--vector")
-    texts = read_texts(args.input)
+    texts = read_texts(args.input, skip_blank=True)  # as `vector`: S-i is the i-th text
     amounts = [float(value) for value in args.amounts.split(",")]
     mu, _ = vae.encode(texts)  # once for every amount: each text cut to L is logged once
     outputs = {amount: vae.decode(mu + amount * direction.to(mu), beam=args.beam) for amount in amounts}

@@ -83,7 +83,6 @@ def corrupt_checkpoint(path: str, err: Exception) -> CheckpointError:
     )
 
 
-
 _fairseq_copy = PathManager.copy
 
 

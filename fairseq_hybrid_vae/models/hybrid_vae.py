@@ -8,7 +8,6 @@ fairseq's encoder here is everything that runs once per sample (q(z|x), z and th
 so SequenceGenerator computes it once and the head decodes incrementally from it.
 """
 
-import logging
 from dataclasses import dataclass, field
 from typing import List, Tuple
 
@@ -31,7 +30,6 @@ from .text_vae_model import (
     set_preset,
 )
 
-logger = logging.getLogger(__name__)
 
 @dataclass
 class HybridVAEConfig(HeadConfig):

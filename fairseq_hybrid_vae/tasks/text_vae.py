@@ -476,6 +476,7 @@ UNKNOWN_SHOWN = 10  # unknown units listed in a warning, the most frequent first
 def shown_start(text: str) -> str:
     return text if len(text) <= TEXT_SHOWN else text[:TEXT_SHOWN] + "..."
 
+
 LENGTH_DEFAULTS = {"min_len": 1, "max_len_a": 0, "max_len_b": 200}  # fairseq-generate's length options
 
 
