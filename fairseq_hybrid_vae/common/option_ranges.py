@@ -5,6 +5,7 @@ config field's metadata; `Checked` for argparse), checked at start: out of range
 import argparse
 import collections.abc
 import dataclasses
+import difflib
 import math
 import os
 import sys
@@ -160,7 +161,19 @@ def existing_parent(path: str) -> str:
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad option is one line (`PROG: error: ...`) and exit status 1, not 2 and usage."""
+    """argparse, but a bad option is one line (`PROG: error: ...`) and exit status 1, not 2 and usage;
+    a misspelt option is answered with the closest one the parser knows."""
 
     def error(self, message: str):
-        sys.exit(f"{self.prog}: error: {message}")
+        sys.exit(f"{self.prog}: error: {message}{closest_options(self, message)}")
+
+
+def closest_options(parser: argparse.ArgumentParser, message: str) -> str:
+    """For argparse's "unrecognized arguments: ..." message: " (did you mean --x?)" or a pointer to --help."""
+    if not message.startswith("unrecognized arguments: "):
+        return ""
+    known = [flag for action in parser._actions for flag in action.option_strings]
+    given = [arg.split("=")[0] for arg in message.split(": ", 1)[1].split() if arg.startswith("--")]
+    close = [f"{arg}: did you mean {match[0]}?" for arg in given
+             if (match := difflib.get_close_matches(arg, known, n=1, cutoff=0.8))]
+    return f" ({'; '.join(close)})" if close else " (--help lists every option)"

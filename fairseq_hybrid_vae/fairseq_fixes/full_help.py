@@ -1,11 +1,14 @@
 """`--help` that lists the task, model and criterion options: fairseq's parser answers --help in its first
-pass, before it adds them. Without --help, fairseq's own misleading values are refused.
+pass, before it adds them. Without --help, fairseq's own misleading values are refused, and a bad option
+is one line (fairseq's parser printed its usage first, about 150 lines, and exited with status 2).
 """
 
 import sys
+import types
 
 from fairseq import options
 
+from ..common.option_ranges import OneLineArgumentParser
 from .fairseq_options import check_fairseq_options
 
 _HELP_FLAGS = ("-h", "--help")
@@ -14,6 +17,7 @@ _fairseq_parse_args_and_arch = options.parse_args_and_arch
 
 def parse_args_and_arch(parser, input_args=None, parse_known=False, suppress_defaults=False,
                         modify_parser=None):
+    parser.error = types.MethodType(OneLineArgumentParser.error, parser)
     argv = sys.argv[1:] if input_args is None else list(input_args)
     if not any(flag in argv for flag in _HELP_FLAGS):
         parsed = _fairseq_parse_args_and_arch(
