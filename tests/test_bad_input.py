@@ -24,7 +24,7 @@ def cli(program: str, args, env=None) -> subprocess.CompletedProcess:
 
 def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
     assert result.returncode == 1, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "usage:" not in result.stderr, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 1, result.stderr[-2000:]
     for fragment in fragments:
@@ -68,6 +68,10 @@ def test_a_wrong_data_path_leaves_no_folder_behind_and_keeps_an_existing_one(tmp
     result = cli("hybrid-vae-train", train_flags(missing, str(tmp_path / "new"), "hybrid_vae_lstm", []))
     one_line_error(result, f"no dictionary at {missing}/dict.txt", "hybrid-vae-prepare")
     assert not os.path.exists(tmp_path / "new")
+    nested = str(tmp_path / "runs" / "new")
+    result = cli("hybrid-vae-train", train_flags(missing, nested, "hybrid_vae_lstm", []))
+    one_line_error(result, f"no dictionary at {missing}/dict.txt")
+    assert not os.path.exists(tmp_path / "runs")  # fairseq made both folders
     kept = tmp_path / "kept"
     kept.mkdir()
     shutil.copy(trained, kept / "checkpoint_last.pt")
@@ -171,6 +175,13 @@ def test_loss_turning_nan_stops_with_the_last_good_checkpoint_kept(tiny_data, tm
 # no traceback, nothing written. (tests/test_option_ranges.py walks every option in-process.)
 ENTRY_POINT_CASES = [
     ("hybrid-vae-train", lambda d, t, c: train_flags(d, str(t / "run"), "hybrid_vae_lstm",
+                                                  ["--lstm-hiden-size", "8"]),  # fairseq: usage, status 2
+     "unrecognized arguments: --lstm-hiden-size 8 (--lstm-hiden-size: did you mean --lstm-hidden-size?)"),
+    ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--gen-mode", "sample"],
+     "argument --gen-mode: invalid choice: 'sample'"),
+    ("hybrid-vae-eval", lambda d, t, c: [d, "--path", c, "--iw-sampels", "5"],
+     "unrecognized arguments: --iw-sampels 5 (--iw-sampels: did you mean --iw-samples?)"),
+    ("hybrid-vae-train", lambda d, t, c: train_flags(d, str(t / "run"), "hybrid_vae_lstm",
                                                   ["--latent-dim", "0"]),
      "--latent-dim 0 is out of range: it must be at least 1"),
     ("hybrid-vae-train", lambda d, t, c: train_flags(d, str(t / "a_file"), "hybrid_vae_lstm", []),
@@ -219,3 +230,27 @@ def test_each_entry_point_refuses_a_bad_value(tiny_data, tmp_path, trained, prog
     one_line_error(cli(program, flags(tiny_data, tmp_path, trained)), message)
     written = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")]  # files and folders
     assert written == ["a_file"] and (tmp_path / "a_file").read_text() == "some text\n"
+
+
+HYDRA_CASES = [  # hydra printed a traceback for each (its own, cut short, or the plugin's error inside it)
+    (["task.sample_mode=windows"], "Invalid value 'windows', expected one of [window, line] (config key "
+     "sample_mode)"),
+    (["model.latent_dim=8"], "Could not override 'model.latent_dim' (Key 'latent_dim' is not in struct). "
+     "To append to your config use +model.latent_dim=8"),
+    (["+model.latent_dim=0"], "--latent-dim 0 is out of range: it must be at least 1"),
+    (["task.data=NO_DATA"], "no dictionary at NO_DATA/dict.txt"),
+]
+
+
+@pytest.mark.parametrize("overrides,message", HYDRA_CASES, ids=[case[0][0] for case in HYDRA_CASES])
+def test_hydra_train_refuses_a_bad_override_in_one_line(tiny_data, tmp_path, overrides, message):
+    """The shipped config with a bad override: one line (after hydra's own line naming the overrides),
+    exit status 1, and no checkpoints/ folder left by the refused start."""
+    missing = str(tmp_path / "no-data")
+    overrides = [o.replace("NO_DATA", missing) for o in overrides]
+    result = subprocess.run(
+        [os.path.join(BIN, "hybrid-vae-hydra-train"), "--config-name", "hybrid_vae_lstm_ptb",
+         f"task.data={tiny_data}", "common.cpu=true", *overrides],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    one_line_error(result, message.replace("NO_DATA", missing))
+    assert not (tmp_path / "checkpoints").exists()

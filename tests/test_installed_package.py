@@ -125,7 +125,7 @@ def test_the_readme_commands_run_from_any_folder(installed):
 
 
 def test_each_command_passes_the_installed_folder_once():
-    from fairseq_hybrid_vae.cli.commands import CONFIG_DIR, PLUGIN_DIR, with_plugin
+    from fairseq_hybrid_vae.cli.commands import CONFIG_DIR, PLUGIN_DIR, check_config_name, with_plugin
 
     assert with_plugin("train", ["data", "--cpu"]) == ["--user-dir", PLUGIN_DIR, "data", "--cpu"]
     same = ["data", "--user-dir", os.path.join(PLUGIN_DIR, "..", "fairseq_hybrid_vae")]
@@ -134,6 +134,13 @@ def test_each_command_passes_the_installed_folder_once():
         "--config-dir", CONFIG_DIR, "--config-name", "x", f"common.user_dir={PLUGIN_DIR}"]
     assert with_plugin("hydra-train", ["--config-dir", "mine", f"common.user_dir={PLUGIN_DIR}"]) == [
         "--config-dir", "mine", f"common.user_dir={PLUGIN_DIR}"]
+    for argv in (["--config-name", "hybrid_vae_lstm"], ["-cn", "hybrid_vae_lstm_ptb", "--config-dir", "/"]):
+        refused = "no config 'hybrid_vae_lstm.*' in .*: choose one of .*hybrid_vae_lstm_ptb"
+        with pytest.raises(SystemExit, match=refused):  # fairseq's hydra_main: an AttributeError
+            check_config_name(argv)
+    for argv in ([], ["--config-name", "hybrid_vae_lstm_ptb"], ["--config-name=config"],
+                 ["-cn", "config.yaml"]):
+        check_config_name(argv)  # the plugin's shipped config; fairseq's own
     for argv in (["--user-dir", "elsewhere"], ["--user-dir=elsewhere"], ["common.user_dir=elsewhere"]):
         with pytest.raises(SystemExit, match="drop the user dir 'elsewhere'"):
             with_plugin("hydra-train" if "common" in argv[0] else "train", argv)

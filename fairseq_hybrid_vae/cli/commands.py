@@ -7,12 +7,13 @@ configs as the default --config-dir); hybrid-vae-user-dir prints that folder.
 """
 
 import importlib
+import importlib.util
 import logging
 import os
 import sys
 import warnings
 from functools import partial
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package folder
 CONFIG_DIR = os.path.join(PLUGIN_DIR, "config")  # the hydra configs that ship with the plugin
@@ -27,15 +28,36 @@ FAIRSEQ_COMMANDS = {
 }
 
 
-def given_user_dir(argv: List[str]) -> Optional[str]:
-    """The value of --user-dir (or hydra's common.user_dir=) in argv, if any."""
+def option_value(argv: List[str], flags: Tuple[str, ...], prefixes: Tuple[str, ...] = ()) -> Optional[str]:
+    """The value of the first of `flags` in argv (`--flag VALUE` or `--flag=VALUE`, or a hydra override
+    `prefix VALUE` of `prefixes`), if any."""
     for i, arg in enumerate(argv):
-        if arg == "--user-dir" and i + 1 < len(argv):
+        if arg in flags and i + 1 < len(argv):
             return argv[i + 1]
-        for prefix in ("--user-dir=", "common.user_dir="):
+        for prefix in (*(flag + "=" for flag in flags), *prefixes):
             if arg.startswith(prefix):
                 return arg[len(prefix):]
     return None
+
+
+def given_user_dir(argv: List[str]) -> Optional[str]:
+    """The value of --user-dir (or hydra's common.user_dir=) in argv, if any."""
+    return option_value(argv, ("--user-dir",), ("common.user_dir=",))
+
+
+def check_config_name(argv: List[str]) -> None:
+    """hydra-train's --config-name, found in the config folder or fairseq's own: with neither, fairseq's
+    hydra_main failed on the empty config with an AttributeError."""
+    name = option_value(argv, ("--config-name", "-cn"))
+    if name is None:
+        return
+    folder = option_value(argv, ("--config-dir", "-cd")) or CONFIG_DIR
+    fairseq_configs = os.path.join(os.path.dirname(importlib.util.find_spec("fairseq").origin), "config")
+    file = name if name.endswith(".yaml") else name + ".yaml"
+    if not any(os.path.isfile(os.path.join(f, file)) for f in (folder, fairseq_configs)):
+        shipped = sorted(f[: -len(".yaml")] for f in os.listdir(CONFIG_DIR) if f.endswith(".yaml"))
+        raise SystemExit(f"hybrid-vae-hydra-train: error: no config {name!r} in {folder}: choose one of "
+                         f"{', '.join(shipped)}, or give --config-dir FOLDER that holds {file}")
 
 
 def with_plugin(name: str, argv: List[str]) -> List[str]:
@@ -48,7 +70,7 @@ def with_plugin(name: str, argv: List[str]) -> List[str]:
             f"drop the user dir {given!r} (or run fairseq's own command with "
             f"--user-dir \"$(hybrid-vae-user-dir)\")")
     if name == "hydra-train":
-        has_config_dir = any(a in ("--config-dir", "-cd") or a.startswith("--config-dir=") for a in argv)
+        has_config_dir = option_value(argv, ("--config-dir", "-cd")) is not None
         return ([] if has_config_dir else ["--config-dir", CONFIG_DIR]) + argv + (
             [f"common.user_dir={PLUGIN_DIR}"] if given is None else [])
     return argv if given is not None else ["--user-dir", PLUGIN_DIR] + argv
@@ -97,6 +119,9 @@ def run(name: str) -> None:
     # read --user-dir, as it always is here (the command is in the package): a first line about nothing.
     logging.getLogger("fairseq.utils").addFilter(lambda r: "has already been imported" not in r.getMessage())
     argv = with_plugin(name, sys.argv[1:])
+    if name == "hydra-train":  # hydra raises instead of printing a traceback: one line for what is fixable
+        os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+        check_config_name(argv)
     from ..fairseq_fixes import (
         patches,  # the package itself was imported (stack checked, plugin registered) before
     )

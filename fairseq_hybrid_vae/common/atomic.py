@@ -27,9 +27,14 @@ def atomic_open(path: str, mode: str = "w", **kwargs) -> Iterator[IO]:
 
 @contextmanager
 def left_empty_removed_on_failure(paths: List[Optional[str]]) -> Iterator[None]:
-    """Of `paths` (files before their folders), those that do not exist yet are removed if the block
-    fails and leaves them empty; anything holding work is kept."""
-    made_here = [path for path in paths if path and not os.path.exists(path)]
+    """Of `paths` (files before their folders), those that do not exist yet, and their folders that do
+    not (`--save-dir runs/a` makes runs/ too), are removed if the block fails and leaves them empty;
+    anything holding work is kept."""
+    made_here = []
+    for path in paths:
+        while path and not os.path.exists(path) and path not in made_here:
+            made_here.append(path)
+            path = os.path.dirname(os.path.normpath(path))
     try:
         yield
     except BaseException:

@@ -6,6 +6,9 @@ import os
 import sys
 from typing import Callable, List, Optional
 
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
 
 class InputError(ValueError):
     """Bad input: the message names the problem and what to do."""
@@ -29,6 +32,8 @@ def one_line_message(error: BaseException) -> Optional[str]:
         return wrong_path(error, text)
     if isinstance(error, AssertionError) and "--" in text:
         return text  # fairseq's own checks of its options, e.g. "--sampling requires --nbest ..."
+    if isinstance(error, (OmegaConfBaseException, HydraException)):  # hybrid-vae-hydra-train's config
+        return config_error(error)
     if isinstance(error, FloatingPointError):
         return (f"training stopped: the loss or its gradients became NaN or inf ({text}); the "
                 "checkpoints written before are intact (resume from checkpoint_last.pt), crash.pt holds "
@@ -41,6 +46,17 @@ def one_line_message(error: BaseException) -> Optional[str]:
         return (f"{text} The checkpoint was written by another --arch, --lstm-cell or model sizes: train "
                 "into a new --save-dir, or pass the options the checkpoint was trained with")
     return None
+
+
+def config_error(error: Exception) -> str:
+    """A config value or override that omegaconf or hydra refused, in one line: omegaconf's message and
+    key; hydra's message with its cause (e.g. a key not in the config) before its advice."""
+    if isinstance(error, OmegaConfBaseException):
+        key = getattr(error, "full_key", None)
+        return str(error).strip().splitlines()[0] + (f" (config key {key})" if key else "")
+    first, *advice = str(error).strip().splitlines()
+    cause = str(error.__cause__).strip().splitlines()[0] if error.__cause__ else ""
+    return " ".join([first.rstrip(".") + (f" ({cause})." if cause else ""), *advice])
 
 
 # What an OS error about a path means for the user, by its kind.
