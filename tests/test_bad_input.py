@@ -238,6 +238,7 @@ HYDRA_CASES = [  # hydra printed a traceback for each (its own, cut short, or th
     (["model.latent_dim=8"], "Could not override 'model.latent_dim' (Key 'latent_dim' is not in struct). "
      "To append to your config use +model.latent_dim=8"),
     (["+model.latent_dim=0"], "--latent-dim 0 is out of range: it must be at least 1"),
+    (["+model.lstm_hiden_size=8"], "Key 'lstm_hiden_size' not in 'HybridVAEConfig'"),
     (["task.data=NO_DATA"], "no dictionary at NO_DATA/dict.txt"),
 ]
 
@@ -254,3 +255,20 @@ def test_hydra_train_refuses_a_bad_override_in_one_line(tiny_data, tmp_path, ove
         capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
     one_line_error(result, message.replace("NO_DATA", missing))
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_config_key_read_by_code_that_lacks_it_keeps_its_traceback():
+    """omegaconf's errors about a user's value or key are one line; reading a missing attribute is a bug."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigAttributeError
+
+    from fairseq_hybrid_vae.common.errors import one_line_message
+
+    config = OmegaConf.structured({"sample_size": 60})
+    OmegaConf.set_struct(config, True)
+    with pytest.raises(ConfigAttributeError) as read:
+        getattr(config, "sample_mode")  # noqa: B009  (the read itself raises)
+    assert one_line_message(read.value) is None
+    with pytest.raises(Exception) as given:
+        OmegaConf.merge(config, {"sample_mode": "window"})
+    assert one_line_message(given.value) == "Key 'sample_mode' is not in struct (config key sample_mode)"

@@ -7,7 +7,7 @@ import sys
 from typing import Callable, List, Optional
 
 from hydra.errors import HydraException
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, ValidationError
 
 
 class InputError(ValueError):
@@ -32,7 +32,9 @@ def one_line_message(error: BaseException) -> Optional[str]:
         return wrong_path(error, text)
     if isinstance(error, AssertionError) and "--" in text:
         return text  # fairseq's own checks of its options, e.g. "--sampling requires --nbest ..."
-    if isinstance(error, (OmegaConfBaseException, HydraException)):  # hybrid-vae-hydra-train's config
+    # hybrid-vae-hydra-train's config: a bad value or key (a ConfigAttributeError, code reading a key
+    # that is not there, is a bug: its traceback is kept)
+    if isinstance(error, (ValidationError, ConfigKeyError, HydraException)):
         return config_error(error)
     if isinstance(error, FloatingPointError):
         return (f"training stopped: the loss or its gradients became NaN or inf ({text}); the "
@@ -51,7 +53,7 @@ def one_line_message(error: BaseException) -> Optional[str]:
 def config_error(error: Exception) -> str:
     """A config value or override that omegaconf or hydra refused, in one line: omegaconf's message and
     key; hydra's message with its cause (e.g. a key not in the config) before its advice."""
-    if isinstance(error, OmegaConfBaseException):
+    if isinstance(error, (ValidationError, ConfigKeyError)):
         key = getattr(error, "full_key", None)
         return str(error).strip().splitlines()[0] + (f" (config key {key})" if key else "")
     first, *advice = str(error).strip().splitlines()
