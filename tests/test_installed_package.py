@@ -127,9 +127,15 @@ def test_the_readme_commands_run_from_any_folder(installed):
 def test_each_command_passes_the_installed_folder_once():
     from fairseq_hybrid_vae.cli.commands import CONFIG_DIR, PLUGIN_DIR, check_config_name, with_plugin
 
-    assert with_plugin("train", ["data", "--cpu"]) == ["--user-dir", PLUGIN_DIR, "data", "--cpu"]
-    same = ["data", "--user-dir", os.path.join(PLUGIN_DIR, "..", "fairseq_hybrid_vae")]
-    assert with_plugin("generate", same) == same
+    # fairseq's defaults: the translation task, the cross_entropy criterion
+    assert with_plugin("train", ["data", "--cpu"]) == [
+        "--user-dir", PLUGIN_DIR, "--task", "text_vae", "--criterion", "hybrid_vae_elbo", "data", "--cpu"]
+    assert with_plugin("generate", ["data"]) == ["--user-dir", PLUGIN_DIR, "--task", "text_vae", "data"]
+    same = ["data", "--user-dir", os.path.join(PLUGIN_DIR, "..", "fairseq_hybrid_vae"), "--task=text_vae",
+            "--criterion", "cross_entropy"]
+    assert with_plugin("train", same) == same
+    assert with_plugin("train", ["data", "--task", "language_modeling"]) == [
+        "--user-dir", PLUGIN_DIR, "data", "--task", "language_modeling"]
     assert with_plugin("hydra-train", ["--config-name", "x"]) == [
         "--config-dir", CONFIG_DIR, "--config-name", "x", f"common.user_dir={PLUGIN_DIR}"]
     assert with_plugin("hydra-train", ["--config-dir", "mine", f"common.user_dir={PLUGIN_DIR}"]) == [

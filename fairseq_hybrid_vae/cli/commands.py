@@ -61,8 +61,9 @@ def check_config_name(argv: List[str]) -> None:
 
 
 def with_plugin(name: str, argv: List[str]) -> List[str]:
-    """argv with this plugin as the user dir (and, for hydra, its configs as the default config dir).
-    A user dir naming another folder is refused: these commands load this plugin, from one place."""
+    """argv with this plugin as the user dir, its task and (for training) criterion as the defaults (for
+    hydra, its configs as the default config dir). A user dir naming another folder is refused: these
+    commands load this plugin, from one place."""
     given = given_user_dir(argv)
     if given is not None and os.path.realpath(given) != os.path.realpath(PLUGIN_DIR):
         raise SystemExit(
@@ -73,7 +74,13 @@ def with_plugin(name: str, argv: List[str]) -> List[str]:
         has_config_dir = option_value(argv, ("--config-dir", "-cd")) is not None
         return ([] if has_config_dir else ["--config-dir", CONFIG_DIR]) + argv + (
             [f"common.user_dir={PLUGIN_DIR}"] if given is None else [])
-    return argv if given is not None else ["--user-dir", PLUGIN_DIR] + argv
+    # fairseq's defaults: the translation task fails on this data ("Could not infer language pair"), and
+    # training with cross_entropy would leave the KL and historyless terms out without a word
+    task = option_value(argv, ("--task",))
+    defaults = [] if task else ["--task", "text_vae"]
+    if name == "train" and task in (None, "text_vae") and option_value(argv, ("--criterion",)) is None:
+        defaults += ["--criterion", "hybrid_vae_elbo"]
+    return ([] if given is not None else ["--user-dir", PLUGIN_DIR]) + defaults + argv
 
 
 LOG_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"  # fairseq_cli's
