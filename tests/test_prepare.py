@@ -1,5 +1,8 @@
 """hybrid-vae-prepare: exact round trip, tweet normalisation, splits and bad input."""
 
+import bz2
+import gzip
+import lzma
 import os
 
 import numpy as np
@@ -182,6 +185,9 @@ def test_subword_units(tmp_path):
         (b"ab\n", ["--split-ratio", "0.9,0.2,0.05"], "three non-negative numbers summing to 1"),
         (b"ab\n" * 10, [], "(10 lines) is too short for --split-ratio 0.9,0.05,0.05: valid and test would"),
         (b"abc", [], "(one line of 3 characters) is too short"),
+        (gzip.compress(b"ab ab\n" * 50), [], "bad.txt is gzip-compressed: decompress it first (gunzip -k "),
+        (bz2.compress(b"ab ab\n" * 50), [], "bad.txt is bzip2-compressed: decompress it first (bunzip2 -k "),
+        (lzma.compress(b"ab ab\n" * 50), ["--encoding-errors", "replace"], "bad.txt is xz-compressed"),
     ],
 )
 def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, content, flags, message):

@@ -66,10 +66,27 @@ class Source:
 CONVERT_TO_UTF8 = "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
 
 
+# How compressed files open, and the command that decompresses each: read as text, one would be an
+# "invalid UTF-8" error (or, with --encoding-errors replace, a corpus of garbage).
+COMPRESSED = {b"\x1f\x8b": ("gzip", "gunzip -k"), b"\xfd7zXZ\x00": ("xz", "unxz -k"),
+              b"PK\x03\x04": ("zip", "unzip"), b"(\xb5/\xfd": ("zstd", "unzstd"),
+              b"BZh": ("bzip2", "bunzip2 -k")}
+
+
+def check_not_compressed(path: str) -> None:
+    with open(path, "rb") as f:
+        start = f.read(10)
+    for magic, (kind, tool) in COMPRESSED.items():
+        # bzip2's 3 bytes, a digit (its block size) and then its block's own magic number
+        if start.startswith(magic) and (kind != "bzip2" or start[4:] == b"1AY&SY"):
+            raise InputError(f"{path} is {kind}-compressed: decompress it first ({tool} {path})")
+
+
 def read_lines(path: str, errors: str, progress: str = "",
                fix: str = f"{CONVERT_TO_UTF8} or pass --encoding-errors replace") -> Iterator[str]:
     """Lines without their line breaks; undecodable bytes are an error naming the line and `fix`. A
     progress bar over the file's bytes when `progress` names the pass and the file is large."""
+    check_not_compressed(path)
     size = os.path.getsize(path)
     with open(path, "rb") as f, tqdm(total=size, unit="B", unit_scale=True, desc=progress,
                                      disable=not progress or size < PROGRESS_BAR_BYTES) as bar:
