@@ -171,6 +171,11 @@ def test_loss_turning_nan_stops_with_the_last_good_checkpoint_kept(tiny_data, tm
     assert all(p.isfinite().all() for p in last["model"].values() if p.is_floating_point())
 
 
+def without_arch(flags):
+    at = flags.index("--arch")
+    return flags[:at] + flags[at + 2:]
+
+
 # One case per entry point and kind of check, through the installed commands: one line, exit status 1,
 # no traceback, nothing written. (tests/test_option_ranges.py walks every option in-process.)
 ENTRY_POINT_CASES = [
@@ -178,7 +183,13 @@ ENTRY_POINT_CASES = [
                                                   ["--lstm-hiden-size", "8"]),  # fairseq: usage, status 2
      "unrecognized arguments: --lstm-hiden-size 8 (--lstm-hiden-size: did you mean --lstm-hidden-size?)"),
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--gen-mode", "sample"],
-     "argument --gen-mode: invalid choice: 'sample'"),
+     "argument --gen-mode: invalid choice: 'sample' (choose from 'reconstruct', 'prior', 'interpolate', "
+     "'steer')"),
+    ("hybrid-vae-train", lambda d, t, c: train_flags(d, str(t / "run"), "hybrid_vae_lstmm", []),
+     "invalid choice: 'hybrid_vae_lstmm' (did you mean hybrid_vae_lstm, "),  # not fairseq's ~200 archs
+    # fairseq: a RuntimeError() without a message
+    ("hybrid-vae-train", lambda d, t, c: without_arch(train_flags(d, str(t / "run"), "hybrid_vae_lstm", [])),
+     "--arch is missing: choose one of the plugin's, hybrid_vae, hybrid_vae_feedforward, "),
     ("hybrid-vae-eval", lambda d, t, c: [d, "--path", c, "--iw-sampels", "5"],
      "unrecognized arguments: --iw-sampels 5 (--iw-sampels: did you mean --iw-samples?)"),
     ("hybrid-vae-train", lambda d, t, c: train_flags(d, str(t / "run"), "hybrid_vae_lstm",

@@ -8,6 +8,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -162,18 +163,26 @@ def existing_parent(path: str) -> str:
 
 class OneLineArgumentParser(argparse.ArgumentParser):
     """argparse, but a bad option is one line (`PROG: error: ...`) and exit status 1, not 2 and usage;
-    a misspelt option is answered with the closest one the parser knows."""
+    a misspelt option or choice is answered with the closest the parser knows."""
 
     def error(self, message: str):
-        sys.exit(f"{self.prog}: error: {message}{closest_options(self, message)}")
+        sys.exit(f"{self.prog}: error: {with_closest(self, message)}")
 
 
-def closest_options(parser: argparse.ArgumentParser, message: str) -> str:
-    """For argparse's "unrecognized arguments: ..." message: " (did you mean --x?)" or a pointer to --help."""
+CHOICES_LISTED = 12  # an invalid choice among more (fairseq's --arch: about 200) shows the closest only
+
+
+def with_closest(parser: argparse.ArgumentParser, message: str) -> str:
+    """argparse's message, with the closest options to unrecognized ones (or a pointer to --help), and
+    the closest choices in place of a long list of them."""
+    invalid = re.match(r"(.*invalid choice: '([^']*)') \(choose from (.*)\)$", message)
+    if invalid and invalid[3].count(",") >= CHOICES_LISTED:
+        close = difflib.get_close_matches(invalid[2], re.findall(r"'([^']*)'", invalid[3]), n=3)
+        return f"{invalid[1]} ({'did you mean ' + ', '.join(close) + '?' if close else '--help lists them'})"
     if not message.startswith("unrecognized arguments: "):
-        return ""
+        return message
     known = [flag for action in parser._actions for flag in action.option_strings]
     given = [arg.split("=")[0] for arg in message.split(": ", 1)[1].split() if arg.startswith("--")]
     close = [f"{arg}: did you mean {match[0]}?" for arg in given
              if (match := difflib.get_close_matches(arg, known, n=1, cutoff=0.8))]
-    return f" ({'; '.join(close)})" if close else " (--help lists every option)"
+    return f"{message} ({'; '.join(close) if close else '--help lists every option'})"
