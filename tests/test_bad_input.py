@@ -16,10 +16,10 @@ BIN = os.path.dirname(sys.executable)
 HELPER = os.path.join(os.path.dirname(__file__), "helpers", "train_and_dump.py")
 
 
-def cli(program: str, args, env=None) -> subprocess.CompletedProcess:
+def cli(program: str, args, env=None, cwd=None) -> subprocess.CompletedProcess:
     command = [sys.executable, HELPER] if program == "train_and_dump" else [os.path.join(BIN, program)]
     return subprocess.run(command + [str(a) for a in args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, cwd=cwd)
 
 
 def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -260,10 +260,8 @@ def test_hydra_train_refuses_a_bad_override_in_one_line(tiny_data, tmp_path, ove
     exit status 1, and no checkpoints/ folder left by the refused start."""
     missing = str(tmp_path / "no-data")
     overrides = [o.replace("NO_DATA", missing) for o in overrides]
-    result = subprocess.run(
-        [os.path.join(BIN, "hybrid-vae-hydra-train"), "--config-name", "hybrid_vae_lstm_ptb",
-         f"task.data={tiny_data}", "common.cpu=true", *overrides],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    result = cli("hybrid-vae-hydra-train", ["--config-name", "hybrid_vae_lstm_ptb", f"task.data={tiny_data}",
+                                            "common.cpu=true", *overrides], cwd=tmp_path)
     one_line_error(result, message.replace("NO_DATA", missing))
     assert not (tmp_path / "checkpoints").exists()
 
