@@ -256,14 +256,29 @@ HYDRA_CASES = [  # hydra printed a traceback for each (its own, cut short, or th
 
 @pytest.mark.parametrize("overrides,message", HYDRA_CASES, ids=[case[0][0] for case in HYDRA_CASES])
 def test_hydra_train_refuses_a_bad_override_in_one_line(tiny_data, tmp_path, overrides, message):
-    """The shipped config with a bad override: one line (after hydra's own line naming the overrides),
-    exit status 1, and no checkpoints/ folder left by the refused start."""
+    """The shipped config with a bad override: one line (not after hydra's "Error executing job"), exit
+    status 1, and nothing left in the run folder by the refused start: no checkpoints/, no hydra record."""
     missing = str(tmp_path / "no-data")
     overrides = [o.replace("NO_DATA", missing) for o in overrides]
     result = cli("hybrid-vae-hydra-train", ["--config-name", "hybrid_vae_lstm_ptb", f"task.data={tiny_data}",
                                             "common.cpu=true", *overrides], cwd=tmp_path)
     one_line_error(result, message.replace("NO_DATA", missing))
-    assert not (tmp_path / "checkpoints").exists()
+    assert "Error executing job" not in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+
+
+def test_hydra_train_keeps_the_hydra_record_of_earlier_work(tmp_path):
+    """A refused start keeps a job log and a .hydra/ that were there before it, and its own record where
+    the save dir holds work (a checkpoint, fairseq's crash.pt): the job may have run before it failed."""
+    (tmp_path / "hydra_train.log").write_text("an earlier run\n")
+    save_dir = tmp_path / "checkpoints" / "hybrid_vae_lstm_ptb"
+    save_dir.mkdir(parents=True)
+    (save_dir / "crash.pt").write_text("work")
+    result = cli("hybrid-vae-hydra-train", ["--config-name", "hybrid_vae_lstm_ptb", "common.cpu=true",
+                                            f"task.data={tmp_path / 'no-data'}"], cwd=tmp_path)
+    one_line_error(result, "no dictionary at")
+    assert (tmp_path / "hydra_train.log").read_text().startswith("an earlier run\n")
+    assert (tmp_path / ".hydra" / "config.yaml").is_file() and (save_dir / "crash.pt").read_text() == "work"
 
 
 def test_a_config_key_read_by_code_that_lacks_it_keeps_its_traceback():

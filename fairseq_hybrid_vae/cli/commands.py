@@ -133,7 +133,7 @@ def run(name: str) -> None:
         patches,  # the package itself was imported (stack checked, plugin registered) before
     )
 
-    patches.patch_for_the_command_line()
+    patches.patch_for_the_command_line(hydra=name == "hydra-train")
     sys.argv = [sys.argv[0], *argv]
     importlib.import_module(FAIRSEQ_COMMANDS[name]).cli_main()
 

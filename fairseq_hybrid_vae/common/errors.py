@@ -79,9 +79,17 @@ def wrong_path(error: OSError, text: str) -> str:
     return f"{error.filename} {what}"
 
 
-def one_line_excepthook(kind, error, traceback) -> None:
+def one_line(error: BaseException) -> Optional[str]:
+    """`PROG: error: MESSAGE` for an error a user can fix; None for a bug, or with HYBRID_VAE_TRACEBACK."""
     message = one_line_message(error)
     if message is None or os.environ.get("HYBRID_VAE_TRACEBACK"):
+        return None
+    return f"{os.path.basename(sys.argv[0]) or 'python'}: error: {message}"
+
+
+def one_line_excepthook(kind, error, traceback) -> None:
+    line = one_line(error)
+    if line is None:
         sys.__excepthook__(kind, error, traceback)
-        return
-    print(f"{os.path.basename(sys.argv[0]) or 'python'}: error: {message}", file=sys.stderr)
+    else:
+        print(line, file=sys.stderr)

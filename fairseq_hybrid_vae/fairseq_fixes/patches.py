@@ -4,6 +4,7 @@ Applied where a command starts (`patch_for_the_command_line`); importing the pac
 fairseq's own commands with --user-dir behave as fairseq does. Checked against fairseq 0.12.3.1.
 """
 
+import os
 import sys
 from contextlib import contextmanager
 from typing import Iterator, List, Sequence, Tuple
@@ -14,7 +15,7 @@ from fairseq.file_io import PathManager
 from fairseq_cli import generate
 
 from ..common import errors
-from . import checkpoint_safety, ema, full_help, launchers
+from . import checkpoint_safety, ema, full_help, hydra_job, launchers
 
 
 def command_line_replacements() -> List[Tuple[object, str, object]]:
@@ -39,10 +40,16 @@ def command_line_replacements() -> List[Tuple[object, str, object]]:
     ]
 
 
-def patch_for_the_command_line() -> None:
-    """Apply command_line_replacements() for the rest of the process (idempotent)."""
+def patch_for_the_command_line(hydra: bool = False) -> None:
+    """Apply command_line_replacements() for the rest of the process (idempotent), and for hydra-train
+    its job's."""
     for owner, name, replacement in command_line_replacements():
         setattr(owner, name, replacement)
+    if hydra:  # imported here alone: hydra warns of fairseq_cli.hydra_train's decorator at its import
+        from fairseq_cli import hydra_train
+
+        # A refused job printed hydra's "Error executing job" line and left .hydra/ and its log behind.
+        hydra_train._hydra_main = hydra_job.refused_in_one_line(hydra_train._hydra_main, os.listdir())
 
 
 @contextmanager
