@@ -24,7 +24,7 @@ from fairseq_hybrid_vae.fairseq_fixes.patches import command_line_patches
 
 # What a fairseq command gets from the plugin, for commands run in this process (not the excepthook:
 # pytest reports the exceptions).
-IN_PROCESS_PATCHES = ["load_checkpoint_to_cpu", "copy", "parse_args_and_arch", "call_main"]
+IN_PROCESS_PATCHES = ["load_checkpoint_to_cpu", "copy", "parse_args_and_arch", "call_main", "main"]
 
 PACKAGE_DIR = str(Path(__file__).resolve().parents[1] / "fairseq_hybrid_vae")
 

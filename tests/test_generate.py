@@ -82,6 +82,9 @@ def test_interpolation_rows(tiny_data, checkpoint, path):
         "--interpolate-steps", "4", "--interpolate", path, "--beam", "1"])
     starts, ends, points = lines_of(output, "S-"), lines_of(output, "T-"), lines_of(output, "D-")
     assert len(points) == len(starts) == len(ends) and len(points) % 4 == 0
+    # T- is the path's far end, no reference: fairseq's default scored the points against it with BLEU
+    assert output[-1] == "Generate valid with beam=1: not scored (--scoring unscored: the T- lines are no " \
+        "reference for the D- lines)" and not any("BLEU" in line for line in output)
     by_id = {int(d[0][2:]): d[2] for d in points}
     source = {int(s[0][2:]): s[1] for s in starts}
     for pair in range(len(points) // 4):

@@ -19,6 +19,7 @@ import torch
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.distributed import utils as distributed_utils
 from fairseq_cli import generate
+from omegaconf import OmegaConf, open_dict
 
 from ..common.atomic import left_empty_removed_on_failure
 from ..common.errors import MESSAGES_OF_OTHER_MODULES, InputError
@@ -163,10 +164,15 @@ _fairseq_generate_main = generate.main
 
 
 def generate_main(cfg) -> None:
-    """fairseq-generate's main. A run that fails leaves no empty --results-path folder or file: fairseq
-    opens generate-SPLIT.txt before it loads the model, so any refusal left an empty one behind."""
+    """fairseq-generate's main, unscored in --gen-mode interpolate unless --scoring says otherwise. A run
+    that fails leaves no empty --results-path folder or file: fairseq opens generate-SPLIT.txt before it
+    loads the model, so any refusal left an empty one behind."""
     if isinstance(cfg, argparse.Namespace):
         cfg = convert_namespace_to_omegaconf(cfg)
+    interpolating = OmegaConf.select(cfg, "task.gen_mode") == "interpolate"
+    if interpolating and OmegaConf.select(cfg, "scoring._name") == "bleu":
+        with open_dict(cfg):  # fairseq's default would score each path's points against its far end
+            cfg.scoring = OmegaConf.create({"_name": "unscored"})
     results = cfg.common_eval.results_path
     made = [os.path.join(results, f"generate-{cfg.dataset.gen_subset}.txt"), results] if results else []
     with left_empty_removed_on_failure(made):
