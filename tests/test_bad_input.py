@@ -204,6 +204,10 @@ ENTRY_POINT_CASES = [
     ("hybrid-vae-train", lambda d, t, c: train_flags(d, str(t / "run"), "hybrid_vae_lstm",
                                                   ["--best-checkpoint-metric", "iw_nll"]),
      "--best-checkpoint-metric iw_nll is not a validation metric of hybrid_vae_elbo: choose one of"),
+    ("hybrid-vae-train", lambda d, t, c: train_flags(d, str(t / "run"), "hybrid_vae_lstm",  # fairseq: a
+                                                  ["--combine-valid-subsets",  # KeyError at validation
+                                                   "--valid-subset", "valid,test"]),
+     "--combine-valid-subsets loads the split 'valid' alone, not --valid-subset valid,test"),
     ("hybrid-vae-train", lambda d, t, c: train_flags(d, str(t / "run"), "hybrid_vae_lstm",
                                                   ["--restore-file", str(t / "checkpoint_5.pt")]),
      "checkpoint_5.pt is missing: fairseq would train from scratch over --save-dir's checkpoints"),

@@ -1,10 +1,10 @@
 """The few values of fairseq's own options that fairseq accepts and then misleads or loses work with:
 `--lr 0` (nothing learned, the whole run), `--clip-norm` below 0 (clipping silently off), a
 `--save-dir` that is a file (fails at the first checkpoint), a missing `--restore-file` (trains from
-scratch over the save dir), a `--best-checkpoint-metric` the criterion does not log (fails at the
-first validation, before any checkpoint), training precisions the machine does not have (a traceback
-about CUDA or torch_xla), and `--post-process` (text without its spaces). docs/reliability.md says why
-only these.
+scratch over the save dir), a `--best-checkpoint-metric` the criterion does not log and
+`--combine-valid-subsets` beside other subsets (each fails at the first validation, before any
+checkpoint), training precisions the machine does not have (a traceback about CUDA or torch_xla), and
+`--post-process` (text without its spaces). docs/reliability.md says why only these.
 """
 
 import importlib.util
@@ -79,6 +79,15 @@ def check_best_checkpoint_metric(cfg: DictConfig) -> None:
         raise InputError(f"--best-checkpoint-metric {metric} is not a validation metric of {criterion}: "
                          f"choose one of {', '.join(logged)} (for IW-NLL, run hybrid-vae-eval on the "
                          "checkpoints)")
+
+
+def check_combined_valid_subsets(cfg: DictConfig) -> None:
+    """--combine-valid-subsets with --valid-subset other than valid: fairseq then loads 'valid' alone and
+    validates each listed subset, a KeyError at the first validation, with nothing saved."""
+    subsets = cfg.dataset.valid_subset
+    if cfg.dataset.combine_valid_subsets and subsets != "valid" and not cfg.dataset.disable_validation:
+        raise InputError(f"--combine-valid-subsets loads the split 'valid' alone, not --valid-subset "
+                         f"{subsets}: drop --combine-valid-subsets (each subset is then validated alone)")
 
 
 # fairseq's training precisions for a CUDA GPU only (the memory-efficient flag first: it sets --fp16 too):

@@ -26,6 +26,7 @@ from ..common.errors import MESSAGES_OF_OTHER_MODULES, InputError
 from ..criterions.hybrid_vae_elbo import warn_if_kl_weight_stays_low
 from .fairseq_options import (
     check_best_checkpoint_metric,
+    check_combined_valid_subsets,
     check_fairseq_options,
     check_paths,
     check_training_precision,
@@ -154,6 +155,7 @@ def call_main(cfg, main: Callable, **kwargs) -> None:
     if getattr(main, "__module__", None) == "fairseq_cli.train":  # fairseq-train and hydra-train
         check_training_precision(cfg)
         check_best_checkpoint_metric(cfg)
+        check_combined_valid_subsets(cfg)
     if cfg.distributed_training.distributed_rank == 0 and getattr(cfg, "criterion", None) is not None:
         warn_if_kl_weight_stays_low(cfg.criterion, cfg.optimization.max_update)
     with left_empty_removed_on_failure([getattr(getattr(cfg, "checkpoint", None), "save_dir", None)]):
