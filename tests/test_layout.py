@@ -15,7 +15,7 @@ FLOORS = [
     {"common"},  # errors, option ranges, atomic writes, the supported stack
     {"modules", "data"},  # layers; datasets and prepared files
     {"models"},  # assemblies of layers, registered with fairseq
-    {"criterions", "optim"},
+    {"criterions", "optim", "scoring"},  # registered with fairseq beside the models
     {"tasks"},  # the text_vae task: builds datasets, models and generators
     {"fairseq_fixes"},  # what the commands change in fairseq's behaviour
     {"hub_interface"},  # the Python API
