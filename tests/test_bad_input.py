@@ -218,6 +218,8 @@ ENTRY_POINT_CASES = [
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--gen-mode", "prior", "--results-path",
                                                                   str(t / "results")],
      "--gen-mode prior decodes draws of z"),  # fairseq opened results/generate-valid.txt before the refusal
+    ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--gen-mode", "steer"],  # read as a
+     "--gen-mode steer needs --steer-vector: give the .pt file written by"),  # path: "--steer-vector None"
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c, "prior"),
      "--gen-subset prior holds no text to encode: add --gen-mode prior"),
     ("hybrid-vae-generate", lambda d, t, c: generate_flags(d, c) + ["--sample-mode", "line"],
