@@ -89,6 +89,10 @@ def test_sample_size_not_divisible_by_two_to_the_layers(tiny_data, tmp_path):
 def test_missing_split(tiny_data, tmp_path, trained):
     result = cli("hybrid-vae-generate", generate_flags(tiny_data, trained, subset="nosuch"))
     one_line_error(result, "split 'nosuch' not found", "--gen-subset")
+    result = cli("hybrid-vae-latent", ["neighbours", tiny_data, " the ", "--path", trained,
+                                       "--split", "nosuch"])
+    one_line_error(result, "split 'nosuch' not found", "--split")
+    assert result.stdout == ""  # no S- record printed before the refusal
 
 
 def test_data_directory_with_another_dictionary(tmp_path, trained):

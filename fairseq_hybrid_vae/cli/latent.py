@@ -97,6 +97,7 @@ def analogy(args) -> None:
 
 def neighbours(args) -> None:
     vae = load(args)
+    vae.split_codes(args.split)  # a split that cannot be read is refused before any record is printed
     for i, text in enumerate(args.texts):
         print(f"S-{i}\t{one_line(text)}")
         for neighbour, distance in vae.neighbours(text, args.k, args.split):

@@ -238,7 +238,7 @@ class TextVAETask(FairseqTask):
         if lines is None:
             raise MissingInputError(
                 f"split '{split}' not found: no {prefix}.bin/.idx; prepare it with "
-                "hybrid-vae-prepare or choose another split (--valid-subset / --gen-subset)"
+                "hybrid-vae-prepare or choose another split (--valid-subset, --gen-subset, --split)"
             )
         # fairseq's trainer loads the split it trains on (--train-subset) with combine=True, and every
         # other reader without; only "valid" also comes with it (--combine-valid-subsets).
