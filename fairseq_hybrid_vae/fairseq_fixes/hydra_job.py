@@ -9,6 +9,7 @@ through; where the job saved nothing, what hydra wrote for it alone is removed f
 
 import os
 import shutil
+from contextlib import suppress
 from typing import Callable, Collection
 
 from hydra.core.hydra_config import HydraConfig
@@ -47,6 +48,7 @@ def remove_new_record(folder: str, entries_at_start: Collection[str]) -> None:
         if os.sep in made:  # an output subfolder deeper down: left alone
             continue
         if os.path.isdir(path):
-            shutil.rmtree(path)
-        elif os.path.isfile(path):
-            os.remove(path)
+            shutil.rmtree(path, ignore_errors=True)  # each rank of a launch removes it: one finds it gone
+        else:
+            with suppress(FileNotFoundError):
+                os.remove(path)
