@@ -41,8 +41,8 @@ def command_line_replacements() -> List[Tuple[object, str, object]]:
 
 
 def patch_for_the_command_line(hydra: bool = False) -> None:
-    """Apply command_line_replacements() for the rest of the process (idempotent), and for hydra-train
-    its job's."""
+    """Apply command_line_replacements() for the rest of the process (idempotent); with `hydra`, also
+    wrap hydra-train's job (once, where that command starts)."""
     for owner, name, replacement in command_line_replacements():
         setattr(owner, name, replacement)
     if hydra:  # imported here alone: hydra warns of fairseq_cli.hydra_train's decorator at its import
