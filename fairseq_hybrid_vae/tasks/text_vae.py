@@ -30,6 +30,7 @@ from ..common.option_ranges import (
     option_name,
     out_of_range,
     shown,
+    wrong_kind,
 )
 from ..data import InterpolationDataset, LineDataset, PriorDataset, WindowDataset
 from ..data.prepared_files import load_dictionary, load_normalization, load_split
@@ -505,10 +506,12 @@ def check_line_lengths(args, sample_size: int) -> None:
 
 def load_latent_vector(path: Optional[str], latent_dim: int, option: str) -> torch.Tensor:
     """A latent direction (Z,) saved with torch.save, checked against the model's latent size."""
-    if not path or not os.path.isfile(path):
-        given = f"{option} {path} is {'a folder' if os.path.isdir(path) else 'missing'}" if path else \
-            f"--gen-mode steer needs {option}"  # hybrid-vae-latent's --vector is a required argument
-        raise InputError(f"{given}: give the .pt file written by `hybrid-vae-latent vector`")
+    if not path:  # only --steer-vector: hybrid-vae-latent's --vector is a required argument
+        raise InputError(f"--gen-mode steer needs {option}: give the .pt file written by `hybrid-vae-latent "
+                         "vector`")
+    complaint = wrong_kind(path, "file")
+    if complaint:
+        raise InputError(f"{option} {complaint} (the .pt written by `hybrid-vae-latent vector`)")
     vector = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(vector, torch.Tensor) or tuple(vector.shape) != (latent_dim,):
         shape = tuple(vector.shape) if isinstance(vector, torch.Tensor) else type(vector).__name__
